@@ -1,0 +1,64 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { ApiError, type ErrorCode, StoreUnavailableError, errorResponse } from "./http/errors";
+import { requestContext } from "./http/middleware";
+import type { AppEnv } from "./http/types";
+import { validationHook } from "./http/validation";
+import { adminApi } from "./routes/admin";
+import { registerHealthRoute } from "./routes/health";
+
+const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
+  400: "invalid_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+};
+
+/** Every failure leaves here in the contract's shape; nothing internal reaches the client. */
+function onError(error: Error, c: Context<AppEnv>): Response {
+  if (error instanceof ApiError) return errorResponse(c, error);
+  if (error instanceof HTTPException && HTTP_EXCEPTION_CODES[error.status]) {
+    return errorResponse(c, new ApiError(HTTP_EXCEPTION_CODES[error.status]!, error.message || "Invalid request."));
+  }
+  if (!(error instanceof StoreUnavailableError)) {
+    // Unexpected: log the kind of error, not its message (it could quote input).
+    console.error(JSON.stringify({ request_id: c.get("requestId"), error: error.name }));
+  }
+  return errorResponse(c, new ApiError("temporarily_unavailable", "The service could not complete this request; try again."));
+}
+
+/** Paths and methods of every registered route, to tell 404 from 405. */
+function methodsFor(app: OpenAPIHono<AppEnv>, path: string): string[] {
+  const allowed = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === "ALL") continue;
+    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}/?$`);
+    if (pattern.test(path)) allowed.add(route.method);
+  }
+  if (allowed.has("GET")) allowed.add("HEAD");
+  return [...allowed].sort();
+}
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.use("*", requestContext());
+
+  registerHealthRoute(app);
+  app.route("/admin/v1", adminApi());
+
+  app.notFound((c) => {
+    const allowed = methodsFor(app, c.req.path);
+    if (allowed.length) {
+      return errorResponse(
+        c,
+        new ApiError("method_not_allowed", `Use ${allowed.join(", ")} on this path.`, { Allow: allowed.join(", ") }),
+      );
+    }
+    return errorResponse(c, new ApiError("not_found", "No such route."));
+  });
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,12 @@
+/** The Hono environment every route and middleware shares: bindings and per-request values. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    /** Set by requestContext on every request; echoed as X-Request-Id and logged. */
+    requestId: string;
+    /** Who is acting on an admin route: `admin_token`, `client:<client_id>` or `access:<email>`. */
+    actor: string;
+    /** The credential a hot-path request resolved to, for the request log. */
+    credentialId: string;
+  };
+}

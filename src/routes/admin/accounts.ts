@@ -1,0 +1,93 @@
+import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../http/types";
+import { IdParam, NameSchema, NoQuery, errorResponses, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import * as accounts from "../../services/accounts";
+import { auditContext } from "./auth";
+
+export const AccountSchema = z
+  .object({
+    id: z.string().openapi({ example: "acct_7Hq2LmZ0pX4bN8rVt1sKcE" }),
+    name: z.string().openapi({ example: "Billing integration" }),
+    type: z.enum(["service", "user"]),
+    status: z.enum(["active", "deactivated"]),
+    created_at: z.string().openapi({ example: "2026-11-27T04:15:33.123Z" }),
+  })
+  .openapi("Account");
+
+const NewAccount = z.strictObject({
+  name: NameSchema,
+  type: z.enum(["service", "user"]).openapi({ description: "`service` is recommended: a stable identity for an integration." }),
+});
+
+const AccountResponse = { content: { "application/json": { schema: AccountSchema } } };
+
+const create = createRoute({
+  method: "post",
+  path: "/accounts",
+  tags: ["Accounts"],
+  summary: "Create an account",
+  request: { query: NoQuery, body: { required: true, content: { "application/json": { schema: NewAccount } } } },
+  responses: { 201: { description: "Created", ...AccountResponse }, ...errorResponses(400, 401, 403, 413, 415, 503) },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/accounts",
+  tags: ["Accounts"],
+  summary: "List accounts, newest first",
+  request: { query: z.strictObject(pageQuery) },
+  responses: {
+    200: { description: "A page of accounts", content: { "application/json": { schema: listSchema(AccountSchema, "AccountList") } } },
+    ...errorResponses(400, 401, 403, 503),
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/accounts/{id}",
+  tags: ["Accounts"],
+  summary: "Get an account",
+  request: { params: IdParam, query: NoQuery },
+  responses: { 200: { description: "The account", ...AccountResponse }, ...errorResponses(401, 403, 404, 503) },
+});
+
+const statusChange = (action: "activate" | "deactivate") =>
+  createRoute({
+    method: "post",
+    path: `/accounts/{id}/${action}`,
+    tags: ["Accounts"],
+    summary:
+      action === "deactivate"
+        ? "Deactivate an account: its credentials and their tokens stop working"
+        : "Activate an account: its credentials work again, tokens issued before stay revoked",
+    request: { params: IdParam, query: NoQuery },
+    responses: { 200: { description: "The account", ...AccountResponse }, ...errorResponses(401, 403, 404, 415, 503) },
+  });
+
+const remove = createRoute({
+  method: "delete",
+  path: "/accounts/{id}",
+  tags: ["Accounts"],
+  summary: "Delete an account and all its credentials",
+  request: { params: IdParam, query: NoQuery },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 503) },
+});
+
+export function registerAccountRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(create, async (c) => c.json(await accounts.createAccount(c.env, auditContext(c), c.req.valid("json")), 201));
+  app.openapi(list, async (c) => {
+    const { limit, after } = pageOf(c.req.valid("query"));
+    return c.json(await accounts.listAccounts(c.env, limit, after), 200);
+  });
+  app.openapi(get, async (c) => c.json(await accounts.getAccount(c.env, c.req.valid("param").id), 200));
+  app.openapi(statusChange("deactivate"), async (c) =>
+    c.json(await accounts.deactivateAccount(c.env, auditContext(c), c.req.valid("param").id), 200),
+  );
+  app.openapi(statusChange("activate"), async (c) =>
+    c.json(await accounts.activateAccount(c.env, auditContext(c), c.req.valid("param").id), 200),
+  );
+  app.openapi(remove, async (c) => {
+    await accounts.deleteAccount(c.env, auditContext(c), c.req.valid("param").id);
+    return c.body(null, 204);
+  });
+}

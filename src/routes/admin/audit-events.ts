@@ -1,0 +1,44 @@
+import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../http/types";
+import { errorResponses, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { listAuditEvents } from "../../services/audit";
+
+export const AuditEventSchema = z
+  .object({
+    id: z.string(),
+    at: z.string(),
+    actor: z.string().openapi({ example: "admin_token" }),
+    action: z.string().openapi({ example: "credential.create" }),
+    target_type: z.string().openapi({ example: "credential" }),
+    target_id: z.string(),
+    ip: z.string().nullable(),
+  })
+  .openapi("AuditEvent");
+
+const list = createRoute({
+  method: "get",
+  path: "/audit-events",
+  tags: ["Audit"],
+  summary: "List audit events, newest first",
+  request: {
+    query: z.strictObject({
+      ...pageQuery,
+      target_id: z.string().max(64).optional().openapi({ param: { name: "target_id", in: "query" } }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "A page of audit events",
+      content: { "application/json": { schema: listSchema(AuditEventSchema, "AuditEventList") } },
+    },
+    ...errorResponses(400, 401, 403, 503),
+  },
+});
+
+export function registerAuditEventRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(list, async (c) => {
+    const query = c.req.valid("query");
+    const { limit, after } = pageOf(query);
+    return c.json(await listAuditEvents(c.env, query.target_id ?? null, limit, after), 200);
+  });
+}

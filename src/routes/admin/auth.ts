@@ -1,0 +1,25 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { authorizationCredentials } from "../../http/auth-header";
+import { ApiError } from "../../http/errors";
+import type { AppEnv } from "../../http/types";
+import { authenticateAdmin } from "../../services/admin-auth";
+import type { AuditContext } from "../../storage/audit-events";
+
+/** Admin routes: any of the contract's three admin modes, else 401 (or 403 for a non-admin token). */
+export function requireAdmin(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const result = await authenticateAdmin(c.env, {
+      bearer: authorizationCredentials(c.req.raw.headers, "Bearer"),
+      accessJwt: c.req.header("cf-access-jwt-assertion") ?? null,
+    });
+    if (!result.ok) {
+      throw new ApiError(result.code, result.reason, result.code === "unauthorized" ? { "WWW-Authenticate": 'Bearer realm="keymint-admin"' } : {});
+    }
+    c.set("actor", result.actor);
+    await next();
+  };
+}
+
+export function auditContext(c: Context<AppEnv>): AuditContext {
+  return { actor: c.get("actor"), ip: c.req.header("cf-connecting-ip") ?? null };
+}

@@ -1,0 +1,143 @@
+import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../http/types";
+import { IdParam, NameSchema, NoQuery, ScopesSchema, errorResponses, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import * as credentials from "../../services/credentials";
+import { auditContext } from "./auth";
+
+/** Longest grace period for a rolled secret: 7 days (the contract). */
+export const MAX_ROLL_GRACE_SECONDS = 604_800;
+
+export const CredentialSchema = z
+  .object({
+    id: z.string().openapi({ example: "cred_4bV9Qm2xTz8LrKp1WcYd0a" }),
+    name: z.string().openapi({ example: "Billing sync" }),
+    type: z.enum(["oauth_client", "api_key"]),
+    account_id: z.string().openapi({ example: "acct_7Hq2LmZ0pX4bN8rVt1sKcE" }),
+    client_id: z.string().optional().openapi({ description: "oauth_client only", example: "kmc_0Jx3Yb8QeR5tUw2ZaLm9Hk3FyP1c" }),
+    scopes: z.array(z.string()),
+    created_at: z.string(),
+    last_used_at: z.string().nullable(),
+    hint: z.string().openapi({ description: "The last 4 characters of the current secret", example: "Xy3Q" }),
+    previous_secret_expires_at: z.string().nullable().openapi({ description: "While a rolled secret's grace period runs" }),
+  })
+  .openapi("Credential");
+
+const CredentialWithSecretSchema = CredentialSchema.extend({
+  client_secret: z.string().optional().openapi({ description: "oauth_client only; shown in this response only" }),
+  api_key: z.string().optional().openapi({ description: "api_key only; shown in this response only" }),
+}).openapi("CredentialWithSecret");
+
+const NewCredential = z.strictObject({
+  name: NameSchema,
+  type: z.enum(["oauth_client", "api_key"]).openapi({ description: "`oauth_client` is recommended" }),
+  account_id: z.string().max(64),
+  scopes: ScopesSchema.default([]),
+});
+
+const CredentialChanges = z.strictObject({ name: NameSchema.optional(), scopes: ScopesSchema.optional() });
+
+const Roll = z.strictObject({
+  expires_in: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_ROLL_GRACE_SECONDS)
+    .default(0)
+    .openapi({ description: "Seconds the previous secret keeps working (0: it stops at once)" }),
+});
+
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+
+const create = createRoute({
+  method: "post",
+  path: "/credentials",
+  tags: ["Credentials"],
+  summary: "Create a credential; the response is the only one that ever shows its secret",
+  request: { query: NoQuery, body: { required: true, ...json(NewCredential) } },
+  responses: {
+    201: { description: "Created, with its secret", ...json(CredentialWithSecretSchema) },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 503),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/credentials",
+  tags: ["Credentials"],
+  summary: "List credentials, newest first",
+  request: {
+    query: z.strictObject({
+      ...pageQuery,
+      account_id: z.string().max(64).optional().openapi({ param: { name: "account_id", in: "query" } }),
+      type: z.enum(["oauth_client", "api_key"]).optional().openapi({ param: { name: "type", in: "query" } }),
+    }),
+  },
+  responses: {
+    200: { description: "A page of credentials", ...json(listSchema(CredentialSchema, "CredentialList")) },
+    ...errorResponses(400, 401, 403, 503),
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/credentials/{id}",
+  tags: ["Credentials"],
+  summary: "Get a credential (never its secret)",
+  request: { params: IdParam, query: NoQuery },
+  responses: { 200: { description: "The credential", ...json(CredentialSchema) }, ...errorResponses(401, 403, 404, 503) },
+});
+
+const update = createRoute({
+  method: "patch",
+  path: "/credentials/{id}",
+  tags: ["Credentials"],
+  summary: "Rename a credential or change its scopes (for tokens issued after)",
+  request: { params: IdParam, query: NoQuery, body: { required: true, ...json(CredentialChanges) } },
+  responses: {
+    200: { description: "The credential", ...json(CredentialSchema) },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 503),
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/credentials/{id}",
+  tags: ["Credentials"],
+  summary: "Delete a credential for good: its secret and every token it issued stop working",
+  request: { params: IdParam, query: NoQuery },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 503) },
+});
+
+const roll = createRoute({
+  method: "post",
+  path: "/credentials/{id}/roll",
+  tags: ["Credentials"],
+  summary: "Replace the secret; the previous one works for expires_in seconds more",
+  request: { params: IdParam, query: NoQuery, body: { required: false, ...json(Roll) } },
+  responses: {
+    200: { description: "The credential with its new secret", ...json(CredentialWithSecretSchema) },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 503),
+  },
+});
+
+export function registerCredentialRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(create, async (c) => c.json(await credentials.createCredential(c.env, auditContext(c), c.req.valid("json")), 201));
+  app.openapi(list, async (c) => {
+    const query = c.req.valid("query");
+    const { limit, after } = pageOf(query);
+    const filter = { account_id: query.account_id ?? null, type: query.type ?? null };
+    return c.json(await credentials.listCredentials(c.env, filter, limit, after), 200);
+  });
+  app.openapi(get, async (c) => c.json(await credentials.getCredential(c.env, c.req.valid("param").id), 200));
+  app.openapi(update, async (c) =>
+    c.json(await credentials.updateCredential(c.env, auditContext(c), c.req.valid("param").id, c.req.valid("json")), 200),
+  );
+  app.openapi(remove, async (c) => {
+    await credentials.deleteCredential(c.env, auditContext(c), c.req.valid("param").id);
+    return c.body(null, 204);
+  });
+  app.openapi(roll, async (c) => {
+    const { expires_in } = c.req.valid("json") ?? { expires_in: 0 };
+    return c.json(await credentials.rollCredential(c.env, auditContext(c), c.req.valid("param").id, expires_in), 200);
+  });
+}

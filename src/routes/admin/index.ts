@@ -1,0 +1,18 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { limitBody, requireJsonBody } from "../../http/middleware";
+import type { AppEnv } from "../../http/types";
+import { validationHook } from "../../http/validation";
+import { registerAccountRoutes } from "./accounts";
+import { registerAuditEventRoutes } from "./audit-events";
+import { requireAdmin } from "./auth";
+import { registerCredentialRoutes } from "./credentials";
+
+/** The management API, mounted at /admin/v1. Every route here is admin-only. */
+export function adminApi() {
+  const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  admin.use("*", requireAdmin(), limitBody(), requireJsonBody());
+  registerAccountRoutes(admin);
+  registerCredentialRoutes(admin);
+  registerAuditEventRoutes(admin);
+  return admin;
+}

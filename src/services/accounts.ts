@@ -1,0 +1,108 @@
+import { ApiError } from "../http/errors";
+import * as accounts from "../storage/accounts";
+import type { AccountRow, AccountType } from "../storage/accounts";
+import { type AuditContext, insertAuditEvent, insertCredentialDeletionsOfAccount } from "../storage/audit-events";
+import { deleteCredentialsOfAccount } from "../storage/credentials";
+import { commit } from "../storage/d1";
+import { type Page, type Position, toPage } from "../storage/pagination";
+import { newId, nowIso } from "./ids";
+import { revocation } from "./revocation";
+
+export interface Account {
+  id: string;
+  name: string;
+  type: AccountType;
+  status: accounts.AccountStatus;
+  created_at: string;
+}
+
+function toAccount(row: AccountRow): Account {
+  return { id: row.id, name: row.name, type: row.type, status: row.status, created_at: row.created_at };
+}
+
+const notFound = () => new ApiError("not_found", "No account has this id.");
+
+async function mustGet(env: Env, id: string): Promise<AccountRow> {
+  const row = await accounts.getAccount(env.DB, id);
+  if (!row) throw notFound();
+  return row;
+}
+
+export async function createAccount(env: Env, who: AuditContext, input: { name: string; type: AccountType }): Promise<Account> {
+  const at = nowIso();
+  const row: AccountRow = { id: newId("acct"), name: input.name, type: input.type, status: "active", created_at: at, deactivated_at: null };
+  await commit(env.DB, [
+    accounts.insertAccount(env.DB, row),
+    insertAuditEvent(env.DB, who, at, { action: "account.create", target_type: "account", target_id: row.id }),
+  ]);
+  return toAccount(row);
+}
+
+export async function getAccount(env: Env, id: string): Promise<Account> {
+  return toAccount(await mustGet(env, id));
+}
+
+export async function listAccounts(env: Env, limit: number, after: Position | null): Promise<Page<Account>> {
+  const rows = await accounts.listAccounts(env.DB, limit + 1, after);
+  const page = toPage(rows, limit, (row) => ({ time: row.created_at, id: row.id }));
+  return { data: page.data.map(toAccount), next_cursor: page.next_cursor };
+}
+
+/**
+ * Deactivation stops every credential of the account and every token they issued. The KV
+ * marker is written first: if D1 then fails, the account is stopped anyway (fail closed) and
+ * the admin's retry completes the change.
+ */
+export async function deactivateAccount(env: Env, who: AuditContext, id: string): Promise<Account> {
+  const row = await mustGet(env, id);
+  await revocation.accountDeactivated(env.REVOCATIONS, id);
+  if (row.status === "deactivated") return toAccount(row);
+  const at = nowIso();
+  const [changed] = await commit(env.DB, [
+    accounts.setAccountStatus(env.DB, id, "deactivated", at),
+    insertAuditEvent(env.DB, who, at, { action: "account.deactivate", target_type: "account", target_id: id }, {
+      sql: "changes() > 0",
+      values: [],
+    }),
+  ]);
+  return changed ? toAccount({ ...row, status: "deactivated", deactivated_at: at }) : getAccount(env, id);
+}
+
+/**
+ * Reactivation revives the account's credentials, never the tokens issued before the
+ * deactivation: the marker changes from "all" to "before the deactivation second".
+ */
+export async function activateAccount(env: Env, who: AuditContext, id: string): Promise<Account> {
+  const row = await mustGet(env, id);
+  if (row.status === "active") {
+    // Rewritten so that a retry repairs a marker write that failed after the D1 change.
+    if (row.deactivated_at) await revocation.accountReactivated(env.REVOCATIONS, id, row.deactivated_at);
+    return toAccount(row);
+  }
+  const at = nowIso();
+  await commit(env.DB, [
+    accounts.setAccountStatus(env.DB, id, "active", row.deactivated_at),
+    insertAuditEvent(env.DB, who, at, { action: "account.activate", target_type: "account", target_id: id }, {
+      sql: "changes() > 0",
+      values: [],
+    }),
+  ]);
+  await revocation.accountReactivated(env.REVOCATIONS, id, row.deactivated_at ?? at);
+  return toAccount({ ...row, status: "active" });
+}
+
+/** Deletes the account and its credentials, with one audit event for each, in one batch. */
+export async function deleteAccount(env: Env, who: AuditContext, id: string): Promise<void> {
+  await mustGet(env, id);
+  // The account marker alone stops every credential of the account and all their tokens.
+  await revocation.accountDeleted(env.REVOCATIONS, id);
+  const at = nowIso();
+  const exists = { sql: "EXISTS (SELECT 1 FROM accounts WHERE id = ?)", values: [id] };
+  const results = await commit(env.DB, [
+    insertCredentialDeletionsOfAccount(env.DB, who, at, id),
+    insertAuditEvent(env.DB, who, at, { action: "account.delete", target_type: "account", target_id: id }, exists),
+    deleteCredentialsOfAccount(env.DB, id),
+    accounts.deleteAccount(env.DB, id),
+  ]);
+  if (!results[3]) throw notFound();
+}

@@ -1,0 +1,35 @@
+import { sha256Hex, timingSafeEqual } from "../lib/crypto";
+
+/**
+ * Who may use the management API and the console. Each mode turns request facts into an actor
+ * name for the audit log, or says nothing so the next mode can try:
+ *   1. the bootstrap ADMIN_TOKEN                      actor `admin_token`
+ *   2. an access token whose scope contains `admin`   actor `client:<client_id>` (see tokens.ts)
+ *   3. a Cloudflare Access JWT, when configured       actor `access:<email>` (see access.ts)
+ */
+export type AdminAuthResult = { ok: true; actor: string } | { ok: false; code: "unauthorized" | "forbidden"; reason: string };
+
+let adminTokenDigest: { token: string; digest: Promise<string> } | undefined;
+
+/** Constant-time check of a presented token against ADMIN_TOKEN (digest computed once per isolate). */
+export async function isAdminToken(env: Env, presented: string): Promise<boolean> {
+  if (!env.ADMIN_TOKEN || env.ADMIN_TOKEN.length < 32) return false; // misconfigured: nobody gets in
+  if (adminTokenDigest?.token !== env.ADMIN_TOKEN) {
+    adminTokenDigest = { token: env.ADMIN_TOKEN, digest: sha256Hex(env.ADMIN_TOKEN) };
+  }
+  return timingSafeEqual(await sha256Hex(presented), await adminTokenDigest.digest);
+}
+
+export interface AdminCredentials {
+  /** The token of `Authorization: Bearer <token>`, if any. */
+  bearer: string | null;
+  /** The `Cf-Access-Jwt-Assertion` header, if any. */
+  accessJwt: string | null;
+}
+
+export async function authenticateAdmin(env: Env, presented: AdminCredentials): Promise<AdminAuthResult> {
+  if (presented.bearer !== null && (await isAdminToken(env, presented.bearer))) {
+    return { ok: true, actor: "admin_token" };
+  }
+  return { ok: false, code: "unauthorized", reason: "Send an admin bearer token." };
+}

@@ -1,0 +1,14 @@
+import { type AuditEventRow, listAuditEvents as list } from "../storage/audit-events";
+import { type Page, type Position, toPage } from "../storage/pagination";
+
+export type AuditEvent = AuditEventRow;
+
+export async function listAuditEvents(
+  env: Env,
+  targetId: string | null,
+  limit: number,
+  after: Position | null,
+): Promise<Page<AuditEvent>> {
+  const rows = await list(env.DB, limit + 1, after, targetId);
+  return toPage(rows, limit, (row) => ({ time: row.at, id: row.id }));
+}

@@ -1,0 +1,172 @@
+import { ApiError } from "../http/errors";
+import { sha256Hex } from "../lib/crypto";
+import { getAccount } from "../storage/accounts";
+import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
+import * as credentials from "../storage/credentials";
+import type { CredentialFilter, CredentialRow, CredentialType } from "../storage/credentials";
+import { commit } from "../storage/d1";
+import { type Page, type Position, toPage } from "../storage/pagination";
+import { newId, nowIso } from "./ids";
+import { revocation } from "./revocation";
+import { generateSecret, hintOf } from "./secrets";
+
+/** A credential as admins see it: never its secret, never a digest. */
+export interface Credential {
+  id: string;
+  name: string;
+  type: CredentialType;
+  account_id: string;
+  client_id?: string;
+  scopes: string[];
+  created_at: string;
+  last_used_at: string | null;
+  hint: string;
+  previous_secret_expires_at: string | null;
+}
+
+/** The one response that carries a secret: creation (and rolling). */
+export type CredentialWithSecret = Credential & ({ client_secret: string } | { api_key: string });
+
+export function toCredential(row: CredentialRow, now = Date.now()): Credential {
+  const graceRunning = row.previous_secret_expires_at !== null && Date.parse(row.previous_secret_expires_at) > now;
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    account_id: row.account_id,
+    ...(row.client_id !== null ? { client_id: row.client_id } : {}),
+    scopes: JSON.parse(row.scopes) as string[],
+    created_at: row.created_at,
+    last_used_at: row.last_used_at,
+    hint: row.hint,
+    previous_secret_expires_at: graceRunning ? row.previous_secret_expires_at : null,
+  };
+}
+
+const notFound = () => new ApiError("not_found", "No credential has this id.");
+
+/** A new secret for a credential of this type, with what is stored of it. */
+async function newSecret(type: CredentialType) {
+  const secret = generateSecret(type === "api_key" ? "api_key" : "client_secret");
+  const reveal = type === "api_key" ? { api_key: secret } : { client_secret: secret };
+  return { reveal, stored: { hash: await sha256Hex(secret), hint: hintOf(secret) } };
+}
+
+export interface NewCredential {
+  name: string;
+  type: CredentialType;
+  account_id: string;
+  scopes: string[];
+}
+
+export async function createCredential(env: Env, who: AuditContext, input: NewCredential): Promise<CredentialWithSecret> {
+  if (!(await getAccount(env.DB, input.account_id))) {
+    throw new ApiError("not_found", "account_id does not name an account.");
+  }
+  const at = nowIso();
+  const { reveal, stored } = await newSecret(input.type);
+  const row: CredentialRow = {
+    id: newId("cred"),
+    account_id: input.account_id,
+    name: input.name,
+    type: input.type,
+    client_id: input.type === "oauth_client" ? generateSecret("client_id") : null,
+    secret_hash: stored.hash,
+    hint: stored.hint,
+    previous_secret_hash: null,
+    previous_secret_expires_at: null,
+    scopes: JSON.stringify(input.scopes),
+    created_at: at,
+    updated_at: at,
+    last_used_at: null,
+  };
+  await commit(env.DB, [
+    credentials.insertCredential(env.DB, row),
+    insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id }),
+  ]);
+  return { ...toCredential(row), ...reveal };
+}
+
+async function mustGet(env: Env, id: string): Promise<CredentialRow> {
+  const row = await credentials.getCredential(env.DB, id);
+  if (!row) throw notFound();
+  return row;
+}
+
+export async function getCredential(env: Env, id: string): Promise<Credential> {
+  return toCredential(await mustGet(env, id));
+}
+
+export async function listCredentials(
+  env: Env,
+  filter: CredentialFilter,
+  limit: number,
+  after: Position | null,
+): Promise<Page<Credential>> {
+  const rows = await credentials.listCredentials(env.DB, filter, limit + 1, after);
+  const page = toPage(rows, limit, (row) => ({ time: row.created_at, id: row.id }));
+  return { data: page.data.map((row) => toCredential(row)), next_cursor: page.next_cursor };
+}
+
+export async function updateCredential(
+  env: Env,
+  who: AuditContext,
+  id: string,
+  changes: { name?: string | undefined; scopes?: string[] | undefined },
+): Promise<Credential> {
+  const at = nowIso();
+  const [changed] = await commit(env.DB, [
+    credentials.updateCredential(
+      env.DB,
+      id,
+      { name: changes.name ?? null, scopes: changes.scopes ? JSON.stringify(changes.scopes) : null },
+      at,
+    ),
+    insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id }, {
+      sql: "changes() > 0",
+      values: [],
+    }),
+  ]);
+  if (!changed) throw notFound();
+  return getCredential(env, id);
+}
+
+/**
+ * Deletion is for good: the KV marker goes first (tokens already issued die at once in this
+ * location), then the row and its audit event in one batch. A second delete is a 404.
+ */
+export async function deleteCredential(env: Env, who: AuditContext, id: string): Promise<void> {
+  await mustGet(env, id);
+  await revocation.credentialDeleted(env.REVOCATIONS, id);
+  const at = nowIso();
+  const results = await commit(env.DB, [
+    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id }, {
+      sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ?)",
+      values: [id],
+    }),
+    credentials.deleteCredential(env.DB, id),
+  ]);
+  if (!results[1]) throw notFound();
+}
+
+/**
+ * A new secret for the same credential (same client_id). The previous secret keeps working for
+ * `expiresIn` seconds (0: it dies at once); only one previous secret is kept, so rolling again
+ * ends an earlier grace period at once.
+ */
+export async function rollCredential(env: Env, who: AuditContext, id: string, expiresIn: number): Promise<CredentialWithSecret> {
+  const row = await mustGet(env, id);
+  const now = Date.now();
+  const at = nowIso(now);
+  const previousExpiresAt = expiresIn > 0 ? nowIso(now + expiresIn * 1000) : null;
+  const { reveal, stored } = await newSecret(row.type);
+  const [changed] = await commit(env.DB, [
+    credentials.rollSecret(env.DB, id, stored, previousExpiresAt, at),
+    insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id }, {
+      sql: "changes() > 0",
+      values: [],
+    }),
+  ]);
+  if (!changed) throw notFound();
+  return { ...(await getCredential(env, id)), ...reveal };
+}

@@ -1,0 +1,15 @@
+import { randomBase62 } from "./secrets";
+
+/** Ids are a type prefix and 22 random base62 characters (131 bits): `acct_…`, `cred_…`. */
+export type IdPrefix = "acct" | "cred";
+
+export function newId(prefix: IdPrefix): string {
+  return `${prefix}_${randomBase62(22)}`;
+}
+
+export const ID_PATTERN = /^(acct|cred|evt)_[0-9A-Za-z]{16,40}$/;
+
+/** The current time as the RFC 3339 UTC string stored everywhere. */
+export function nowIso(now = Date.now()): string {
+  return new Date(now).toISOString();
+}

@@ -1,0 +1,83 @@
+import { all } from "./d1";
+import type { Position } from "./pagination";
+
+export interface AuditEventRow {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  ip: string | null;
+}
+
+/** Who made a change, and from where: recorded with every audit event. */
+export interface AuditContext {
+  actor: string;
+  ip: string | null;
+}
+
+// Audit ids are made in SQL, so one statement can record an event per row it selects
+// (deleting an account records one per credential, atomically with the delete).
+const NEW_ID = "'evt_' || lower(hex(randomblob(16)))";
+const COLUMNS = "id, at, actor, action, target_type, target_id, ip";
+
+export interface AuditEntry {
+  action: string;
+  target_type: "account" | "credential";
+  target_id: string;
+}
+
+/**
+ * Records an event, but only while `guard` (a SQL condition with its own bind values) holds,
+ * so an event is written exactly when the change it describes happens in the same batch.
+ */
+export function insertAuditEvent(
+  db: D1Database,
+  who: AuditContext,
+  at: string,
+  entry: AuditEntry,
+  guard?: { sql: string; values: unknown[] },
+): D1PreparedStatement {
+  const where = guard ? ` WHERE ${guard.sql}` : "";
+  return db
+    .prepare(`INSERT INTO audit_events (${COLUMNS}) SELECT ${NEW_ID}, ?, ?, ?, ?, ?, ?${where}`)
+    .bind(at, who.actor, entry.action, entry.target_type, entry.target_id, who.ip, ...(guard?.values ?? []));
+}
+
+/** One `credential.delete` event for each credential of an account, before they are deleted. */
+export function insertCredentialDeletionsOfAccount(
+  db: D1Database,
+  who: AuditContext,
+  at: string,
+  accountId: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `INSERT INTO audit_events (${COLUMNS})
+       SELECT ${NEW_ID}, ?, ?, 'credential.delete', 'credential', id, ? FROM credentials WHERE account_id = ?`,
+    )
+    .bind(at, who.actor, who.ip, accountId);
+}
+
+export function listAuditEvents(
+  db: D1Database,
+  limit: number,
+  after: Position | null,
+  targetId: string | null,
+): Promise<AuditEventRow[]> {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  if (targetId !== null) {
+    conditions.push("target_id = ?");
+    values.push(targetId);
+  }
+  if (after) {
+    conditions.push("(at, id) < (?, ?)");
+    values.push(after.time, after.id);
+  }
+  const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+  return all<AuditEventRow>(
+    db.prepare(`SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY at DESC, id DESC LIMIT ?`).bind(...values, limit),
+  );
+}

@@ -1,0 +1,156 @@
+import { all, first } from "./d1";
+import type { Position } from "./pagination";
+import type { AccountStatus } from "./accounts";
+
+export type CredentialType = "oauth_client" | "api_key";
+
+export interface CredentialRow {
+  id: string;
+  account_id: string;
+  name: string;
+  type: CredentialType;
+  client_id: string | null;
+  secret_hash: string;
+  hint: string;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: string | null;
+  /** JSON array of scope strings. */
+  scopes: string;
+  created_at: string;
+  updated_at: string;
+  last_used_at: string | null;
+}
+
+/** A credential as the hot paths need it: with its account's status, in one read. */
+export interface CredentialWithAccount extends CredentialRow {
+  account_status: AccountStatus;
+}
+
+const COLUMNS =
+  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, scopes, created_at, updated_at, last_used_at";
+const JOINED = `SELECT ${COLUMNS
+  .split(", ")
+  .map((column) => `c.${column}`)
+  .join(", ")}, a.status AS account_status FROM credentials c JOIN accounts a ON a.id = c.account_id`;
+
+export function insertCredential(db: D1Database, row: CredentialRow): D1PreparedStatement {
+  return db
+    .prepare(`INSERT INTO credentials (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .bind(
+      row.id,
+      row.account_id,
+      row.name,
+      row.type,
+      row.client_id,
+      row.secret_hash,
+      row.hint,
+      row.previous_secret_hash,
+      row.previous_secret_expires_at,
+      row.scopes,
+      row.created_at,
+      row.updated_at,
+      row.last_used_at,
+    );
+}
+
+export function getCredential(db: D1Database | D1DatabaseSession, id: string): Promise<CredentialRow | null> {
+  return first<CredentialRow>(db.prepare(`SELECT ${COLUMNS} FROM credentials WHERE id = ?`).bind(id));
+}
+
+export function findByClientId(db: D1Database | D1DatabaseSession, clientId: string): Promise<CredentialWithAccount | null> {
+  return first<CredentialWithAccount>(db.prepare(`${JOINED} WHERE c.client_id = ?`).bind(clientId));
+}
+
+/** The credential whose current or (still unexpired) previous secret has this digest. */
+export function findBySecretHash(db: D1Database | D1DatabaseSession, hash: string): Promise<CredentialWithAccount | null> {
+  return first<CredentialWithAccount>(
+    db.prepare(`${JOINED} WHERE c.secret_hash = ?1 OR c.previous_secret_hash = ?1 LIMIT 1`).bind(hash),
+  );
+}
+
+export interface CredentialFilter {
+  account_id: string | null;
+  type: CredentialType | null;
+}
+
+export function listCredentials(
+  db: D1Database,
+  filter: CredentialFilter,
+  limit: number,
+  after: Position | null,
+): Promise<CredentialRow[]> {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  if (filter.account_id !== null) {
+    conditions.push("account_id = ?");
+    values.push(filter.account_id);
+  }
+  if (filter.type !== null) {
+    conditions.push("type = ?");
+    values.push(filter.type);
+  }
+  if (after) {
+    conditions.push("(created_at, id) < (?, ?)");
+    values.push(after.time, after.id);
+  }
+  const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+  return all<CredentialRow>(
+    db
+      .prepare(`SELECT ${COLUMNS} FROM credentials ${where} ORDER BY created_at DESC, id DESC LIMIT ?`)
+      .bind(...values, limit),
+  );
+}
+
+export function updateCredential(
+  db: D1Database,
+  id: string,
+  changes: { name: string | null; scopes: string | null },
+  updatedAt: string,
+): D1PreparedStatement {
+  return db
+    .prepare("UPDATE credentials SET name = coalesce(?, name), scopes = coalesce(?, scopes), updated_at = ? WHERE id = ?")
+    .bind(changes.name, changes.scopes, updatedAt, id);
+}
+
+/** Replaces the secret; the old digest stays valid until `previousExpiresAt` (or not at all when null). */
+export function rollSecret(
+  db: D1Database,
+  id: string,
+  secret: { hash: string; hint: string },
+  previousExpiresAt: string | null,
+  updatedAt: string,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE credentials SET
+         previous_secret_hash = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_hash END,
+         previous_secret_expires_at = ?1,
+         secret_hash = ?2, hint = ?3, updated_at = ?4
+       WHERE id = ?5`,
+    )
+    .bind(previousExpiresAt, secret.hash, secret.hint, updatedAt, id);
+}
+
+/** Clears previous secrets whose grace period has ended (run from the cron). */
+export function clearExpiredPreviousSecrets(db: D1Database, now: string): D1PreparedStatement {
+  return db
+    .prepare(
+      "UPDATE credentials SET previous_secret_hash = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= ?",
+    )
+    .bind(now);
+}
+
+export function deleteCredential(db: D1Database, id: string): D1PreparedStatement {
+  return db.prepare("DELETE FROM credentials WHERE id = ?").bind(id);
+}
+
+export function deleteCredentialsOfAccount(db: D1Database, accountId: string): D1PreparedStatement {
+  return db.prepare("DELETE FROM credentials WHERE account_id = ?").bind(accountId);
+}
+
+/** Records use, at most once per `minIntervalMs` per credential (the write is deferred by the caller). */
+export function touchLastUsed(db: D1Database, id: string, now: string, notSince: string): D1PreparedStatement {
+  return db
+    .prepare("UPDATE credentials SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")
+    .bind(now, id, notSince);
+}

@@ -1,0 +1,38 @@
+import { guarded } from "./d1";
+
+/**
+ * Revocation markers in KV (binding REVOCATIONS). One key per revoked thing:
+ *
+ *   revoked:credential:<credential id>   the credential was deleted
+ *   revoked:account:<account id>         the account is deactivated, was reactivated, or was deleted
+ *   revoked:token:<jti>                  one access token was revoked (RFC 7009)
+ *
+ * The value says what is revoked: {"all": true} (every secret and token) or
+ * {"before": <unix seconds>} (tokens issued at or before that second; secrets are fine).
+ * docs/storage.md lists the TTLs; src/services/revocation.ts decides them.
+ */
+export type Marker = { all: true } | { before: number };
+
+export type MarkerSubject = "credential" | "account" | "token";
+
+export function markerKey(subject: MarkerSubject, id: string): string {
+  return `revoked:${subject}:${id}`;
+}
+
+/** KV answers in this long or the request fails closed. */
+export const KV_TIMEOUT_MS = 3_000;
+
+/** Reads several markers in one KV operation (bulk get, at most 100 keys). */
+export async function readMarkers(kv: KVNamespace, keys: string[]): Promise<(Marker | null)[]> {
+  const found = await guarded("kv", () => kv.get<Marker>(keys, "json"), KV_TIMEOUT_MS);
+  return keys.map((key) => found.get(key) ?? null);
+}
+
+/** Writes a marker; `ttlSeconds` null keeps it until it is overwritten or removed. */
+export async function writeMarker(kv: KVNamespace, key: string, marker: Marker, ttlSeconds: number | null): Promise<void> {
+  await guarded(
+    "kv",
+    () => kv.put(key, JSON.stringify(marker), ttlSeconds === null ? {} : { expirationTtl: ttlSeconds }),
+    KV_TIMEOUT_MS,
+  );
+}
