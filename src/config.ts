@@ -50,3 +50,36 @@ export function settings(env: Env): Settings {
   cached = { env, settings: value };
   return value;
 }
+
+export interface RotationSettings {
+  /** A new key is in the JWKS at least this long before it signs. */
+  publishLeadSeconds: number;
+  /** A key signs for this long. */
+  activeSeconds: number;
+  /** A retired key stays in the JWKS this long after its last token. */
+  retireAfterSeconds: number;
+}
+
+/** JWKS responses may be cached this long: well below the publish lead and retire-after times. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+let rotationCache: { env: Env; value: RotationSettings } | undefined;
+
+function positiveInt(value: string | undefined, fallback: number, minimum: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n >= minimum ? n : fallback;
+}
+
+/** Signing-key rotation numbers from the vars, with the defaults and floors the docs state. */
+export function rotationSettings(env: Env): RotationSettings {
+  if (rotationCache?.env === env) return rotationCache.value;
+  // Floors: a key must be published and retired for longer than any cache of the JWKS lives.
+  const floor = JWKS_MAX_AGE_SECONDS * 2;
+  const value = {
+    publishLeadSeconds: positiveInt(env.SIGNING_KEY_PUBLISH_LEAD_SECONDS, 3_600, floor),
+    activeSeconds: positiveInt(env.SIGNING_KEY_ACTIVE_SECONDS, 30 * 86_400, floor),
+    retireAfterSeconds: positiveInt(env.SIGNING_KEY_RETIRE_AFTER_SECONDS, 3_600, floor),
+  };
+  rotationCache = { env, value };
+  return value;
+}

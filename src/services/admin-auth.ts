@@ -1,4 +1,10 @@
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
+import { accessConfig, verifyAccessJwt } from "./access";
+import { verifySession } from "./sessions";
+import { looksLikeJwt, verifyAccessToken } from "./verification";
+
+/** The scope that makes an access token an admin credential. */
+export const ADMIN_SCOPE = "admin";
 
 /**
  * Who may use the management API and the console. Each mode turns request facts into an actor
@@ -25,11 +31,30 @@ export interface AdminCredentials {
   bearer: string | null;
   /** The `Cf-Access-Jwt-Assertion` header, if any. */
   accessJwt: string | null;
+  /** The console's session cookie; only the console passes it (the API takes no cookies). */
+  session?: string | null;
 }
 
 export async function authenticateAdmin(env: Env, presented: AdminCredentials): Promise<AdminAuthResult> {
-  if (presented.bearer !== null && (await isAdminToken(env, presented.bearer))) {
-    return { ok: true, actor: "admin_token" };
+  if (presented.bearer !== null) {
+    if (await isAdminToken(env, presented.bearer)) return { ok: true, actor: "admin_token" };
+    if (looksLikeJwt(presented.bearer)) {
+      const token = await verifyAccessToken(env, presented.bearer);
+      if (token.valid) {
+        return token.identity.scopes.includes(ADMIN_SCOPE)
+          ? { ok: true, actor: `client:${token.identity.claims.client_id}` }
+          : { ok: false, code: "forbidden", reason: `This access token lacks the ${ADMIN_SCOPE} scope.` };
+      }
+    }
+  }
+  const access = accessConfig(env);
+  if (access && presented.accessJwt !== null) {
+    const email = await verifyAccessJwt(access, presented.accessJwt);
+    if (email) return { ok: true, actor: `access:${email}` };
+  }
+  if (presented.session) {
+    const session = await verifySession(env, presented.session);
+    if (session) return { ok: true, actor: session.actor };
   }
   return { ok: false, code: "unauthorized", reason: "Send an admin bearer token." };
 }

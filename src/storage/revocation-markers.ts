@@ -6,6 +6,7 @@ import { guarded } from "./d1";
  *   revoked:credential:<credential id>   the credential was deleted
  *   revoked:account:<account id>         the account is deactivated, was reactivated, or was deleted
  *   revoked:token:<jti>                  one access token was revoked (RFC 7009)
+ *   revoked:session:<sid>                a console session was signed out
  *
  * The value says what is revoked: {"all": true} (every secret and token) or
  * {"before": <unix seconds>} (tokens issued at or before that second; secrets are fine).
@@ -13,7 +14,7 @@ import { guarded } from "./d1";
  */
 export type Marker = { all: true } | { before: number };
 
-export type MarkerSubject = "credential" | "account" | "token";
+export type MarkerSubject = "credential" | "account" | "token" | "session";
 
 export function markerKey(subject: MarkerSubject, id: string): string {
   return `revoked:${subject}:${id}`;

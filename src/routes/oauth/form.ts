@@ -1,0 +1,87 @@
+import type { Context } from "hono";
+import { authorizationCredentials } from "../../http/auth-header";
+import { ApiError } from "../../http/errors";
+import type { AppEnv } from "../../http/types";
+
+/** Request bodies of the OAuth endpoints are small forms; anything bigger is refused. */
+export const MAX_FORM_BYTES = 8 * 1024;
+
+/**
+ * Reads an application/x-www-form-urlencoded body strictly (RFC 6749 §3.2, §4.4.2): the right
+ * content type, valid percent-encoding and UTF-8, and no parameter twice.
+ */
+export async function readForm(c: Context<AppEnv>): Promise<Map<string, string>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type.trim())) {
+    throw new ApiError("invalid_request", "Send the body as application/x-www-form-urlencoded.");
+  }
+  const bytes = await c.req.arrayBuffer();
+  if (bytes.byteLength > MAX_FORM_BYTES) throw new ApiError("payload_too_large", `The body is larger than ${MAX_FORM_BYTES} bytes.`);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    if (/%(?![0-9A-Fa-f]{2})/.test(text)) throw new Error("bad percent-encoding");
+    decodeURIComponent(text.replaceAll("+", " ")); // throws on percent-encoded bytes that are not UTF-8
+  } catch {
+    throw new ApiError("invalid_request", "The body is not valid form encoding.");
+  }
+  const form = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (form.has(name)) throw new ApiError("invalid_request", `Parameter ${safeName(name)} is repeated.`);
+    form.set(name, value);
+  }
+  return form;
+}
+
+function safeName(name: string): string {
+  return /^[a-z_]{1,32}$/.test(name) ? name : "(unnamed)";
+}
+
+export type ClientAuthentication = { method: "client_secret_basic" | "client_secret_post"; clientId: string; clientSecret: string };
+
+const BASIC_CHALLENGE = { "WWW-Authenticate": 'Basic realm="keymint", charset="UTF-8"' };
+
+/** 401 invalid_client; with a Basic challenge when the client used (or should use) the header. */
+export function invalidClient(challenge: boolean): ApiError {
+  return new ApiError("invalid_client", "Client authentication failed.", challenge ? BASIC_CHALLENGE : {});
+}
+
+/** RFC 6749 §2.3.1: id and secret are form-encoded before they are joined with ':' and base64ed. */
+function formDecode(value: string): string {
+  return decodeURIComponent(value.replaceAll("+", " "));
+}
+
+/**
+ * How the client authenticates: client_secret_basic or client_secret_post, never both at once
+ * (RFC 6749 §2.3). Throws the §5.2 error when neither or both are there or Basic is malformed.
+ */
+export function clientAuthentication(c: Context<AppEnv>, form: Map<string, string>): ClientAuthentication {
+  const header = c.req.header("authorization");
+  const inBody = form.has("client_id") || form.has("client_secret");
+  if (header !== undefined && inBody) {
+    throw new ApiError("invalid_request", "Authenticate with the Authorization header or the body, not both.");
+  }
+  if (header !== undefined) {
+    const basic = authorizationCredentials(c.req.raw.headers, "Basic");
+    if (basic === null) throw invalidClient(true);
+    try {
+      const decoded = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+        Uint8Array.from(atob(basic), (ch) => ch.charCodeAt(0)),
+      );
+      const colon = decoded.indexOf(":");
+      if (colon < 0) throw new Error("no colon");
+      return {
+        method: "client_secret_basic",
+        clientId: formDecode(decoded.slice(0, colon)),
+        clientSecret: formDecode(decoded.slice(colon + 1)),
+      };
+    } catch {
+      throw invalidClient(true);
+    }
+  }
+  const clientId = form.get("client_id");
+  const clientSecret = form.get("client_secret");
+  if (clientId === undefined && clientSecret === undefined) throw invalidClient(true);
+  if (!clientId || !clientSecret) throw invalidClient(false);
+  return { method: "client_secret_post", clientId, clientSecret };
+}

@@ -1,0 +1,121 @@
+import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { ApiError } from "../../http/errors";
+import { ErrorSchema } from "../../http/schemas";
+import type { AppEnv } from "../../http/types";
+import { revocation } from "../../services/revocation";
+import { verifyAccessToken, verifyClient } from "../../services/verification";
+import { clientAuthentication, invalidClient, readForm } from "./form";
+import type { Context } from "hono";
+
+const oauthError = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
+
+const tokenForm = {
+  required: true,
+  content: {
+    "application/x-www-form-urlencoded": {
+      schema: {
+        type: "object" as const,
+        required: ["token"],
+        properties: {
+          token: { type: "string" as const, description: "An access token" },
+          token_type_hint: { type: "string" as const, enum: ["access_token"] },
+        },
+      },
+    },
+  },
+};
+
+const IntrospectionResponse = z
+  .object({
+    active: z.boolean(),
+    scope: z.string().optional(),
+    client_id: z.string().optional(),
+    sub: z.string().optional(),
+    aud: z.string().optional(),
+    iss: z.string().optional(),
+    exp: z.number().optional(),
+    iat: z.number().optional(),
+    jti: z.string().optional(),
+    token_type: z.literal("Bearer").optional(),
+  })
+  .openapi("IntrospectionResponse");
+
+const introspect = createRoute({
+  method: "post",
+  path: "/oauth/introspect",
+  tags: ["OAuth 2.0"],
+  summary: "Token introspection (RFC 7662); the caller authenticates as any active client",
+  security: [{ clientBasic: [] }, {}],
+  request: { body: tokenForm },
+  responses: {
+    200: { description: "Whether the token is active, and its claims if it is", content: { "application/json": { schema: IntrospectionResponse } } },
+    400: oauthError("invalid_request"),
+    401: oauthError("invalid_client"),
+    503: oauthError("temporarily_unavailable"),
+  },
+});
+
+const revoke = createRoute({
+  method: "post",
+  path: "/oauth/revoke",
+  tags: ["OAuth 2.0"],
+  summary: "Token revocation (RFC 7009); the caller authenticates as the token's client",
+  security: [{ clientBasic: [] }, {}],
+  request: { body: tokenForm },
+  responses: {
+    200: { description: "Revoked, or not a token this service would accept" },
+    400: oauthError("invalid_request or unauthorized_client (another client's token)"),
+    401: oauthError("invalid_client"),
+    503: oauthError("temporarily_unavailable"),
+  },
+});
+
+/** Reads the form, authenticates the calling client and returns it with the `token` parameter. */
+async function authenticatedTokenRequest(c: Context<AppEnv>) {
+  const form = await readForm(c);
+  const auth = clientAuthentication(c, form);
+  const token = form.get("token");
+  const client = await verifyClient(c.env, c.executionCtx, auth.clientId, auth.clientSecret);
+  if (!client.valid) throw invalidClient(auth.method === "client_secret_basic");
+  c.set("credentialId", client.identity.credential_id);
+  if (!token) throw new ApiError("invalid_request", "token is required.");
+  return { client: client.identity, token };
+}
+
+export function registerIntrospectionRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(introspect, async (c) => {
+    const { token } = await authenticatedTokenRequest(c);
+    const result = await verifyAccessToken(c.env, token);
+    c.header("Cache-Control", "no-store");
+    if (!result.valid) return c.json({ active: false }, 200);
+    const { claims } = result.identity;
+    return c.json(
+      {
+        active: true,
+        scope: claims.scope,
+        client_id: claims.client_id,
+        sub: claims.sub,
+        aud: claims.aud,
+        iss: claims.iss,
+        exp: claims.exp,
+        iat: claims.iat,
+        jti: claims.jti,
+        token_type: "Bearer" as const,
+      },
+      200,
+    );
+  });
+
+  app.openapi(revoke, async (c) => {
+    const { client, token } = await authenticatedTokenRequest(c);
+    const result = await verifyAccessToken(c.env, token);
+    if (result.valid) {
+      if (result.identity.claims.client_id !== client.client_id) {
+        throw new ApiError("unauthorized_client", "This token was issued to another client.");
+      }
+      await revocation.tokenRevoked(c.env.REVOCATIONS, result.identity.claims.jti);
+    }
+    c.header("Cache-Control", "no-store");
+    return c.body(null, 200);
+  });
+}

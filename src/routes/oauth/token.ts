@@ -1,0 +1,84 @@
+import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { ApiError } from "../../http/errors";
+import { ErrorSchema } from "../../http/schemas";
+import type { AppEnv } from "../../http/types";
+import { issueAccessToken } from "../../services/tokens";
+import { verifyClient } from "../../services/verification";
+import { clientAuthentication, invalidClient, readForm } from "./form";
+
+const TokenResponse = z
+  .object({
+    access_token: z.string(),
+    token_type: z.literal("Bearer"),
+    expires_in: z.literal(60),
+    scope: z.string().openapi({ example: "events:write" }),
+  })
+  .openapi("TokenResponse");
+
+const oauthError = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
+
+const token = createRoute({
+  method: "post",
+  path: "/oauth/token",
+  tags: ["OAuth 2.0"],
+  summary: "Client credentials grant (RFC 6749 §4.4): a 60-second ES256 access token",
+  security: [{ clientBasic: [] }, {}],
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/x-www-form-urlencoded": {
+          schema: {
+            type: "object",
+            required: ["grant_type"],
+            properties: {
+              grant_type: { type: "string", enum: ["client_credentials"] },
+              scope: { type: "string", description: "Space-separated subset of the credential's scopes" },
+              client_id: { type: "string", description: "client_secret_post only" },
+              client_secret: { type: "string", description: "client_secret_post only" },
+            },
+          },
+        },
+      },
+    },
+  },
+  responses: {
+    200: { description: "An access token", content: { "application/json": { schema: TokenResponse } } },
+    400: oauthError("invalid_request, unsupported_grant_type or invalid_scope"),
+    401: oauthError("invalid_client"),
+    503: oauthError("temporarily_unavailable"),
+  },
+});
+
+const SCOPE_LIST = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
+
+/** The requested scopes, which must all be the credential's (none requested: all of them). */
+function grantedScopes(requested: string | undefined, allowed: string[]): string[] {
+  if (requested === undefined) return allowed;
+  if (!SCOPE_LIST.test(requested)) throw new ApiError("invalid_scope", "scope must be space-separated scope tokens.");
+  const scopes = [...new Set(requested.split(" "))];
+  if (!scopes.every((scope) => allowed.includes(scope))) {
+    throw new ApiError("invalid_scope", "The requested scope exceeds the credential's scopes.");
+  }
+  return scopes;
+}
+
+export function registerTokenRoute(app: OpenAPIHono<AppEnv>) {
+  app.openapi(token, async (c) => {
+    const form = await readForm(c);
+    const grantType = form.get("grant_type");
+    if (!grantType) throw new ApiError("invalid_request", "grant_type is required.");
+    if (grantType !== "client_credentials") {
+      throw new ApiError("unsupported_grant_type", "Only the client_credentials grant is supported.");
+    }
+    const auth = clientAuthentication(c, form);
+    const result = await verifyClient(c.env, c.executionCtx, auth.clientId, auth.clientSecret);
+    if (!result.valid) throw invalidClient(auth.method === "client_secret_basic");
+    c.set("credentialId", result.identity.credential_id);
+    const issued = await issueAccessToken(c.env, result.identity, grantedScopes(form.get("scope"), result.identity.scopes));
+    c.header("Cache-Control", "no-store");
+    c.header("Pragma", "no-cache");
+    return c.json({ ...issued, expires_in: 60 as const }, 200);
+  });
+}
+

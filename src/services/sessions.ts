@@ -1,0 +1,71 @@
+import { base64urlDecode, base64urlEncode } from "../lib/crypto";
+import { markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
+
+/**
+ * Console sessions for admin-token sign-in. The cookie holds {sid, actor, exp} and an HMAC-SHA256
+ * over them, keyed from ADMIN_TOKEN (so rotating the token ends every session). It never holds
+ * the token. Signing out writes a KV marker for the sid until the session would have expired.
+ */
+
+/** Console sessions last this long; then the admin signs in again. */
+export const SESSION_LIFETIME_SECONDS = 2 * 60 * 60;
+export const SESSION_COOKIE = "km_session";
+
+interface SessionPayload {
+  sid: string;
+  actor: string;
+  exp: number;
+}
+
+let hmac: { token: string; key: Promise<CryptoKey> } | undefined;
+
+function sessionKey(env: Env): Promise<CryptoKey> {
+  if (hmac?.token !== env.ADMIN_TOKEN) {
+    const material = new TextEncoder().encode(`keymint console session v1\0${env.ADMIN_TOKEN}`);
+    hmac = {
+      token: env.ADMIN_TOKEN,
+      key: crypto.subtle
+        .digest("SHA-256", material)
+        .then((digest) => crypto.subtle.importKey("raw", digest, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"])),
+    };
+  }
+  return hmac.key;
+}
+
+export async function createSession(env: Env, actor: string): Promise<{ cookie: string; maxAge: number }> {
+  const payload: SessionPayload = { sid: crypto.randomUUID(), actor, exp: Math.floor(Date.now() / 1000) + SESSION_LIFETIME_SECONDS };
+  const body = base64urlEncode(new TextEncoder().encode(JSON.stringify(payload)));
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await sessionKey(env), new TextEncoder().encode(body)));
+  return { cookie: `${body}.${base64urlEncode(signature)}`, maxAge: SESSION_LIFETIME_SECONDS };
+}
+
+async function parse(env: Env, cookie: string): Promise<SessionPayload | null> {
+  if (cookie.length > 1024) return null;
+  const [body, signature, ...rest] = cookie.split(".");
+  if (!body || !signature || rest.length) return null;
+  try {
+    const valid = await crypto.subtle.verify("HMAC", await sessionKey(env), base64urlDecode(signature), new TextEncoder().encode(body));
+    if (!valid) return null;
+    const payload = JSON.parse(new TextDecoder().decode(base64urlDecode(body))) as SessionPayload;
+    if (typeof payload.sid !== "string" || typeof payload.actor !== "string" || typeof payload.exp !== "number") return null;
+    return payload.exp > Date.now() / 1000 ? payload : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The session's actor if the cookie is genuine, unexpired and not signed out. */
+export async function verifySession(env: Env, cookie: string): Promise<{ actor: string; sid: string } | null> {
+  const payload = await parse(env, cookie);
+  if (!payload) return null;
+  const [marker] = await readMarkers(env.REVOCATIONS, [markerKey("session", payload.sid)]);
+  return marker ? null : { actor: payload.actor, sid: payload.sid };
+}
+
+/** Ends a session for good, even if someone kept a copy of the cookie. */
+export async function endSession(env: Env, cookie: string): Promise<void> {
+  const payload = await parse(env, cookie);
+  if (!payload) return;
+  const ttl = Math.max(60, payload.exp - Math.floor(Date.now() / 1000)); // KV's minimum TTL is 60 s
+  await writeMarker(env.REVOCATIONS, markerKey("session", payload.sid), { all: true }, ttl);
+}

@@ -1,0 +1,230 @@
+import { calculateJwkThumbprint, type JWK } from "jose";
+import { rotationSettings } from "../config";
+import { base64urlDecode, base64urlEncode } from "../lib/crypto";
+import { type SigningKeyRow, deleteSigningKeys, insertSigningKeyIfFree, listSigningKeys } from "../storage/signing-keys";
+
+/**
+ * ES256 signing keys: made here, private halves encrypted at rest under KEY_ENCRYPTION_KEY.
+ *
+ * Life of a key (numbers in wrangler.toml vars, see config.ts):
+ *   created   published in the JWKS, signs nothing yet (at least PUBLISH_LEAD before it signs)
+ *   active    signs every token, for ACTIVE_SECONDS, until the next generation activates
+ *   retired   signs nothing; stays in the JWKS for RETIRE_AFTER past its last token
+ *   removed   deleted by the cron
+ * The first key is made on first use and is active at once (there are no tokens to verify yet).
+ *
+ * Per isolate: the rows are cached for KEY_CACHE_SECONDS (far below PUBLISH_LEAD, so every
+ * isolate learns of a new key long before it signs), each private key is decrypted and imported
+ * once, each public key imported once. A token with an unknown kid triggers at most one reload
+ * per UNKNOWN_KID_COOLDOWN_SECONDS.
+ */
+
+/** How long an isolate trusts its copy of the key rows. */
+export const KEY_CACHE_SECONDS = 300;
+/** Least time between reloads forced by an unknown kid (so junk tokens cannot hammer D1). */
+export const UNKNOWN_KID_COOLDOWN_SECONDS = 10;
+
+const ES256 = { name: "ECDSA", namedCurve: "P-256" } as const;
+
+export interface KeySchedule {
+  active: SigningKeyRow | null;
+  next: SigningKeyRow | null;
+  /** Keys a verifier may meet: the active one, the next one, and recently retired ones. */
+  published: SigningKeyRow[];
+  /** Retired long enough ago that no token can carry them. */
+  expired: SigningKeyRow[];
+}
+
+/** Where each key stands at `now` (unix seconds). Rows are ordered by generation. */
+export function keySchedule(rows: SigningKeyRow[], now: number, retireAfterSeconds: number): KeySchedule {
+  let activeIndex = -1;
+  rows.forEach((row, i) => {
+    if (row.activates_at <= now) activeIndex = i;
+  });
+  const published: SigningKeyRow[] = [];
+  const expired: SigningKeyRow[] = [];
+  rows.forEach((row, i) => {
+    const successor = rows[i + 1];
+    const retiredSince = successor && successor.activates_at <= now ? successor.activates_at : null;
+    (retiredSince !== null && retiredSince + retireAfterSeconds <= now ? expired : published).push(row);
+  });
+  return { active: rows[activeIndex] ?? null, next: rows[activeIndex + 1] ?? null, published, expired };
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+// ---- per-isolate state -------------------------------------------------------------------
+
+interface Cache {
+  rows: SigningKeyRow[];
+  loadedAt: number;
+}
+let cache: Cache | undefined;
+let loading: Promise<Cache> | undefined;
+let lastUnknownKidReload = 0;
+const privateKeys = new Map<string, Promise<CryptoKey>>();
+const publicKeys = new Map<string, Promise<CryptoKey>>();
+let kek: { secret: string; key: Promise<CryptoKey> } | undefined;
+
+/** Forget everything cached in this isolate (tests use it to act as a fresh isolate). */
+export function resetSigningKeyCache(): void {
+  cache = undefined;
+  loading = undefined;
+  lastUnknownKidReload = 0;
+  privateKeys.clear();
+  publicKeys.clear();
+}
+
+function keyEncryptionKey(env: Env): Promise<CryptoKey> {
+  if (kek?.secret !== env.KEY_ENCRYPTION_KEY) {
+    const bytes = base64urlDecode(env.KEY_ENCRYPTION_KEY ?? "");
+    if (bytes.byteLength !== 32) throw new Error("KEY_ENCRYPTION_KEY must be base64url of 32 bytes");
+    kek = { secret: env.KEY_ENCRYPTION_KEY, key: crypto.subtle.importKey("raw", bytes, "AES-GCM", false, ["encrypt", "decrypt"]) };
+  }
+  return kek.key;
+}
+
+async function load(env: Env): Promise<Cache> {
+  loading ??= listSigningKeys(env.DB)
+    .then((rows) => (cache = { rows, loadedAt: nowSeconds() }))
+    .finally(() => (loading = undefined));
+  return loading;
+}
+
+async function rows(env: Env): Promise<SigningKeyRow[]> {
+  const current = cache && nowSeconds() < cache.loadedAt + KEY_CACHE_SECONDS ? cache : await load(env);
+  return current.rows;
+}
+
+// ---- making keys -------------------------------------------------------------------------
+
+async function newKeyRow(env: Env, generation: number, createdAt: number, activatesAt: number): Promise<SigningKeyRow> {
+  const pair = (await crypto.subtle.generateKey(ES256, true, ["sign", "verify"])) as CryptoKeyPair;
+  const jwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+  const publicJwk = { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y! };
+  const kid = await calculateJwkThumbprint(publicJwk as JWK);
+  const pkcs8 = (await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer;
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(kid) },
+    await keyEncryptionKey(env),
+    pkcs8,
+  );
+  const blob = new Uint8Array(iv.byteLength + sealed.byteLength);
+  blob.set(iv);
+  blob.set(new Uint8Array(sealed), iv.byteLength);
+  return {
+    kid,
+    generation,
+    public_jwk: JSON.stringify(publicJwk),
+    encrypted_private_key: base64urlEncode(blob),
+    created_at: createdAt,
+    activates_at: activatesAt,
+  };
+}
+
+/** First use: make generation 1, active at once. Racing isolates agree through the UNIQUE guard. */
+async function createFirstKey(env: Env): Promise<SigningKeyRow[]> {
+  const now = nowSeconds();
+  await insertSigningKeyIfFree(env.DB, await newKeyRow(env, 1, now, now));
+  return (await load(env)).rows;
+}
+
+async function importPrivateKey(env: Env, row: SigningKeyRow): Promise<CryptoKey> {
+  const blob = base64urlDecode(row.encrypted_private_key);
+  const pkcs8 = await crypto.subtle.decrypt(
+    { name: "AES-GCM", iv: blob.slice(0, 12), additionalData: new TextEncoder().encode(row.kid) },
+    await keyEncryptionKey(env),
+    blob.slice(12),
+  );
+  return crypto.subtle.importKey("pkcs8", pkcs8, ES256, false, ["sign"]);
+}
+
+// ---- what the token service uses ---------------------------------------------------------
+
+export interface Signer {
+  kid: string;
+  key: CryptoKey;
+}
+
+/** The active key, ready to sign: no D1 read and no decryption except on a cache refresh. */
+export async function activeSigner(env: Env): Promise<Signer> {
+  let current = await rows(env);
+  let { active } = keySchedule(current, nowSeconds(), rotationSettings(env).retireAfterSeconds);
+  if (!active) {
+    current = await createFirstKey(env);
+    active = keySchedule(current, nowSeconds(), rotationSettings(env).retireAfterSeconds).active;
+    if (!active) throw new Error("no signing key after creating one");
+  }
+  const row = active;
+  let key = privateKeys.get(row.kid);
+  if (!key) {
+    key = importPrivateKey(env, row);
+    privateKeys.set(row.kid, key);
+    key.catch(() => privateKeys.delete(row.kid));
+  }
+  return { kid: row.kid, key: await key };
+}
+
+/** The public key for a kid a token names, if it is one we publish; null otherwise. */
+export async function verificationKey(env: Env, kid: string): Promise<CryptoKey | null> {
+  const retireAfter = rotationSettings(env).retireAfterSeconds;
+  const find = (list: SigningKeyRow[]) => keySchedule(list, nowSeconds(), retireAfter).published.find((row) => row.kid === kid);
+  let row = find(await rows(env));
+  if (!row && nowSeconds() >= lastUnknownKidReload + UNKNOWN_KID_COOLDOWN_SECONDS) {
+    lastUnknownKidReload = nowSeconds();
+    row = find((await load(env)).rows);
+  }
+  if (!row) return null;
+  let key = publicKeys.get(kid);
+  if (!key) {
+    key = crypto.subtle.importKey("jwk", JSON.parse(row.public_jwk) as JsonWebKey, ES256, false, ["verify"]);
+    publicKeys.set(kid, key);
+  }
+  return key;
+}
+
+export interface PublicJwk {
+  kty: string;
+  crv: string;
+  x: string;
+  y: string;
+  kid: string;
+  alg: "ES256";
+  use: "sig";
+}
+
+/** The JWKS document (RFC 7517): every published key. */
+export async function jwks(env: Env): Promise<{ keys: PublicJwk[] }> {
+  let current = await rows(env);
+  if (current.length === 0) current = await createFirstKey(env);
+  const { published } = keySchedule(current, nowSeconds(), rotationSettings(env).retireAfterSeconds);
+  return {
+    keys: published.map((row) => ({ ...(JSON.parse(row.public_jwk) as Omit<PublicJwk, "kid" | "alg" | "use">), kid: row.kid, alg: "ES256", use: "sig" })),
+  };
+}
+
+/**
+ * The cron's job: make the first key if there is none, publish the next key PUBLISH_LEAD before
+ * the active one's time is up, and delete keys no token can carry any more.
+ */
+export async function rotateSigningKeys(env: Env, now = nowSeconds()): Promise<{ created: string | null; removed: string[] }> {
+  const { publishLeadSeconds, activeSeconds, retireAfterSeconds } = rotationSettings(env);
+  const current = await listSigningKeys(env.DB);
+  const plan = keySchedule(current, now, retireAfterSeconds);
+  let created: string | null = null;
+  if (!plan.active) {
+    const row = await newKeyRow(env, 1, now, now);
+    await insertSigningKeyIfFree(env.DB, row);
+    created = row.kid;
+  } else if (!plan.next && now >= plan.active.activates_at + activeSeconds - publishLeadSeconds) {
+    const activatesAt = Math.max(now + publishLeadSeconds, plan.active.activates_at + activeSeconds);
+    const row = await newKeyRow(env, plan.active.generation + 1, now, activatesAt);
+    await insertSigningKeyIfFree(env.DB, row);
+    created = row.kid;
+  }
+  const removed = plan.expired.map((row) => row.kid);
+  await deleteSigningKeys(env.DB, removed);
+  cache = undefined; // this isolate reloads on next use
+  return { created, removed };
+}

@@ -1,0 +1,207 @@
+import { errors as joseErrors, jwtVerify } from "jose";
+import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, LAST_USED_INTERVAL_MS, settings } from "../config";
+import { sha256Hex, timingSafeEqual } from "../lib/crypto";
+import { type CredentialWithAccount, findByClientId, findBySecretHash, touchLastUsed } from "../storage/credentials";
+import { isRevoked } from "./revocation";
+import { isWellFormed } from "./secrets";
+import { verificationKey } from "./signing-keys";
+import { nowIso } from "./ids";
+
+/**
+ * The one place that decides whether a client secret, an API key or an access token is good.
+ * Every answer is data, never an exception, except StoreUnavailableError when D1 or KV cannot
+ * be asked (the route then fails closed with 503).
+ */
+
+/** Where deferred work goes: the request's ExecutionContext (ctx.waitUntil). */
+export interface Deferrer {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** Who is calling, once a secret or token checks out. */
+export interface Identity {
+  account_id: string;
+  credential_id: string;
+  credential_type: "oauth_client" | "api_key";
+  scopes: string[];
+}
+
+export type Verified<T> = { valid: true; identity: T } | { valid: false; code: InvalidCode };
+
+export type InvalidCode =
+  | "malformed" // not a value this service could have issued (format, checksum, JWT shape)
+  | "unknown" // well-formed, but no credential has it
+  | "wrong_secret"
+  | "inactive" // the account is deactivated
+  | "revoked" // a KV marker revokes it
+  | "expired"
+  | "bad_signature"
+  | "bad_claims";
+
+const invalid = (code: InvalidCode) => ({ valid: false, code }) as const;
+
+/** The deferred `last_used_at` write, at most once a minute per credential per isolate. */
+const lastTouched = new Map<string, number>();
+function touch(env: Env, ctx: Deferrer | undefined, credentialId: string): void {
+  const now = Date.now();
+  if (!ctx || now - (lastTouched.get(credentialId) ?? 0) < LAST_USED_INTERVAL_MS) return;
+  lastTouched.set(credentialId, now);
+  if (lastTouched.size > 10_000) lastTouched.clear();
+  const statement = touchLastUsed(env.DB, credentialId, nowIso(now), nowIso(now - LAST_USED_INTERVAL_MS));
+  ctx.waitUntil(statement.run().catch(() => lastTouched.delete(credentialId)));
+}
+
+/** The secret matches the current digest, or the previous one while its grace period runs. */
+function secretMatches(row: CredentialWithAccount, digest: string): boolean {
+  const current = timingSafeEqual(row.secret_hash, digest);
+  const previous =
+    row.previous_secret_hash !== null &&
+    row.previous_secret_expires_at !== null &&
+    Date.parse(row.previous_secret_expires_at) > Date.now() &&
+    timingSafeEqual(row.previous_secret_hash, digest);
+  return current || previous;
+}
+
+async function accept(
+  env: Env,
+  ctx: Deferrer | undefined,
+  row: CredentialWithAccount,
+): Promise<Verified<Identity & { client_id: string | null }>> {
+  if (row.account_status !== "active") return invalid("inactive");
+  if (await isRevoked(env.REVOCATIONS, { credentialId: row.id, accountId: row.account_id })) return invalid("revoked");
+  touch(env, ctx, row.id);
+  return {
+    valid: true,
+    identity: {
+      account_id: row.account_id,
+      credential_id: row.id,
+      credential_type: row.type,
+      scopes: JSON.parse(row.scopes) as string[],
+      client_id: row.client_id,
+    },
+  };
+}
+
+/** Client authentication for the OAuth endpoints: client_id + client_secret. */
+export async function verifyClient(
+  env: Env,
+  ctx: Deferrer | undefined,
+  clientId: string,
+  clientSecret: string,
+): Promise<Verified<Identity & { client_id: string }>> {
+  if (!isWellFormed("client_id", clientId) || !isWellFormed("client_secret", clientSecret)) return invalid("malformed");
+  const [row, digest] = await Promise.all([findByClientId(env.DB, clientId), sha256Hex(clientSecret)]);
+  if (!row || row.type !== "oauth_client") return invalid("unknown");
+  if (!secretMatches(row, digest)) return invalid("wrong_secret");
+  return accept(env, ctx, row) as Promise<Verified<Identity & { client_id: string }>>;
+}
+
+/** An API key presented as a bearer token. */
+export async function verifyApiKey(env: Env, ctx: Deferrer | undefined, apiKey: string): Promise<Verified<Identity>> {
+  if (!isWellFormed("api_key", apiKey)) return invalid("malformed");
+  const digest = await sha256Hex(apiKey);
+  const row = await findBySecretHash(env.DB, digest);
+  if (!row || row.type !== "api_key") return invalid("unknown");
+  // The lookup matched a digest; this also ends a previous secret's grace period on time.
+  if (!secretMatches(row, digest)) return invalid("wrong_secret");
+  return accept(env, ctx, row);
+}
+
+/** The claims of a verified access token, as introspection reports them. */
+export interface TokenClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  client_id: string;
+  cid: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  scope: string;
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Longest token we try to parse: ours are well under 1 KiB. */
+export const MAX_TOKEN_LENGTH = 4096;
+
+export function looksLikeJwt(value: string): boolean {
+  return value.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(value);
+}
+
+function isClaims(payload: Record<string, unknown>): payload is Record<string, unknown> & TokenClaims {
+  return (
+    typeof payload.sub === "string" &&
+    typeof payload.client_id === "string" &&
+    typeof payload.cid === "string" &&
+    typeof payload.jti === "string" &&
+    typeof payload.scope === "string" &&
+    typeof payload.iat === "number" &&
+    typeof payload.exp === "number" &&
+    payload.exp - payload.iat <= ACCESS_TOKEN_LIFETIME_SECONDS
+  );
+}
+
+/**
+ * Verifies an access token: ES256 only, with a key we publish (the header's own `jwk`, `jku` or
+ * `x5u` are never used), `typ` at+jwt, our `iss` and `aud`, `exp`/`nbf`/`iat` within
+ * CLOCK_SKEW_SECONDS, then the revocation markers.
+ */
+export async function verifyAccessToken(env: Env, token: string): Promise<Verified<Identity & { claims: TokenClaims }>> {
+  if (!looksLikeJwt(token)) return invalid("malformed");
+  const { issuer, audience } = settings(env);
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(
+      token,
+      async (header) => {
+        const key = typeof header.kid === "string" ? await verificationKey(env, header.kid) : null;
+        if (!key) throw new joseErrors.JWKSNoMatchingKey();
+        return key;
+      },
+      {
+        algorithms: ["ES256"],
+        typ: "at+jwt",
+        issuer,
+        audience,
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti"],
+      },
+    ));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) return invalid("expired");
+    if (error instanceof joseErrors.JOSEError) {
+      return invalid(error instanceof joseErrors.JWTClaimValidationFailed ? "bad_claims" : "bad_signature");
+    }
+    throw error; // a store failure while loading keys: fail closed upstream
+  }
+  if (!isClaims(payload) || payload.iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) return invalid("bad_claims");
+  const claims: TokenClaims = {
+    iss: issuer,
+    sub: payload.sub,
+    aud: audience,
+    client_id: payload.client_id,
+    cid: payload.cid,
+    iat: payload.iat,
+    exp: payload.exp,
+    jti: payload.jti,
+    scope: payload.scope,
+  };
+  if (await isRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, token: { jti: claims.jti, iat: claims.iat } })) {
+    return invalid("revoked");
+  }
+  return {
+    valid: true,
+    identity: {
+      account_id: claims.sub,
+      credential_id: claims.cid,
+      credential_type: "oauth_client",
+      scopes: claims.scope ? claims.scope.split(" ") : [],
+      claims,
+    },
+  };
+}
+
+/** Test Auth and the verify RPC: an API key or an access token, whichever it is. */
+export function verifyBearer(env: Env, ctx: Deferrer | undefined, bearer: string): Promise<Verified<Identity>> {
+  return bearer.startsWith("km_live_") ? verifyApiKey(env, ctx, bearer) : verifyAccessToken(env, bearer);
+}

@@ -1,0 +1,12 @@
+import { expect, it } from "vitest";
+import { createAccount, createCredential, json } from "../support/http";
+import { testAuth, tokenFor } from "../support/oauth";
+
+it("mints a token that test-auth accepts", async () => {
+  const account = await createAccount();
+  const client = await createCredential(account.id, "oauth_client", ["a", "b"]);
+  const token = await tokenFor(client);
+  const response = await testAuth(token);
+  expect(response.status).toBe(200);
+  expect(await json(response)).toEqual({ ok: true, account_id: account.id, credential_id: client.id, credential_type: "oauth_client", scopes: ["a", "b"] });
+});
