@@ -2,11 +2,16 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ApiError, type ErrorCode, StoreUnavailableError, errorResponse } from "./http/errors";
-import { requestContext } from "./http/middleware";
+import { limitBody, requestContext } from "./http/middleware";
 import type { AppEnv } from "./http/types";
 import { validationHook } from "./http/validation";
 import { adminApi } from "./routes/admin";
+import { consoleApp } from "./routes/console";
 import { registerHealthRoute } from "./routes/health";
+import { registerIntrospectionRoutes } from "./routes/oauth/introspect-revoke";
+import { registerMetadataRoutes } from "./routes/oauth/metadata";
+import { registerTokenRoute } from "./routes/oauth/token";
+import { registerTestAuthRoute } from "./routes/test-auth";
 
 const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   400: "invalid_request",
@@ -35,7 +40,7 @@ function methodsFor(app: OpenAPIHono<AppEnv>, path: string): string[] {
   const allowed = new Set<string>();
   for (const route of app.routes) {
     if (route.method === "ALL") continue;
-    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}/?$`);
+    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`);
     if (pattern.test(path)) allowed.add(route.method);
   }
   if (allowed.has("GET")) allowed.add("HEAD");
@@ -46,8 +51,15 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestContext());
 
+  app.use("*", limitBody());
+
   registerHealthRoute(app);
+  registerTokenRoute(app);
+  registerIntrospectionRoutes(app);
+  registerMetadataRoutes(app);
+  registerTestAuthRoute(app);
   app.route("/admin/v1", adminApi());
+  app.route("/console", consoleApp());
 
   app.notFound((c) => {
     const allowed = methodsFor(app, c.req.path);

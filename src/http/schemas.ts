@@ -22,6 +22,8 @@ export const NameSchema = z
     return length >= 1 && length <= 100;
   }, "must be 1 to 100 characters")
   .refine((name) => !FORBIDDEN_IN_NAME.test(name), "must not contain control characters")
+  // A lone surrogate is no character at all: D1 would store bytes that read back differently.
+  .refine((name) => name.isWellFormed(), "must be well-formed Unicode")
   .openapi({ example: "Billing sync" });
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */

@@ -12,7 +12,7 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
     const path = issue.path.join(".");
     const message =
       issue.code === "unrecognized_keys"
-        ? `unknown field(s): ${issue.keys.map((key) => (/^[a-z_]{1,32}$/.test(key) ? key : "(unnamed)")).join(", ")}`
+        ? `unknown field(s): ${[...new Set(issue.keys.slice(0, 5).map((key) => (/^[a-z_]{1,32}$/.test(key) ? key : "(unnamed)")))].join(", ")}`
         : issue.message;
     return path ? `${path}: ${message}` : message;
   });

@@ -106,3 +106,9 @@ export async function deleteAccount(env: Env, who: AuditContext, id: string): Pr
   ]);
   if (!results[3]) throw notFound();
 }
+
+/** Account names by id, for display. At most 100 distinct ids (a page). */
+export async function accountNames(env: Env, ids: string[]): Promise<Map<string, string>> {
+  const rows = await accounts.getAccountNames(env.DB, [...new Set(ids)].slice(0, 100));
+  return new Map(rows.map((row) => [row.id, row.name]));
+}

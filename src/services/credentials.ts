@@ -5,6 +5,7 @@ import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
 import * as credentials from "../storage/credentials";
 import type { CredentialFilter, CredentialRow, CredentialType } from "../storage/credentials";
 import { commit } from "../storage/d1";
+import { claimIdempotencyKey, getIdempotencyKey } from "../storage/idempotency-keys";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
 import { revocation } from "./revocation";
@@ -59,7 +60,36 @@ export interface NewCredential {
   scopes: string[];
 }
 
-export async function createCredential(env: Env, who: AuditContext, input: NewCredential): Promise<CredentialWithSecret> {
+/** A create or roll retried with the same Idempotency-Key: the first result, without its secret. */
+export interface Replayed {
+  replayed: true;
+  credential: Credential;
+}
+
+/** What a retry must match to count as the same request. */
+async function requestHash(operation: string, input: unknown): Promise<string> {
+  return sha256Hex(JSON.stringify([operation, input]));
+}
+
+/**
+ * With an idempotency key, the claim goes first in the batch and the change runs only if the
+ * claim is new (statements guarded by `changes() > 0`). Otherwise the first result is replayed:
+ * its metadata, never its secret (which exists nowhere any more).
+ */
+async function replay(env: Env, who: AuditContext, key: string, hash: string): Promise<Replayed> {
+  const claim = await getIdempotencyKey(env.DB, who.actor, key);
+  if (!claim || claim.request_hash !== hash) {
+    throw new ApiError("invalid_request", "This Idempotency-Key was already used for a different request.");
+  }
+  return { replayed: true, credential: await getCredential(env, claim.credential_id) };
+}
+
+export async function createCredential(
+  env: Env,
+  who: AuditContext,
+  input: NewCredential,
+  idempotencyKey?: string,
+): Promise<CredentialWithSecret | Replayed> {
   if (!(await getAccount(env.DB, input.account_id))) {
     throw new ApiError("not_found", "account_id does not name an account.");
   }
@@ -80,11 +110,21 @@ export async function createCredential(env: Env, who: AuditContext, input: NewCr
     updated_at: at,
     last_used_at: null,
   };
-  await commit(env.DB, [
-    credentials.insertCredential(env.DB, row),
-    insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id }),
+  const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id }, {
+    sql: "changes() > 0",
+    values: [],
+  });
+  if (idempotencyKey === undefined) {
+    await commit(env.DB, [credentials.insertCredential(env.DB, row), audit]);
+    return { ...toCredential(row), ...reveal };
+  }
+  const hash = await requestHash("credential.create", input);
+  const [claimed] = await commit(env.DB, [
+    claimIdempotencyKey(env.DB, { actor: who.actor, key: idempotencyKey, operation: "credential.create", request_hash: hash, credential_id: row.id, created_at: at }),
+    credentials.insertCredential(env.DB, row, true),
+    audit,
   ]);
-  return { ...toCredential(row), ...reveal };
+  return claimed ? { ...toCredential(row), ...reveal } : replay(env, who, idempotencyKey, hash);
 }
 
 async function mustGet(env: Env, id: string): Promise<CredentialRow> {
@@ -114,6 +154,8 @@ export async function updateCredential(
   id: string,
   changes: { name?: string | undefined; scopes?: string[] | undefined },
 ): Promise<Credential> {
+  // Nothing to change (`{}`): answer like a get, with no write and no audit event.
+  if (changes.name === undefined && changes.scopes === undefined) return getCredential(env, id);
   const at = nowIso();
   const [changed] = await commit(env.DB, [
     credentials.updateCredential(
@@ -154,19 +196,31 @@ export async function deleteCredential(env: Env, who: AuditContext, id: string):
  * `expiresIn` seconds (0: it dies at once); only one previous secret is kept, so rolling again
  * ends an earlier grace period at once.
  */
-export async function rollCredential(env: Env, who: AuditContext, id: string, expiresIn: number): Promise<CredentialWithSecret> {
+export async function rollCredential(
+  env: Env,
+  who: AuditContext,
+  id: string,
+  expiresIn: number,
+  idempotencyKey?: string,
+): Promise<CredentialWithSecret | Replayed> {
   const row = await mustGet(env, id);
   const now = Date.now();
   const at = nowIso(now);
   const previousExpiresAt = expiresIn > 0 ? nowIso(now + expiresIn * 1000) : null;
   const { reveal, stored } = await newSecret(row.type);
-  const [changed] = await commit(env.DB, [
-    credentials.rollSecret(env.DB, id, stored, previousExpiresAt, at),
+  const hash = idempotencyKey === undefined ? "" : await requestHash("credential.roll", { id, expiresIn });
+  const statements = [
+    ...(idempotencyKey === undefined
+      ? []
+      : [claimIdempotencyKey(env.DB, { actor: who.actor, key: idempotencyKey, operation: "credential.roll", request_hash: hash, credential_id: id, created_at: at })]),
+    credentials.rollSecret(env.DB, id, stored, previousExpiresAt, at, idempotencyKey !== undefined),
     insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id }, {
       sql: "changes() > 0",
       values: [],
     }),
-  ]);
-  if (!changed) throw notFound();
+  ];
+  const changes = await commit(env.DB, statements);
+  if (idempotencyKey !== undefined && !changes[0]) return replay(env, who, idempotencyKey, hash);
+  if (!changes[statements.length - 2]) throw notFound();
   return { ...(await getCredential(env, id)), ...reveal };
 }

@@ -33,9 +33,12 @@ const JOINED = `SELECT ${COLUMNS
   .map((column) => `c.${column}`)
   .join(", ")}, a.status AS account_status FROM credentials c JOIN accounts a ON a.id = c.account_id`;
 
-export function insertCredential(db: D1Database, row: CredentialRow): D1PreparedStatement {
+/** Inserts a credential; with `onlyIfPreviousChanged`, only when the batch's previous statement changed a row. */
+export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPreviousChanged = false): D1PreparedStatement {
   return db
-    .prepare(`INSERT INTO credentials (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .prepare(
+      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
+    )
     .bind(
       row.id,
       row.account_id,
@@ -119,6 +122,7 @@ export function rollSecret(
   secret: { hash: string; hint: string },
   previousExpiresAt: string | null,
   updatedAt: string,
+  onlyIfPreviousChanged = false,
 ): D1PreparedStatement {
   return db
     .prepare(
@@ -126,7 +130,7 @@ export function rollSecret(
          previous_secret_hash = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_hash END,
          previous_secret_expires_at = ?1,
          secret_hash = ?2, hint = ?3, updated_at = ?4
-       WHERE id = ?5`,
+       WHERE id = ?5${onlyIfPreviousChanged ? " AND changes() > 0" : ""}`,
     )
     .bind(previousExpiresAt, secret.hash, secret.hint, updatedAt, id);
 }

@@ -46,6 +46,15 @@ const Roll = z.strictObject({
     .openapi({ description: "Seconds the previous secret keeps working (0: it stops at once)" }),
 });
 
+/** Idempotency-Key (as in Stripe's API): a retry with the same key replays the first result, without its secret. */
+const IdempotencyHeader = z.object({
+  "idempotency-key": z
+    .string()
+    .regex(/^[\x21-\x7E]{1,255}$/, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+    .optional()
+    .openapi({ param: { name: "Idempotency-Key", in: "header" }, example: "3f0c2a9e-create-billing-client" }),
+});
+
 const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const create = createRoute({
@@ -53,9 +62,10 @@ const create = createRoute({
   path: "/credentials",
   tags: ["Credentials"],
   summary: "Create a credential; the response is the only one that ever shows its secret",
-  request: { query: NoQuery, body: { required: true, ...json(NewCredential) } },
+  request: { query: NoQuery, headers: IdempotencyHeader, body: { required: true, ...json(NewCredential) } },
   responses: {
     201: { description: "Created, with its secret", ...json(CredentialWithSecretSchema) },
+    200: { description: "A retry with the same Idempotency-Key: the first result, without its secret", ...json(CredentialSchema) },
     ...errorResponses(400, 401, 403, 404, 413, 415, 503),
   },
 });
@@ -113,15 +123,26 @@ const roll = createRoute({
   path: "/credentials/{id}/roll",
   tags: ["Credentials"],
   summary: "Replace the secret; the previous one works for expires_in seconds more",
-  request: { params: IdParam, query: NoQuery, body: { required: false, ...json(Roll) } },
+  request: { params: IdParam, query: NoQuery, headers: IdempotencyHeader, body: { required: false, ...json(Roll) } },
   responses: {
-    200: { description: "The credential with its new secret", ...json(CredentialWithSecretSchema) },
+    200: {
+      description: "The credential with its new secret (or, for a retry with the same Idempotency-Key, without it)",
+      ...json(CredentialWithSecretSchema),
+    },
     ...errorResponses(400, 401, 403, 404, 413, 415, 503),
   },
 });
 
 export function registerCredentialRoutes(app: OpenAPIHono<AppEnv>) {
-  app.openapi(create, async (c) => c.json(await credentials.createCredential(c.env, auditContext(c), c.req.valid("json")), 201));
+  app.openapi(create, async (c) => {
+    const key = c.req.valid("header")["idempotency-key"];
+    const result = await credentials.createCredential(c.env, auditContext(c), c.req.valid("json"), key);
+    if ("replayed" in result) {
+      c.header("Idempotent-Replayed", "true");
+      return c.json(result.credential, 200);
+    }
+    return c.json(result, 201);
+  });
   app.openapi(list, async (c) => {
     const query = c.req.valid("query");
     const { limit, after } = pageOf(query);
@@ -138,6 +159,12 @@ export function registerCredentialRoutes(app: OpenAPIHono<AppEnv>) {
   });
   app.openapi(roll, async (c) => {
     const { expires_in } = c.req.valid("json") ?? { expires_in: 0 };
-    return c.json(await credentials.rollCredential(c.env, auditContext(c), c.req.valid("param").id, expires_in), 200);
+    const key = c.req.valid("header")["idempotency-key"];
+    const result = await credentials.rollCredential(c.env, auditContext(c), c.req.valid("param").id, expires_in, key);
+    if ("replayed" in result) {
+      c.header("Idempotent-Replayed", "true");
+      return c.json(result.credential, 200);
+    }
+    return c.json(result, 200);
   });
 }

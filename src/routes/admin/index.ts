@@ -1,5 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { limitBody, requireJsonBody } from "../../http/middleware";
+import { requireJsonBody } from "../../http/middleware";
 import type { AppEnv } from "../../http/types";
 import { validationHook } from "../../http/validation";
 import { registerAccountRoutes } from "./accounts";
@@ -10,7 +10,7 @@ import { registerCredentialRoutes } from "./credentials";
 /** The management API, mounted at /admin/v1. Every route here is admin-only. */
 export function adminApi() {
   const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  admin.use("*", requireAdmin(), limitBody(), requireJsonBody());
+  admin.use("*", requireAdmin(), requireJsonBody());
   registerAccountRoutes(admin);
   registerCredentialRoutes(admin);
   registerAuditEventRoutes(admin);
