@@ -1,0 +1,248 @@
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { csrf } from "hono/csrf";
+import { secureHeaders } from "hono/secure-headers";
+import { z } from "zod";
+import { AccountsPage, type AccountAction, ConfirmAccountPage } from "../console/accounts";
+import { COPY_JS, CONSOLE_CSS } from "../console/assets";
+import { AuditPage } from "../console/audit";
+import {
+  AlreadyShownPage,
+  CredentialsPage,
+  DeleteCredentialPage,
+  NewCredentialPage,
+  ROLL_GRACE_CHOICES,
+  RollCredentialPage,
+  SecretShownOncePage,
+} from "../console/credentials";
+import { ErrorPage, LoginPage } from "../console/login";
+import { ApiError } from "../http/errors";
+import { NameSchema } from "../http/schemas";
+import type { AppEnv } from "../http/types";
+import * as accounts from "../services/accounts";
+import { accessConfig } from "../services/access";
+import { authenticateAdmin, isAdminToken } from "../services/admin-auth";
+import { listAuditEvents } from "../services/audit";
+import * as credentials from "../services/credentials";
+import { randomBase62 } from "../services/secrets";
+import { SESSION_COOKIE, createSession, endSession } from "../services/sessions";
+import { decodeCursor } from "../storage/pagination";
+import { auditContext } from "./admin/auth";
+
+/**
+ * The admin console at /console: server-rendered pages over the same services as /admin/v1.
+ * Sign-in is Cloudflare Access when configured, else the admin token at /console/login (a
+ * signed, short-lived session cookie). Every page is no-store, framed by nobody, and under a
+ * CSP that allows only this Worker's own stylesheet and script.
+ */
+
+const CONSOLE_CSP = {
+  defaultSrc: ["'none'"],
+  styleSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  imgSrc: ["'self'", "data:"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+  connectSrc: ["'self'"],
+};
+
+const isLocal = (c: Context) => ["localhost", "127.0.0.1", "[::1]"].includes(new URL(c.req.url).hostname);
+
+/** Signed-in admins only: Access JWT when Access is configured, else the session cookie. */
+function requireConsoleAdmin(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const usingAccess = accessConfig(c.env) !== null;
+    const result = await authenticateAdmin(c.env, {
+      bearer: null,
+      accessJwt: c.req.header("cf-access-jwt-assertion") ?? null,
+      session: usingAccess ? null : (getCookie(c, SESSION_COOKIE) ?? null),
+    });
+    if (!result.ok) {
+      if (usingAccess) {
+        return c.html(<ErrorPage title="Sign-in required" message="This console is protected by Cloudflare Access. Open it through your Access login." />, 401);
+      }
+      return c.redirect("/console/login", 303);
+    }
+    c.set("actor", result.actor);
+    await next();
+  };
+}
+
+const CredentialForm = z.object({
+  nonce: z.string().regex(/^[0-9A-Za-z]{32}$/),
+  name: NameSchema,
+  type: z.enum(["oauth_client", "api_key"]),
+  account_id: z.string().max(64),
+});
+
+/** The first problem of a failed form, in words for a person. */
+function formProblem(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const field = String(issue?.path[0] ?? "form");
+  const labels: Record<string, string> = { name: "Name", type: "Type", account_id: "Account", nonce: "Form" };
+  return `${labels[field] ?? "Form"}: ${issue?.message ?? "invalid"}.`;
+}
+
+async function form(c: Context<AppEnv>): Promise<Record<string, string>> {
+  const body = await c.req.parseBody();
+  return Object.fromEntries(Object.entries(body).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+const cursorOf = (c: Context) => decodeCursor(c.req.query("cursor") ?? "") ?? null;
+const page = (c: Context) => ({ limit: 50, after: cursorOf(c) });
+
+export function consoleApp() {
+  const ui = new Hono<AppEnv>();
+  ui.use(
+    "*",
+    secureHeaders({ contentSecurityPolicy: CONSOLE_CSP, referrerPolicy: "no-referrer", crossOriginEmbedderPolicy: false }),
+    async (c, next) => {
+      await next();
+      if (!c.req.path.startsWith("/console/assets/")) c.header("Cache-Control", "no-store");
+    },
+    csrf(),
+  );
+
+  ui.get("/assets/console.css", (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    return c.body(CONSOLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" });
+  });
+  ui.get("/assets/copy.js", (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    return c.body(COPY_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" });
+  });
+
+  // ---- sign-in --------------------------------------------------------------------------
+  ui.get("/login", (c) => {
+    if (accessConfig(c.env)) return c.redirect("/console/credentials", 303);
+    return c.html(<LoginPage signedOut={c.req.query("signed_out") === "1"} />);
+  });
+  ui.post("/login", async (c) => {
+    if (accessConfig(c.env)) return c.redirect("/console/credentials", 303);
+    const { admin_token: token = "" } = await form(c);
+    if (!(await isAdminToken(c.env, token))) {
+      return c.html(<LoginPage error="That admin token is not right." />, 401);
+    }
+    const session = await createSession(c.env, "admin_token");
+    setCookie(c, SESSION_COOKIE, session.cookie, {
+      httpOnly: true,
+      secure: !isLocal(c),
+      sameSite: "Strict",
+      path: "/console",
+      maxAge: session.maxAge,
+    });
+    return c.redirect("/console/credentials", 303);
+  });
+  ui.post("/logout", async (c) => {
+    const cookie = getCookie(c, SESSION_COOKIE);
+    if (cookie) await endSession(c.env, cookie);
+    deleteCookie(c, SESSION_COOKIE, { path: "/console", secure: !isLocal(c), httpOnly: true, sameSite: "Strict" });
+    return c.redirect("/console/login?signed_out=1", 303);
+  });
+
+  // ---- everything else needs an admin ---------------------------------------------------
+  ui.use("*", requireConsoleAdmin());
+  ui.get("/", (c) => c.redirect("/console/credentials", 303));
+
+  ui.get("/credentials", async (c) => {
+    const accountId = c.req.query("account_id") ?? null;
+    const accountFilter = accountId ? await accounts.getAccount(c.env, accountId).catch(() => null) : null;
+    const list = await credentials.listCredentials(c.env, { account_id: accountFilter?.id ?? null, type: null }, page(c).limit, page(c).after);
+    const names = await accounts.accountNames(c.env, list.data.map((credential) => credential.account_id));
+    const flash = c.req.query("done") === "deleted" ? "Credential deleted. Its secret and tokens no longer work." : undefined;
+    return c.html(
+      <CredentialsPage actor={c.get("actor")} credentials={list.data} accountNames={names} next={list.next_cursor} accountFilter={accountFilter} flash={flash} />,
+    );
+  });
+
+  ui.get("/credentials/new", async (c) => {
+    const list = await accounts.listAccounts(c.env, 100, null);
+    return c.html(<NewCredentialPage actor={c.get("actor")} accounts={list.data} nonce={randomBase62(32)} selected={c.req.query("account_id")} />);
+  });
+
+  ui.post("/credentials", async (c) => {
+    const parsed = CredentialForm.safeParse(await form(c));
+    if (!parsed.success) {
+      const list = await accounts.listAccounts(c.env, 100, null);
+      return c.html(
+        <NewCredentialPage actor={c.get("actor")} accounts={list.data} nonce={randomBase62(32)} error={formProblem(parsed.error)} />,
+        400,
+      );
+    }
+    const { nonce, ...input } = parsed.data;
+    const result = await credentials.createCredential(c.env, auditContext(c), { ...input, scopes: [] }, `console:${nonce}`);
+    if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} />);
+    return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} />, 201);
+  });
+
+  ui.get("/credentials/:id/delete", async (c) => {
+    const credential = await credentials.getCredential(c.env, c.req.param("id"));
+    return c.html(<DeleteCredentialPage actor={c.get("actor")} credential={credential} />);
+  });
+  ui.post("/credentials/:id/delete", async (c) => {
+    await credentials.deleteCredential(c.env, auditContext(c), c.req.param("id"));
+    return c.redirect("/console/credentials?done=deleted", 303);
+  });
+
+  ui.get("/credentials/:id/roll", async (c) => {
+    const credential = await credentials.getCredential(c.env, c.req.param("id"));
+    return c.html(<RollCredentialPage actor={c.get("actor")} credential={credential} nonce={randomBase62(32)} />);
+  });
+  ui.post("/credentials/:id/roll", async (c) => {
+    const body = await form(c);
+    const grace = ROLL_GRACE_CHOICES.find((choice) => String(choice.seconds) === body.expires_in);
+    if (!grace || !/^[0-9A-Za-z]{32}$/.test(body.nonce ?? "")) throw new ApiError("invalid_request", "Choose a grace period.");
+    const result = await credentials.rollCredential(c.env, auditContext(c), c.req.param("id"), grace.seconds, `console:${body.nonce}`);
+    if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} />);
+    return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} rolled />);
+  });
+
+  ui.get("/accounts", async (c) => {
+    const list = await accounts.listAccounts(c.env, page(c).limit, page(c).after);
+    const done = c.req.query("done");
+    const flash = done ? `Account ${done === "delete" ? "deleted" : done === "activate" ? "activated" : done === "deactivate" ? "deactivated" : "created"}.` : undefined;
+    return c.html(<AccountsPage actor={c.get("actor")} accounts={list.data} next={list.next_cursor} flash={flash} />);
+  });
+  ui.post("/accounts", async (c) => {
+    const parsed = z.object({ name: NameSchema, type: z.enum(["service", "user"]) }).safeParse(await form(c));
+    if (!parsed.success) {
+      const list = await accounts.listAccounts(c.env, 50, null);
+      return c.html(<AccountsPage actor={c.get("actor")} accounts={list.data} next={list.next_cursor} error={formProblem(parsed.error)} />, 400);
+    }
+    await accounts.createAccount(c.env, auditContext(c), parsed.data);
+    return c.redirect("/console/accounts?done=create", 303);
+  });
+
+  const accountAction = (action: AccountAction) => {
+    ui.get(`/accounts/:id/${action}`, async (c) => {
+      const account = await accounts.getAccount(c.env, c.req.param("id"));
+      return c.html(<ConfirmAccountPage actor={c.get("actor")} account={account} action={action} />);
+    });
+    ui.post(`/accounts/:id/${action}`, async (c) => {
+      const id = c.req.param("id");
+      if (action === "delete") await accounts.deleteAccount(c.env, auditContext(c), id);
+      else if (action === "activate") await accounts.activateAccount(c.env, auditContext(c), id);
+      else await accounts.deactivateAccount(c.env, auditContext(c), id);
+      return c.redirect(`/console/accounts?done=${action}`, 303);
+    });
+  };
+  accountAction("deactivate");
+  accountAction("activate");
+  accountAction("delete");
+
+  ui.get("/audit", async (c) => {
+    const target = (c.req.query("target_id") ?? "").trim().slice(0, 64);
+    const list = await listAuditEvents(c.env, target || null, page(c).limit, page(c).after);
+    return c.html(<AuditPage actor={c.get("actor")} events={list.data} next={list.next_cursor} target={target} />);
+  });
+
+  ui.onError((error, c) => {
+    if (error instanceof ApiError && error.status < 500) {
+      const title = error.code === "not_found" ? "Not found" : "Request refused";
+      return c.html(<ErrorPage actor={c.get("actor")} title={title} message={error.description} />, error.status);
+    }
+    throw error; // the app's handler answers 503 without detail
+  });
+  return ui;
+}
