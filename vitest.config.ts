@@ -1,24 +1,54 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { build } from "esbuild";
 import { defineConfig } from "vitest/config";
 
 // Tests run inside workerd with real local D1 and KV (test/support/setup.ts applies the
 // migrations). The two secrets are fixed test values here, so no .dev.vars is needed.
-export default defineConfig(async () => ({
-  plugins: [
-    cloudflareTest({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        bindings: {
-          ADMIN_TOKEN: "test-admin-token-0123456789abcdefghijklmnop",
-          KEY_ENCRYPTION_KEY: "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM",
-          TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+// examples/resource-server runs beside Keymint as a second Worker bound to its Verifier
+// entrypoint, exactly as its own wrangler.toml binds it; tests reach it as RESOURCE_SERVER.
+const EXAMPLE_BUNDLE = ".wrangler/test/resource-server.mjs";
+// The plugin renames the Worker under test to "vitest-plugin-runner-<project name>".
+const PROJECT = "workers";
+const WORKER_UNDER_TEST = `vitest-plugin-runner-${PROJECT}`;
+
+export default defineConfig(async () => {
+  await build({
+    entryPoints: ["examples/resource-server/src/index.ts"],
+    outfile: EXAMPLE_BUNDLE,
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    logLevel: "warning",
+  });
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            ADMIN_TOKEN: "test-admin-token-0123456789abcdefghijklmnop",
+            KEY_ENCRYPTION_KEY: "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM",
+            TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+          },
+          serviceBindings: { RESOURCE_SERVER: "keymint-example-resource-server" },
+          workers: [
+            {
+              name: "keymint-example-resource-server",
+              modules: true,
+              scriptPath: EXAMPLE_BUNDLE,
+              compatibilityDate: "2026-08-01",
+              serviceBindings: { KEYMINT: { name: WORKER_UNDER_TEST, entrypoint: "Verifier" } },
+            },
+          ],
         },
-      },
-    }),
-  ],
-  test: {
-    include: ["test/**/*.test.ts"],
-    exclude: ["test/node/**", "test/browser/**"],
-    setupFiles: ["./test/support/setup.ts"],
-  },
-}));
+      }),
+    ],
+    test: {
+      name: PROJECT,
+      include: ["test/**/*.test.ts"],
+      exclude: ["test/node/**", "test/browser/**"],
+      setupFiles: ["./test/support/setup.ts"],
+      silent: "passed-only" as const,
+    },
+  };
+});

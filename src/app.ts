@@ -7,6 +7,7 @@ import type { AppEnv } from "./http/types";
 import { validationHook } from "./http/validation";
 import { adminApi } from "./routes/admin";
 import { consoleApp } from "./routes/console";
+import { registerDocs } from "./routes/docs";
 import { registerHealthRoute } from "./routes/health";
 import { registerIntrospectionRoutes } from "./routes/oauth/introspect-revoke";
 import { registerMetadataRoutes } from "./routes/oauth/metadata";
@@ -60,6 +61,7 @@ export function createApp() {
   registerTestAuthRoute(app);
   app.route("/admin/v1", adminApi());
   app.route("/console", consoleApp());
+  registerDocs(app);
 
   app.notFound((c) => {
     const allowed = methodsFor(app, c.req.path);

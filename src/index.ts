@@ -1,9 +1,11 @@
+import { WorkerEntrypoint } from "cloudflare:workers";
 import { createApp } from "./app";
+import { type VerifyResult, verifyForRpc } from "./rpc";
 import { runScheduledMaintenance } from "./services/maintenance";
 
 /**
- * The Worker's exports: the HTTP app (fetch) and the cron (scheduled) that rotates signing
- * keys and ends rolled secrets' grace periods.
+ * The Worker's exports: the HTTP app (fetch), the cron (scheduled) that rotates signing keys and
+ * ends rolled secrets' grace periods, and the Verifier RPC entrypoint for other Workers.
  */
 const app = createApp();
 
@@ -13,3 +15,13 @@ export default {
     ctx.waitUntil(runScheduledMaintenance(env, Math.floor(controller.scheduledTime / 1000)));
   },
 } satisfies ExportedHandler<Env>;
+
+/**
+ * `verify(token)` for Workers that bind this one as a service (entrypoint "Verifier"). It is the
+ * only method: everything else lives in modules that RPC cannot reach.
+ */
+export class Verifier extends WorkerEntrypoint<Env> {
+  verify(token: string): Promise<VerifyResult> {
+    return verifyForRpc(this.env, this.ctx, token);
+  }
+}

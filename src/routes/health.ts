@@ -6,6 +6,7 @@ import { checkStores } from "../services/health";
 const health = createRoute({
   method: "get",
   path: "/healthz",
+  security: [],
   tags: ["Operations"],
   summary: "200 when D1 and KV both answer",
   responses: {

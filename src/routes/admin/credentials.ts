@@ -52,7 +52,7 @@ const IdempotencyHeader = z.object({
     .string()
     .regex(/^[\x21-\x7E]{1,255}$/, "Idempotency-Key must be 1 to 255 visible ASCII characters")
     .optional()
-    .openapi({ param: { name: "Idempotency-Key", in: "header" }, example: "3f0c2a9e-create-billing-client" }),
+    .openapi({ param: { name: "idempotency-key", in: "header" }, example: "3f0c2a9e-create-billing-client" }),
 });
 
 const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });

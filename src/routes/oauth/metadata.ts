@@ -6,6 +6,7 @@ import { jwks } from "../../services/signing-keys";
 const metadata = createRoute({
   method: "get",
   path: "/.well-known/oauth-authorization-server",
+  security: [],
   tags: ["OAuth 2.0"],
   summary: "Authorization server metadata (RFC 8414)",
   responses: {
@@ -27,6 +28,7 @@ const JwksSchema = z
 const jwksRoute = createRoute({
   method: "get",
   path: "/.well-known/jwks.json",
+  security: [],
   tags: ["OAuth 2.0"],
   summary: "Public signing keys (RFC 7517): the active key, the next one and recently retired ones",
   responses: {

@@ -1,0 +1,32 @@
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+
+/** The part of Keymint's Verifier this Worker uses (src/rpc.ts in Keymint has the full type). */
+type VerifyResult =
+  | { valid: true; account_id: string; credential_id: string; credential_type: "oauth_client" | "api_key"; scopes: string[] }
+  | { valid: false; code: string };
+
+interface Bindings {
+  KEYMINT: { verify(token: string): Promise<VerifyResult> };
+}
+type Caller = Extract<VerifyResult, { valid: true }>;
+
+/** Every /api route needs a Keymint credential; `scope` demands one scope on top. */
+const keymint = (scope?: string) =>
+  createMiddleware<{ Bindings: Bindings; Variables: { caller: Caller } }>(async (c, next) => {
+    const token = /^Bearer (\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
+    const result = token ? await c.env.KEYMINT.verify(token) : { valid: false as const, code: "missing" };
+    if (!result.valid) {
+      c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
+      return c.json({ error: "invalid_token" }, result.code === "temporarily_unavailable" ? 503 : 401);
+    }
+    if (scope && !result.scopes.includes(scope)) return c.json({ error: "insufficient_scope" }, 403);
+    c.set("caller", result);
+    await next();
+  });
+
+const app = new Hono<{ Bindings: Bindings; Variables: { caller: Caller } }>();
+app.get("/api/whoami", keymint(), (c) => c.json(c.get("caller")));
+app.post("/api/events", keymint("events:write"), (c) => c.json({ accepted: true, account_id: c.get("caller").account_id }, 202));
+
+export default app;

@@ -1,0 +1,72 @@
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { Verifier } from "../../src/index";
+import { call, createAccount, createCredential } from "../support/http";
+import { tokenFor } from "../support/oauth";
+
+describe("Verifier.verify (RPC)", () => {
+  const verifier = () => new Verifier(createExecutionContext(), env);
+
+  it("returns the identity for an access token and for an API key", async () => {
+    const account = await createAccount();
+    const client = await createCredential(account.id, "oauth_client", ["events:write"]);
+    const key = await createCredential(account.id, "api_key", ["read"]);
+    expect(await verifier().verify(await tokenFor(client))).toEqual({
+      valid: true,
+      account_id: account.id,
+      credential_id: client.id,
+      credential_type: "oauth_client",
+      scopes: ["events:write"],
+    });
+    expect(await verifier().verify(key.api_key)).toEqual({
+      valid: true,
+      account_id: account.id,
+      credential_id: key.id,
+      credential_type: "api_key",
+      scopes: ["read"],
+    });
+  });
+
+  it("returns a reason, never throws, for bad input", async () => {
+    for (const bad of ["", "junk", "a.b.c", "km_live_x", 42, null, { token: "x" }]) {
+      const result = await verifier().verify(bad as string);
+      expect(result.valid).toBe(false);
+    }
+  });
+
+  it("applies the same revocation as Test Auth: a deleted credential's token fails at once", async () => {
+    const account = await createAccount();
+    const client = await createCredential(account.id);
+    const token = await tokenFor(client);
+    expect((await verifier().verify(token)).valid).toBe(true);
+    expect((await call(`/admin/v1/credentials/${client.id}`, { method: "DELETE" })).status).toBe(204);
+    expect(await verifier().verify(token)).toEqual({ valid: false, code: "revoked" });
+  });
+});
+
+describe("examples/resource-server through its service binding", () => {
+  const api = (path: string, bearer?: string, method = "GET") =>
+    env.RESOURCE_SERVER.fetch(`http://example.test${path}`, { method, headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
+
+  it("lets a valid token in and shows who called", async () => {
+    const account = await createAccount();
+    const client = await createCredential(account.id, "oauth_client", ["events:write"]);
+    const response = await api("/api/whoami", await tokenFor(client));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ valid: true, account_id: account.id, credential_id: client.id });
+    expect((await api("/api/events", await tokenFor(client), "POST")).status).toBe(202);
+  });
+
+  it("turns away missing, junk, revoked and under-scoped credentials", async () => {
+    const account = await createAccount();
+    const key = await createCredential(account.id, "api_key", []);
+    expect((await api("/api/whoami")).status).toBe(401);
+    expect((await api("/api/whoami", "junk")).status).toBe(401);
+    expect((await api("/api/events", key.api_key, "POST")).status).toBe(403);
+    expect((await call(`/admin/v1/accounts/${account.id}/deactivate`, { method: "POST" })).status).toBe(200);
+    const revoked = await api("/api/whoami", key.api_key);
+    expect(revoked.status).toBe(401);
+    expect(revoked.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+});
