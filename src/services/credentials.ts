@@ -222,5 +222,7 @@ export async function rollCredential(
   const changes = await commit(env.DB, statements);
   if (idempotencyKey !== undefined && !changes[0]) return replay(env, who, idempotencyKey, hash);
   if (!changes[statements.length - 2]) throw notFound();
+  // With no grace period the old secret is treated as leaked: tokens it issued die too.
+  if (expiresIn === 0) await revocation.credentialTokensRevoked(env.REVOCATIONS, id, at);
   return { ...(await getCredential(env, id)), ...reveal };
 }

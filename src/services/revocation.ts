@@ -26,6 +26,11 @@ export const revocation = {
     const before = Math.ceil(Date.parse(deactivatedAt) / 1000);
     return writeMarker(kv, markerKey("account", accountId), { before }, TOKEN_REVOCATION_TTL_SECONDS);
   },
+  /** Tokens the credential issued up to `at` (rounded up to the second) die; its secret lives on. */
+  credentialTokensRevoked(kv: KVNamespace, credentialId: string, at: string) {
+    const before = Math.ceil(Date.parse(at) / 1000);
+    return writeMarker(kv, markerKey("credential", credentialId), { before }, TOKEN_REVOCATION_TTL_SECONDS);
+  },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
   },

@@ -4,13 +4,13 @@ import type { AppEnv } from "../../http/types";
 import { validationHook } from "../../http/validation";
 import { registerAccountRoutes } from "./accounts";
 import { registerAuditEventRoutes } from "./audit-events";
-import { requireAdmin } from "./auth";
+import { limitWrites, requireAdmin } from "./auth";
 import { registerCredentialRoutes } from "./credentials";
 
 /** The management API, mounted at /admin/v1. Every route here is admin-only. */
 export function adminApi() {
   const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  admin.use("*", requireAdmin(), requireJsonBody());
+  admin.use("*", requireAdmin(), limitWrites(), requireJsonBody());
   registerAccountRoutes(admin);
   registerCredentialRoutes(admin);
   registerAuditEventRoutes(admin);

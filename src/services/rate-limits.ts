@@ -1,0 +1,81 @@
+import { ApiError } from "../http/errors";
+
+/**
+ * Rate limits, on the Workers Rate Limiting binding (wrangler.toml `[[ratelimits]]`).
+ *
+ * What the binding gives: `limit({ key })` counts one hit and answers yes or no; periods are
+ * 10 or 60 seconds; counts are per Cloudflare location and approximate. So a limit here means
+ * "about N per period in one location", an attacker spread over many locations gets more, and
+ * there is no way to ask "how long until the window resets": Retry-After is the whole period.
+ *
+ * On the token and verification paths only failures are counted, so a client that
+ * authenticates correctly never spends budget. Once a key is refused, this isolate refuses it
+ * again without any storage read until the period has passed (`blocked` below), which is what
+ * stops a flood from costing D1 reads.
+ *
+ * If the binding itself fails, requests go through (rate limiting is a cost control, never an
+ * authentication decision) and the failure is logged.
+ */
+
+/** Each binding's period, as configured in wrangler.toml (the binding cannot tell us). */
+export const LIMITER_PERIOD_SECONDS = {
+  FAILED_CLIENT_AUTH_BY_CLIENT: 60,
+  FAILED_AUTH_BY_IP: 60,
+  CONSOLE_SIGN_IN_BY_IP: 60,
+  ADMIN_WRITES_BY_ACTOR: 10,
+} as const;
+
+export type Limiter = keyof typeof LIMITER_PERIOD_SECONDS;
+export type LimitKey = readonly [Limiter, string];
+
+/** Refused keys in this isolate → when (ms) they may try again. Bounded so it cannot grow without end. */
+const blocked = new Map<string, number>();
+const MAX_BLOCKED_KEYS = 10_000;
+
+const id = ([limiter, key]: LimitKey) => `${limiter}:${key}`;
+
+function rateLimited(retryAfter: number): ApiError {
+  return new ApiError("rate_limited", "Too many requests; try again later.", { "Retry-After": String(retryAfter) });
+}
+
+/** Throws 429 if one of these keys was refused recently in this isolate. No I/O. */
+export function assertNotBlocked(keys: readonly LimitKey[]): void {
+  if (blocked.size === 0) return;
+  const now = Date.now();
+  for (const key of keys) {
+    const until = blocked.get(id(key));
+    if (until === undefined) continue;
+    if (until > now) throw rateLimited(Math.ceil((until - now) / 1000));
+    blocked.delete(id(key));
+  }
+}
+
+/**
+ * Counts one hit on each key; throws 429 (and remembers the refusal) when any is over its limit.
+ * `null` keys (no client IP known, e.g. local development) are skipped.
+ */
+export async function hit(env: Env, keys: readonly (LimitKey | null)[]): Promise<void> {
+  const present = keys.filter((key): key is LimitKey => key !== null);
+  const outcomes = await Promise.all(
+    present.map(async ([limiter, key]) => {
+      try {
+        return (await env[limiter].limit({ key })).success;
+      } catch {
+        console.error(JSON.stringify({ event: "rate_limiter_unavailable", limiter }));
+        return true;
+      }
+    }),
+  );
+  const refused = present.filter((_, i) => !outcomes[i]);
+  if (refused.length === 0) return;
+  const period = Math.max(...refused.map(([limiter]) => LIMITER_PERIOD_SECONDS[limiter]));
+  if (blocked.size >= MAX_BLOCKED_KEYS) blocked.clear();
+  for (const key of refused) blocked.set(id(key), Date.now() + LIMITER_PERIOD_SECONDS[key[0]] * 1000);
+  throw rateLimited(period);
+}
+
+/** The caller's IP as Cloudflare reports it, or null (local development has none). */
+export function clientIp(headers: Headers): string | null {
+  const ip = headers.get("cf-connecting-ip");
+  return ip && ip.length <= 64 ? ip : null;
+}
