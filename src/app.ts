@@ -60,8 +60,9 @@ export function createApp() {
   registerMetadataRoutes(app);
   registerTestAuthRoute(app);
   app.route("/admin/v1", adminApi());
-  app.route("/console", consoleApp());
-  registerDocs(app);
+  const adminConsole = consoleApp();
+  app.route("/console", adminConsole.ui);
+  registerDocs(app, adminConsole.routes.map((route) => ({ ...route, path: `/console${route.path === "/" ? "" : route.path}` })));
 
   app.notFound((c) => {
     const allowed = methodsFor(app, c.req.path);

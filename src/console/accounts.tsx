@@ -40,7 +40,7 @@ export const AccountsPage: FC<{ actor: string; accounts: Account[]; next: string
           <th scope="col">Name</th>
           <th scope="col">Type</th>
           <th scope="col">Status</th>
-          <th scope="col">Created</th>
+          <th scope="col">Created (UTC)</th>
           <th scope="col"><span class="sr-only">Actions</span></th>
         </tr>
       </thead>

@@ -12,13 +12,13 @@ export const CONSOLE_CSS = `
 body { margin: 0; font-size: 15px; line-height: 1.5; }
 a { color: var(--accent); }
 header.top { background: #111827; color: #fff; }
-header.top .bar { max-width: 1100px; margin: 0 auto; display: flex; align-items: center; gap: 24px; padding: 10px 20px; }
+header.top .bar { max-width: 1200px; margin: 0 auto; display: flex; align-items: center; gap: 24px; padding: 10px 20px; }
 header.top .brand { font-weight: 700; letter-spacing: .02em; color: #fff; text-decoration: none; }
 header.top nav { display: flex; gap: 4px; flex: 1; }
 header.top nav a { color: #d1d5db; text-decoration: none; padding: 6px 10px; border-radius: 6px; }
 header.top nav a[aria-current="page"], header.top nav a:hover { background: #1f2937; color: #fff; }
 header.top .who { color: #9ca3af; font-size: 13px; display: flex; gap: 12px; align-items: center; }
-main { max-width: 1100px; margin: 0 auto; padding: 24px 20px 64px; }
+main { max-width: 1200px; margin: 0 auto; padding: 24px 20px 64px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 .lead { color: var(--muted); margin: 0 0 20px; }
 .page-head { display: flex; justify-content: space-between; align-items: flex-start; gap: 16px; margin-bottom: 16px; }
@@ -28,6 +28,9 @@ th, td { text-align: left; padding: 10px 12px; border-bottom: 1px solid var(--li
 th { background: #f0f3f6; font-size: 13px; color: var(--muted); font-weight: 600; }
 tr:last-child td { border-bottom: 0; }
 td.actions { text-align: right; white-space: nowrap; }
+td.nowrap, td time, td a { white-space: nowrap; }
+.table-wrap { overflow-x: auto; }
+.button.small, button.small { padding: 4px 10px; font-size: 13px; font-weight: 500; }
 td.actions form { display: inline; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; border: 1px solid var(--line); background: #f6f8fa; }
@@ -37,7 +40,8 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
   border-radius: 6px; border: 1px solid var(--line); background: #f6f8fa; color: var(--fg); cursor: pointer; text-decoration: none; }
 .button.primary, button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 .button.danger, button.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
-button.icon { padding: 5px 8px; background: transparent; border-color: transparent; color: var(--muted); }
+button.icon { padding: 5px 8px; background: transparent; border-color: var(--line); color: var(--danger); vertical-align: middle; }
+button.icon svg { display: block; }
 button.icon:hover { color: var(--danger); border-color: var(--line); background: #fff; }
 button:focus-visible, .button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid #80b3ff; outline-offset: 1px; }
 form.stack { display: grid; gap: 16px; max-width: 560px; }

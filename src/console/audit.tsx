@@ -17,7 +17,7 @@ export const AuditPage: FC<{ actor: string; events: AuditEvent[]; next: string |
     <table>
       <thead>
         <tr>
-          <th scope="col">When</th>
+          <th scope="col">When (UTC)</th>
           <th scope="col">Actor</th>
           <th scope="col">Action</th>
           <th scope="col">Target</th>

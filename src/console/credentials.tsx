@@ -34,8 +34,8 @@ export const CredentialsPage: FC<{
           <th scope="col">Type</th>
           <th scope="col">Account</th>
           <th scope="col">Hint</th>
-          <th scope="col">Created</th>
-          <th scope="col">Last used</th>
+          <th scope="col">Created (UTC)</th>
+          <th scope="col">Last used (UTC)</th>
           <th scope="col"><span class="sr-only">Actions</span></th>
         </tr>
       </thead>
@@ -51,18 +51,18 @@ export const CredentialsPage: FC<{
                 {credential.name}
                 {credential.client_id ? <div class="hint mono">{credential.client_id}</div> : null}
               </td>
-              <td>{TYPE_LABEL[credential.type]}</td>
+              <td class="nowrap">{TYPE_LABEL[credential.type]}</td>
               <td>
                 <a href={`/console/credentials?account_id=${encodeURIComponent(credential.account_id)}`}>
                   {accountNames.get(credential.account_id) ?? credential.account_id}
                 </a>
               </td>
-              <td class="mono">…{credential.hint}</td>
+              <td class="mono nowrap">…{credential.hint}</td>
               <td><When at={credential.created_at} /></td>
               <td><When at={credential.last_used_at} /></td>
               <td class="actions">
                 <form method="get" action={`/console/credentials/${credential.id}/roll`}>
-                  <button type="submit" aria-label={`Roll secret of ${credential.name}`}>Roll secret</button>
+                  <button type="submit" class="small" aria-label={`Roll secret of ${credential.name}`}>Roll secret</button>
                 </form>{" "}
                 <form method="get" action={`/console/credentials/${credential.id}/delete`}>
                   <button type="submit" class="icon" aria-label={`Delete ${credential.name}`} title="Delete">
@@ -169,12 +169,12 @@ export const SecretShownOncePage: FC<{ actor: string; credential: CredentialWith
   </Layout>
 );
 
-export const AlreadyShownPage: FC<{ actor: string }> = ({ actor }) => (
+export const AlreadyShownPage: FC<{ actor: string; rolled?: boolean }> = ({ actor, rolled }) => (
   <Layout title="Secret already shown" section="credentials" actor={actor}>
     <h1>This secret was already shown</h1>
     <Notice kind="warn">
-      The credential was created when the form was first sent, and its secret was shown then, once. It cannot be shown again. If it was
-      not copied, roll the secret or delete the credential and create a new one.
+      The {rolled ? "secret was rolled" : "credential was created"} when the form was first sent, and its {rolled ? "new " : ""}secret was shown
+      then, once. It cannot be shown again. If it was not copied, roll the secret or delete the credential and create a new one.
     </Notice>
     <a class="button" href="/console/credentials">Back to credentials</a>
   </Layout>

@@ -26,10 +26,20 @@ export const Layout: FC<{ title: string; section?: Section; actor?: string; chil
                 <a href="/console/audit" aria-current={section === "audit" ? "page" : undefined}>Audit log</a>
               </nav>
               <div class="who">
-                <span>Signed in as {actor}</span>
-                <form method="post" action="/console/logout">
-                  <button type="submit">Sign out</button>
-                </form>
+                {actor.startsWith("access:") ? (
+                  <>
+                    <span>Signed in as {actor.slice("access:".length)}</span>
+                    {/* Cloudflare Access owns the session: its logout URL ends it. */}
+                    <a class="button small" href="/cdn-cgi/access/logout">Sign out</a>
+                  </>
+                ) : (
+                  <>
+                    <span>Signed in with the admin token</span>
+                    <form method="post" action="/console/logout">
+                      <button type="submit" class="small">Sign out</button>
+                    </form>
+                  </>
+                )}
               </div>
             </>
           ) : null}
@@ -48,7 +58,13 @@ export const Notice: FC<{ kind?: "warn" | "error" | "ok"; children: Child }> = (
 
 /** A date as people read it, with the exact UTC time in the markup. */
 export const When: FC<{ at: string | null }> = ({ at }) =>
-  at ? <time datetime={at}>{at.replace("T", " ").slice(0, 16)} UTC</time> : <span class="hint">Never</span>;
+  at ? (
+    <time datetime={at} title={`${at} (UTC)`}>
+      {at.replace("T", " ").slice(0, 16)}
+    </time>
+  ) : (
+    <span class="hint">Never</span>
+  );
 
 export const TrashIcon: FC = () => (
   <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true" focusable="false">

@@ -1,6 +1,7 @@
-import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type Handler, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
 import { AccountsPage, type AccountAction, ConfirmAccountPage } from "../console/accounts";
@@ -27,7 +28,8 @@ import * as credentials from "../services/credentials";
 import { randomBase62 } from "../services/secrets";
 import { SESSION_COOKIE, createSession, endSession } from "../services/sessions";
 import { decodeCursor } from "../storage/pagination";
-import { auditContext } from "./admin/auth";
+import { auditContext, limitWrites } from "./admin/auth";
+import { assertNotBlocked, clientIp, hit } from "../services/rate-limits";
 
 /**
  * The admin console at /console: server-rendered pages over the same services as /admin/v1.
@@ -89,11 +91,41 @@ async function form(c: Context<AppEnv>): Promise<Record<string, string>> {
   return Object.fromEntries(Object.entries(body).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
 }
 
+/**
+ * The accounts the new-credential form offers: the newest 100, plus the preselected one when it
+ * is older (so "Create" from an older account's credentials list can still choose it).
+ */
+async function accountChoices(c: Context<AppEnv>, selected: string | undefined): Promise<accounts.Account[]> {
+  const list = (await accounts.listAccounts(c.env, 100, null)).data;
+  if (!selected || list.some((account) => account.id === selected)) return list;
+  const extra = await accounts.getAccount(c.env, selected).catch(() => null);
+  return extra ? [...list, extra] : list;
+}
+
 const cursorOf = (c: Context) => decodeCursor(c.req.query("cursor") ?? "") ?? null;
 const page = (c: Context) => ({ limit: 50, after: cursorOf(c) });
 
-export function consoleApp() {
+/** A console route as the OpenAPI document lists it (HTML pages and form posts). */
+export interface ConsoleRoute {
+  method: "get" | "post";
+  path: string;
+  summary: string;
+}
+
+/**
+ * The console app and the list of its routes. Routes are added only through `route`, which
+ * records each one, so the OpenAPI document cannot miss a page (test/docs/openapi.test.ts).
+ */
+export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
   const ui = new Hono<AppEnv>();
+  const routes: ConsoleRoute[] = [];
+  const add =
+    (method: "get" | "post") =>
+    <P extends string>(path: P, summary: string, handler: Handler<AppEnv, P>) => {
+      routes.push({ method, path, summary });
+      ui.on(method.toUpperCase(), path, handler);
+    };
+  const route = { get: add("get"), post: add("post") };
   ui.use(
     "*",
     secureHeaders({ contentSecurityPolicy: CONSOLE_CSP, referrerPolicy: "no-referrer", crossOriginEmbedderPolicy: false }),
@@ -104,22 +136,27 @@ export function consoleApp() {
     csrf(),
   );
 
-  ui.get("/assets/console.css", (c) => {
+  route.get("/assets/console.css", "The console stylesheet", (c) => {
     c.header("Cache-Control", "public, max-age=300");
     return c.body(CONSOLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" });
   });
-  ui.get("/assets/copy.js", (c) => {
+  route.get("/assets/copy.js", "The copy-button script", (c) => {
     c.header("Cache-Control", "public, max-age=300");
     return c.body(COPY_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" });
   });
 
   // ---- sign-in --------------------------------------------------------------------------
-  ui.get("/login", (c) => {
+  route.get("/login", "Sign-in page (admin token)", (c) => {
     if (accessConfig(c.env)) return c.redirect("/console/credentials", 303);
     return c.html(<LoginPage signedOut={c.req.query("signed_out") === "1"} />);
   });
-  ui.post("/login", async (c) => {
+  route.post("/login", "Sign in with the admin token", async (c) => {
     if (accessConfig(c.env)) return c.redirect("/console/credentials", 303);
+    // Every attempt counts, right or wrong: guessing the token is the threat.
+    const ip = clientIp(c.req.raw.headers);
+    const key = ip === null ? null : (["CONSOLE_SIGN_IN_BY_IP", ip] as const);
+    if (key) assertNotBlocked([key]);
+    await hit(c.env, [key]);
     const { admin_token: token = "" } = await form(c);
     if (!(await isAdminToken(c.env, token))) {
       return c.html(<LoginPage error="That admin token is not right." />, 401);
@@ -134,7 +171,7 @@ export function consoleApp() {
     });
     return c.redirect("/console/credentials", 303);
   });
-  ui.post("/logout", async (c) => {
+  route.post("/logout", "Sign out", async (c) => {
     const cookie = getCookie(c, SESSION_COOKIE);
     if (cookie) await endSession(c.env, cookie);
     deleteCookie(c, SESSION_COOKIE, { path: "/console", secure: !isLocal(c), httpOnly: true, sameSite: "Strict" });
@@ -142,10 +179,10 @@ export function consoleApp() {
   });
 
   // ---- everything else needs an admin ---------------------------------------------------
-  ui.use("*", requireConsoleAdmin());
-  ui.get("/", (c) => c.redirect("/console/credentials", 303));
+  ui.use("*", requireConsoleAdmin(), limitWrites());
+  route.get("/", "Redirects to the Credentials screen", (c) => c.redirect("/console/credentials", 303));
 
-  ui.get("/credentials", async (c) => {
+  route.get("/credentials", "The Credentials screen", async (c) => {
     const accountId = c.req.query("account_id") ?? null;
     const accountFilter = accountId ? await accounts.getAccount(c.env, accountId).catch(() => null) : null;
     const list = await credentials.listCredentials(c.env, { account_id: accountFilter?.id ?? null, type: null }, page(c).limit, page(c).after);
@@ -156,17 +193,18 @@ export function consoleApp() {
     );
   });
 
-  ui.get("/credentials/new", async (c) => {
-    const list = await accounts.listAccounts(c.env, 100, null);
-    return c.html(<NewCredentialPage actor={c.get("actor")} accounts={list.data} nonce={randomBase62(32)} selected={c.req.query("account_id")} />);
+  route.get("/credentials/new", "Form to create a credential", async (c) => {
+    const selected = c.req.query("account_id");
+    return c.html(<NewCredentialPage actor={c.get("actor")} accounts={await accountChoices(c, selected)} nonce={randomBase62(32)} selected={selected} />);
   });
 
-  ui.post("/credentials", async (c) => {
-    const parsed = CredentialForm.safeParse(await form(c));
+  route.post("/credentials", "Create a credential; the response shows its secret once", async (c) => {
+    const body = await form(c);
+    const parsed = CredentialForm.safeParse(body);
     if (!parsed.success) {
-      const list = await accounts.listAccounts(c.env, 100, null);
+      const selected = body.account_id?.slice(0, 64);
       return c.html(
-        <NewCredentialPage actor={c.get("actor")} accounts={list.data} nonce={randomBase62(32)} error={formProblem(parsed.error)} />,
+        <NewCredentialPage actor={c.get("actor")} accounts={await accountChoices(c, selected)} nonce={randomBase62(32)} selected={selected} error={formProblem(parsed.error)} />,
         400,
       );
     }
@@ -176,35 +214,35 @@ export function consoleApp() {
     return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} />, 201);
   });
 
-  ui.get("/credentials/:id/delete", async (c) => {
+  route.get("/credentials/:id/delete", "Confirm deleting a credential", async (c) => {
     const credential = await credentials.getCredential(c.env, c.req.param("id"));
     return c.html(<DeleteCredentialPage actor={c.get("actor")} credential={credential} />);
   });
-  ui.post("/credentials/:id/delete", async (c) => {
+  route.post("/credentials/:id/delete", "Delete a credential", async (c) => {
     await credentials.deleteCredential(c.env, auditContext(c), c.req.param("id"));
     return c.redirect("/console/credentials?done=deleted", 303);
   });
 
-  ui.get("/credentials/:id/roll", async (c) => {
+  route.get("/credentials/:id/roll", "Form to roll the secret of a credential", async (c) => {
     const credential = await credentials.getCredential(c.env, c.req.param("id"));
     return c.html(<RollCredentialPage actor={c.get("actor")} credential={credential} nonce={randomBase62(32)} />);
   });
-  ui.post("/credentials/:id/roll", async (c) => {
+  route.post("/credentials/:id/roll", "Roll the secret of a credential; the response shows the new one once", async (c) => {
     const body = await form(c);
     const grace = ROLL_GRACE_CHOICES.find((choice) => String(choice.seconds) === body.expires_in);
     if (!grace || !/^[0-9A-Za-z]{32}$/.test(body.nonce ?? "")) throw new ApiError("invalid_request", "Choose a grace period.");
     const result = await credentials.rollCredential(c.env, auditContext(c), c.req.param("id"), grace.seconds, `console:${body.nonce}`);
-    if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} />);
+    if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} rolled />);
     return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} rolled />);
   });
 
-  ui.get("/accounts", async (c) => {
+  route.get("/accounts", "The Accounts screen", async (c) => {
     const list = await accounts.listAccounts(c.env, page(c).limit, page(c).after);
     const done = c.req.query("done");
     const flash = done ? `Account ${done === "delete" ? "deleted" : done === "activate" ? "activated" : done === "deactivate" ? "deactivated" : "created"}.` : undefined;
     return c.html(<AccountsPage actor={c.get("actor")} accounts={list.data} next={list.next_cursor} flash={flash} />);
   });
-  ui.post("/accounts", async (c) => {
+  route.post("/accounts", "Create an account", async (c) => {
     const parsed = z.object({ name: NameSchema, type: z.enum(["service", "user"]) }).safeParse(await form(c));
     if (!parsed.success) {
       const list = await accounts.listAccounts(c.env, 50, null);
@@ -215,11 +253,11 @@ export function consoleApp() {
   });
 
   const accountAction = (action: AccountAction) => {
-    ui.get(`/accounts/:id/${action}`, async (c) => {
+    route.get(`/accounts/:id/${action}`, `Confirm: ${action} an account`, async (c) => {
       const account = await accounts.getAccount(c.env, c.req.param("id"));
       return c.html(<ConfirmAccountPage actor={c.get("actor")} account={account} action={action} />);
     });
-    ui.post(`/accounts/:id/${action}`, async (c) => {
+    route.post(`/accounts/:id/${action}`, `${action[0]!.toUpperCase()}${action.slice(1)} an account`, async (c) => {
       const id = c.req.param("id");
       if (action === "delete") await accounts.deleteAccount(c.env, auditContext(c), id);
       else if (action === "activate") await accounts.activateAccount(c.env, auditContext(c), id);
@@ -231,18 +269,23 @@ export function consoleApp() {
   accountAction("activate");
   accountAction("delete");
 
-  ui.get("/audit", async (c) => {
+  route.get("/audit", "The audit log", async (c) => {
     const target = (c.req.query("target_id") ?? "").trim().slice(0, 64);
     const list = await listAuditEvents(c.env, target || null, page(c).limit, page(c).after);
     return c.html(<AuditPage actor={c.get("actor")} events={list.data} next={list.next_cursor} target={target} />);
   });
 
   ui.onError((error, c) => {
+    if (error instanceof HTTPException && error.status === 403) {
+      // hono/csrf: a form posted from another site.
+      return c.html(<ErrorPage title="Request refused" message="Forms must be sent from this console, not from another site." />, 403);
+    }
     if (error instanceof ApiError && error.status < 500) {
-      const title = error.code === "not_found" ? "Not found" : "Request refused";
+      for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+      const title = error.code === "not_found" ? "Not found" : error.code === "rate_limited" ? "Too many attempts" : "Request refused";
       return c.html(<ErrorPage actor={c.get("actor")} title={title} message={error.description} />, error.status);
     }
     throw error; // the app's handler answers 503 without detail
   });
-  return ui;
+  return { ui, routes };
 }

@@ -1,4 +1,4 @@
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
 import { settings } from "../config";
 import type { AppEnv } from "../http/types";
@@ -39,7 +39,14 @@ const DOCS_HTML = `<!doctype html>
 
 const DOCS_INIT = `Scalar.createApiReference("#app", { url: "/openapi.json", withDefaultFonts: false, hideClientButton: true });`;
 
-export function registerDocs(app: OpenAPIHono<AppEnv>) {
+/** Routes outside zod-openapi (the console's pages) that the document should list too. */
+export interface HtmlRoute {
+  method: "get" | "post";
+  path: string;
+  summary: string;
+}
+
+export function registerDocs(app: OpenAPIHono<AppEnv>, consoleRoutes: HtmlRoute[]) {
   app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", {
     type: "http",
     scheme: "bearer",
@@ -81,6 +88,23 @@ export function registerDocs(app: OpenAPIHono<AppEnv>) {
       summary,
       security: [],
       responses: { 200: { description: summary, content: { [type]: { schema: { type: "string" } } } } },
+    });
+  }
+  for (const route of consoleRoutes) {
+    app.openAPIRegistry.registerPath({
+      method: route.method,
+      path: route.path.replace(/:([A-Za-z_]+)/g, "{$1}"),
+      tags: ["Console"],
+      summary: route.summary,
+      description: "Part of the admin console: HTML for a browser, signed in by Cloudflare Access or a session cookie.",
+      security: [],
+      ...(route.path.includes(":id")
+        ? { request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }) } }
+        : {}),
+      responses: {
+        200: { description: "An HTML page", content: { "text/html": { schema: { type: "string" } } } },
+        303: { description: "Redirect (to sign-in, or after a change)" },
+      },
     });
   }
   app.get("/docs", secureHeaders({ contentSecurityPolicy: DOCS_CSP, crossOriginEmbedderPolicy: false }), (c) => c.html(DOCS_HTML));

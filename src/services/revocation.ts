@@ -26,9 +26,13 @@ export const revocation = {
     const before = Math.ceil(Date.parse(deactivatedAt) / 1000);
     return writeMarker(kv, markerKey("account", accountId), { before }, TOKEN_REVOCATION_TTL_SECONDS);
   },
-  /** Tokens the credential issued up to `at` (rounded up to the second) die; its secret lives on. */
+  /**
+   * Tokens the credential issued up to `at` die; its (new) secret lives on. `iat` has whole
+   * seconds, so tokens issued in the rest of that second die too: rounding down keeps that
+   * window under a second while still catching every token of the old secret.
+   */
   credentialTokensRevoked(kv: KVNamespace, credentialId: string, at: string) {
-    const before = Math.ceil(Date.parse(at) / 1000);
+    const before = Math.floor(Date.parse(at) / 1000);
     return writeMarker(kv, markerKey("credential", credentialId), { before }, TOKEN_REVOCATION_TTL_SECONDS);
   },
   tokenRevoked(kv: KVNamespace, jti: string) {

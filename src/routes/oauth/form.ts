@@ -2,6 +2,8 @@ import type { Context } from "hono";
 import { authorizationCredentials } from "../../http/auth-header";
 import { ApiError } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
+import { assertNotBlocked, clientIp, hit } from "../../services/rate-limits";
+import { verifyClient } from "../../services/verification";
 
 /** Request bodies of the OAuth endpoints are small forms; anything bigger is refused. */
 export const MAX_FORM_BYTES = 8 * 1024;
@@ -57,31 +59,51 @@ function formDecode(value: string): string {
  */
 export function clientAuthentication(c: Context<AppEnv>, form: Map<string, string>): ClientAuthentication {
   const header = c.req.header("authorization");
-  const inBody = form.has("client_id") || form.has("client_secret");
-  if (header !== undefined && inBody) {
+  if (header !== undefined && form.has("client_secret")) {
     throw new ApiError("invalid_request", "Authenticate with the Authorization header or the body, not both.");
   }
   if (header !== undefined) {
     const basic = authorizationCredentials(c.req.raw.headers, "Basic");
     if (basic === null) throw invalidClient(true);
+    let clientId: string;
+    let clientSecret: string;
     try {
       const decoded = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
         Uint8Array.from(atob(basic), (ch) => ch.charCodeAt(0)),
       );
       const colon = decoded.indexOf(":");
       if (colon < 0) throw new Error("no colon");
-      return {
-        method: "client_secret_basic",
-        clientId: formDecode(decoded.slice(0, colon)),
-        clientSecret: formDecode(decoded.slice(colon + 1)),
-      };
+      clientId = formDecode(decoded.slice(0, colon));
+      clientSecret = formDecode(decoded.slice(colon + 1));
     } catch {
       throw invalidClient(true);
     }
+    // RFC 6749 §3.2.1 lets a client name itself in the body too; it must be the same client.
+    if (form.has("client_id") && form.get("client_id") !== clientId) {
+      throw new ApiError("invalid_request", "client_id in the body differs from the Authorization header.");
+    }
+    return { method: "client_secret_basic", clientId, clientSecret };
   }
   const clientId = form.get("client_id");
   const clientSecret = form.get("client_secret");
   if (clientId === undefined && clientSecret === undefined) throw invalidClient(true);
   if (!clientId || !clientSecret) throw invalidClient(false);
   return { method: "client_secret_post", clientId, clientSecret };
+}
+
+/**
+ * Verifies the client, with the failure rate limits: a client_id or IP refused recently is
+ * refused again before any storage read, and each failure counts against both (429 once over).
+ */
+export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication) {
+  const ip = clientIp(c.req.raw.headers);
+  const keys = [["FAILED_CLIENT_AUTH_BY_CLIENT", auth.clientId.slice(0, 64)] as const, ip === null ? null : (["FAILED_AUTH_BY_IP", ip] as const)];
+  assertNotBlocked(keys.filter((key) => key !== null));
+  const result = await verifyClient(c.env, c.executionCtx, auth.clientId, auth.clientSecret);
+  if (!result.valid) {
+    await hit(c.env, keys);
+    throw invalidClient(auth.method === "client_secret_basic");
+  }
+  c.set("credentialId", result.identity.credential_id);
+  return result.identity;
 }

@@ -3,9 +3,10 @@ import { ApiError } from "../../http/errors";
 import { ErrorSchema } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { revocation } from "../../services/revocation";
-import { verifyAccessToken, verifyClient } from "../../services/verification";
-import { clientAuthentication, invalidClient, readForm } from "./form";
+import { verifyAccessToken } from "../../services/verification";
+import { authenticateClient, clientAuthentication, readForm } from "./form";
 import type { Context } from "hono";
+import { countBearerFailure } from "../test-auth";
 
 const oauthError = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
 
@@ -75,11 +76,9 @@ async function authenticatedTokenRequest(c: Context<AppEnv>) {
   const form = await readForm(c);
   const auth = clientAuthentication(c, form);
   const token = form.get("token");
-  const client = await verifyClient(c.env, c.executionCtx, auth.clientId, auth.clientSecret);
-  if (!client.valid) throw invalidClient(auth.method === "client_secret_basic");
-  c.set("credentialId", client.identity.credential_id);
+  const client = await authenticateClient(c, auth);
   if (!token) throw new ApiError("invalid_request", "token is required.");
-  return { client: client.identity, token };
+  return { client, token };
 }
 
 export function registerIntrospectionRoutes(app: OpenAPIHono<AppEnv>) {
@@ -87,7 +86,10 @@ export function registerIntrospectionRoutes(app: OpenAPIHono<AppEnv>) {
     const { token } = await authenticatedTokenRequest(c);
     const result = await verifyAccessToken(c.env, token);
     c.header("Cache-Control", "no-store");
-    if (!result.valid) return c.json({ active: false }, 200);
+    if (!result.valid) {
+      await countBearerFailure(c);
+      return c.json({ active: false }, 200);
+    }
     const { claims } = result.identity;
     return c.json(
       {

@@ -3,8 +3,7 @@ import { ApiError } from "../../http/errors";
 import { ErrorSchema } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { issueAccessToken } from "../../services/tokens";
-import { verifyClient } from "../../services/verification";
-import { clientAuthentication, invalidClient, readForm } from "./form";
+import { authenticateClient, clientAuthentication, readForm } from "./form";
 
 const TokenResponse = z
   .object({
@@ -72,10 +71,8 @@ export function registerTokenRoute(app: OpenAPIHono<AppEnv>) {
       throw new ApiError("unsupported_grant_type", "Only the client_credentials grant is supported.");
     }
     const auth = clientAuthentication(c, form);
-    const result = await verifyClient(c.env, c.executionCtx, auth.clientId, auth.clientSecret);
-    if (!result.valid) throw invalidClient(auth.method === "client_secret_basic");
-    c.set("credentialId", result.identity.credential_id);
-    const issued = await issueAccessToken(c.env, result.identity, grantedScopes(form.get("scope"), result.identity.scopes));
+    const client = await authenticateClient(c, auth);
+    const issued = await issueAccessToken(c.env, client, grantedScopes(form.get("scope"), client.scopes));
     c.header("Cache-Control", "no-store");
     c.header("Pragma", "no-cache");
     return c.json({ ...issued, expires_in: 60 as const }, 200);
