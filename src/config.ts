@@ -25,6 +25,16 @@ export const TOKEN_REVOCATION_TTL_SECONDS = Math.max(KV_MIN_TTL_SECONDS, ACCESS_
  */
 export const DELETION_MARKER_TTL_SECONDS = 3_600;
 
+/**
+ * The per-isolate credential cache keeps a row this long; every use still re-reads the KV
+ * markers, so a deletion or deactivation is seen at once, and a roll or edit (which writes a
+ * `changed` marker) makes the next use read the row again.
+ */
+export const CREDENTIAL_CACHE_TTL_MS = 60_000;
+
+/** A `changed` marker outlives any cache entry (60 s) and any D1 replica lag, with margin. */
+export const CHANGE_MARKER_TTL_SECONDS = 600;
+
 /** Request bodies above this are refused with 413 before they are parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
 

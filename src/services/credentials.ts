@@ -127,6 +127,14 @@ export async function createCredential(
   return claimed ? { ...toCredential(row), ...reveal } : replay(env, who, idempotencyKey, hash);
 }
 
+/**
+ * The `updated_at` of a change: now, but always after the row's current one, because it is
+ * also the version that the `changed` marker compares cached and replica copies against.
+ */
+function nextVersion(row: CredentialRow): string {
+  return nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
+}
+
 async function mustGet(env: Env, id: string): Promise<CredentialRow> {
   const row = await credentials.getCredential(env.DB, id);
   if (!row) throw notFound();
@@ -156,7 +164,9 @@ export async function updateCredential(
 ): Promise<Credential> {
   // Nothing to change (`{}`): answer like a get, with no write and no audit event.
   if (changes.name === undefined && changes.scopes === undefined) return getCredential(env, id);
-  const at = nowIso();
+  const at = nextVersion(await mustGet(env, id));
+  // Before the change, so no cached or replica copy of the old scopes outlives it (fail closed).
+  await revocation.credentialChanged(env.REVOCATIONS, id, at);
   const [changed] = await commit(env.DB, [
     credentials.updateCredential(
       env.DB,
@@ -204,11 +214,14 @@ export async function rollCredential(
   idempotencyKey?: string,
 ): Promise<CredentialWithSecret | Replayed> {
   const row = await mustGet(env, id);
-  const now = Date.now();
-  const at = nowIso(now);
-  const previousExpiresAt = expiresIn > 0 ? nowIso(now + expiresIn * 1000) : null;
-  const { reveal, stored } = await newSecret(row.type);
   const hash = idempotencyKey === undefined ? "" : await requestHash("credential.roll", { id, expiresIn });
+  // A retry must not touch the markers again (it would revoke tokens of the new secret).
+  if (idempotencyKey !== undefined && (await getIdempotencyKey(env.DB, who.actor, idempotencyKey))) {
+    return replay(env, who, idempotencyKey, hash);
+  }
+  const at = nextVersion(row);
+  const previousExpiresAt = expiresIn > 0 ? nowIso(Date.parse(at) + expiresIn * 1000) : null;
+  const { reveal, stored } = await newSecret(row.type);
   const statements = [
     ...(idempotencyKey === undefined
       ? []
@@ -219,10 +232,12 @@ export async function rollCredential(
       values: [],
     }),
   ];
+  // Markers first (fail closed): copies of the old row are stale from now on, and with no grace
+  // period the old secret is treated as leaked, so the tokens it issued die too.
+  await revocation.credentialChanged(env.REVOCATIONS, id, at);
+  if (expiresIn === 0) await revocation.credentialTokensRevoked(env.REVOCATIONS, id, at);
   const changes = await commit(env.DB, statements);
   if (idempotencyKey !== undefined && !changes[0]) return replay(env, who, idempotencyKey, hash);
   if (!changes[statements.length - 2]) throw notFound();
-  // With no grace period the old secret is treated as leaked: tokens it issued die too.
-  if (expiresIn === 0) await revocation.credentialTokensRevoked(env.REVOCATIONS, id, at);
   return { ...(await getCredential(env, id)), ...reveal };
 }

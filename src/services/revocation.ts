@@ -1,5 +1,5 @@
-import { DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
-import { type Marker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
+import { CHANGE_MARKER_TTL_SECONDS, DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
+import { type Marker, changeKey, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**
  * The revocation rules. D1 is the authority for secrets; these KV markers make revocation
@@ -35,6 +35,13 @@ export const revocation = {
     const before = Math.floor(Date.parse(at) / 1000);
     return writeMarker(kv, markerKey("credential", credentialId), { before }, TOKEN_REVOCATION_TTL_SECONDS);
   },
+  /**
+   * A roll or edit: copies of the credential older than `updatedAt` (per-isolate caches, D1
+   * replicas) must not be used. Kept far longer than a cache entry lives or a replica lags.
+   */
+  credentialChanged(kv: KVNamespace, credentialId: string, updatedAt: string) {
+    return writeMarker(kv, changeKey(credentialId), updatedAt, CHANGE_MARKER_TTL_SECONDS);
+  },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
   },
@@ -51,6 +58,24 @@ function revokes(marker: Marker | null, issuedAt: number | null): boolean {
   if (marker === null) return false;
   if ("all" in marker) return true;
   return issuedAt !== null && issuedAt <= marker.before;
+}
+
+/** What KV says about a credential presented by its secret, from one bulk read. */
+export interface CredentialState {
+  /** A marker revokes the credential's secret (deleted, or its account deactivated or deleted). */
+  revoked: boolean;
+  /** The credential's last roll or edit, if recent: older copies of its row are stale. */
+  changedAt: string | null;
+}
+
+export async function credentialState(kv: KVNamespace, credentialId: string, accountId: string): Promise<CredentialState> {
+  const [credential, account, changed] = await readMarkers<Marker | string>(kv, [
+    markerKey("credential", credentialId),
+    markerKey("account", accountId),
+    changeKey(credentialId),
+  ]);
+  const revokesSecret = (marker: Marker | string | null | undefined) => typeof marker === "object" && marker !== null && "all" in marker;
+  return { revoked: revokesSecret(credential) || revokesSecret(account), changedAt: typeof changed === "string" ? changed : null };
 }
 
 /** One bulk KV read; true when any marker revokes this secret or token. */

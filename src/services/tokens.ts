@@ -1,11 +1,17 @@
-import { SignJWT } from "jose";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, settings } from "../config";
+import { base64urlEncode } from "../lib/crypto";
 import { activeSigner } from "./signing-keys";
 import type { Identity } from "./verification";
 
 /**
  * Access tokens (RFC 9068): ES256 JWTs that live exactly ACCESS_TOKEN_LIFETIME_SECONDS.
  * `cid` carries the credential id so verification needs no lookup.
+ *
+ * Signed with WebCrypto directly: a JWS is base64url(header) "." base64url(payload) "."
+ * base64url(signature), and ECDSA P-256 in WebCrypto already returns the raw r||s form that
+ * JWS wants (RFC 7518 §3.4). The header depends only on the kid, so it is encoded once per
+ * key. Verification goes through jose (src/services/verification.ts), which also checks that
+ * what we sign here is a well-formed token.
  */
 export interface IssuedToken {
   access_token: string;
@@ -14,19 +20,41 @@ export interface IssuedToken {
   scope: string;
 }
 
+const encoder = new TextEncoder();
+const ES256_SIGN = { name: "ECDSA", hash: "SHA-256" } as const;
+const headers = new Map<string, string>();
+
+function encodedHeader(kid: string): string {
+  let header = headers.get(kid);
+  if (header === undefined) {
+    header = base64urlEncode(encoder.encode(JSON.stringify({ alg: "ES256", typ: "at+jwt", kid })));
+    headers.set(kid, header);
+  }
+  return header;
+}
+
 export async function issueAccessToken(env: Env, identity: Identity & { client_id: string }, scopes: string[]): Promise<IssuedToken> {
   const { issuer, audience } = settings(env);
   const signer = await activeSigner(env);
   const iat = Math.floor(Date.now() / 1000);
   const scope = scopes.join(" ");
-  const accessToken = await new SignJWT({ client_id: identity.client_id, cid: identity.credential_id, scope })
-    .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid: signer.kid })
-    .setIssuer(issuer)
-    .setSubject(identity.account_id)
-    .setAudience(audience)
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + ACCESS_TOKEN_LIFETIME_SECONDS)
-    .setJti(crypto.randomUUID())
-    .sign(signer.key);
-  return { access_token: accessToken, token_type: "Bearer", expires_in: ACCESS_TOKEN_LIFETIME_SECONDS, scope };
+  const payload = {
+    iss: issuer,
+    sub: identity.account_id,
+    aud: audience,
+    client_id: identity.client_id,
+    cid: identity.credential_id,
+    iat,
+    exp: iat + ACCESS_TOKEN_LIFETIME_SECONDS,
+    jti: crypto.randomUUID(),
+    scope,
+  };
+  const signingInput = `${encodedHeader(signer.kid)}.${base64urlEncode(encoder.encode(JSON.stringify(payload)))}`;
+  const signature = await crypto.subtle.sign(ES256_SIGN, signer.key, encoder.encode(signingInput));
+  return {
+    access_token: `${signingInput}.${base64urlEncode(new Uint8Array(signature))}`,
+    token_type: "Bearer",
+    expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
+    scope,
+  };
 }

@@ -1,7 +1,8 @@
 import { errors as joseErrors, jwtVerify } from "jose";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, LAST_USED_INTERVAL_MS, settings } from "../config";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
-import { type CredentialWithAccount, findByClientId, findBySecretHash, touchLastUsed } from "../storage/credentials";
+import { type CredentialWithAccount, touchLastUsed } from "../storage/credentials";
+import { type LookupKey, findCredential } from "./credential-lookup";
 import { isRevoked } from "./revocation";
 import { isWellFormed } from "./secrets";
 import { verificationKey } from "./signing-keys";
@@ -62,24 +63,33 @@ function secretMatches(row: CredentialWithAccount, digest: string): boolean {
   return current || previous;
 }
 
-async function accept(
+/** The credential's identity, once its secret checked out. */
+function identityOf(row: CredentialWithAccount): Identity & { client_id: string | null } {
+  return {
+    account_id: row.account_id,
+    credential_id: row.id,
+    credential_type: row.type,
+    scopes: JSON.parse(row.scopes) as string[],
+    client_id: row.client_id,
+  };
+}
+
+/** Shared by client secrets and API keys: find the row, then check type, secret, account, markers. */
+async function verifySecret(
   env: Env,
   ctx: Deferrer | undefined,
-  row: CredentialWithAccount,
+  key: LookupKey,
+  type: CredentialWithAccount["type"],
+  digest: string,
 ): Promise<Verified<Identity & { client_id: string | null }>> {
-  if (row.account_status !== "active") return invalid("inactive");
-  if (await isRevoked(env.REVOCATIONS, { credentialId: row.id, accountId: row.account_id })) return invalid("revoked");
-  touch(env, ctx, row.id);
-  return {
-    valid: true,
-    identity: {
-      account_id: row.account_id,
-      credential_id: row.id,
-      credential_type: row.type,
-      scopes: JSON.parse(row.scopes) as string[],
-      client_id: row.client_id,
-    },
-  };
+  const matches = (row: CredentialWithAccount) => row.type === type && secretMatches(row, digest);
+  const found = await findCredential(env, key, (row) => matches(row) && row.account_status === "active");
+  if (!found || found.row.type !== type) return invalid("unknown");
+  if (!matches(found.row)) return invalid("wrong_secret");
+  if (found.row.account_status !== "active") return invalid("inactive");
+  if (found.revoked) return invalid("revoked");
+  touch(env, ctx, found.row.id);
+  return { valid: true, identity: identityOf(found.row) };
 }
 
 /** Client authentication for the OAuth endpoints: client_id + client_secret. */
@@ -90,21 +100,15 @@ export async function verifyClient(
   clientSecret: string,
 ): Promise<Verified<Identity & { client_id: string }>> {
   if (!isWellFormed("client_id", clientId) || !isWellFormed("client_secret", clientSecret)) return invalid("malformed");
-  const [row, digest] = await Promise.all([findByClientId(env.DB, clientId), sha256Hex(clientSecret)]);
-  if (!row || row.type !== "oauth_client") return invalid("unknown");
-  if (!secretMatches(row, digest)) return invalid("wrong_secret");
-  return accept(env, ctx, row) as Promise<Verified<Identity & { client_id: string }>>;
+  const digest = await sha256Hex(clientSecret);
+  return verifySecret(env, ctx, { by: "client_id", clientId }, "oauth_client", digest) as Promise<Verified<Identity & { client_id: string }>>;
 }
 
-/** An API key presented as a bearer token. */
+/** An API key presented as a bearer token. Looked up by its digest (a UNIQUE index). */
 export async function verifyApiKey(env: Env, ctx: Deferrer | undefined, apiKey: string): Promise<Verified<Identity>> {
   if (!isWellFormed("api_key", apiKey)) return invalid("malformed");
   const digest = await sha256Hex(apiKey);
-  const row = await findBySecretHash(env.DB, digest);
-  if (!row || row.type !== "api_key") return invalid("unknown");
-  // The lookup matched a digest; this also ends a previous secret's grace period on time.
-  if (!secretMatches(row, digest)) return invalid("wrong_secret");
-  return accept(env, ctx, row);
+  return verifySecret(env, ctx, { by: "digest", digest }, "api_key", digest);
 }
 
 /** The claims of a verified access token, as introspection reports them. */

@@ -1,0 +1,72 @@
+// Hosts Workers in workerd through Miniflare's API: one Miniflare instance (so one workerd, with
+// its own local KV and D1) per Worker, in a process of its own so that the benchmark can charge
+// this process tree (this Node process + its workerd children) with the servers' CPU.
+// Keymint gets a host process to itself; the small floor Workers share one (they are measured
+// one at a time, and an idle workerd costs nothing), which saves start-up time.
+//
+// Input: the BENCH_SERVER env var, JSON
+//   { compatibilityDate, compatibilityFlags, persistDir,
+//     workers: [{ name, scriptPath, bindings, kvNamespaces, d1Databases?, ratelimits?, migrations? }] }
+// where migrations is a list of SQL statement lists, one per migration file, applied in order
+// through the D1 binding "DB".
+// Output: one JSON line on stdout, { "urls": { <name>: "http://127.0.0.1:<port>" } }, once all serve.
+// Stops when its stdin closes (the parent exited) or on SIGTERM/SIGINT.
+import { dirname, join } from "node:path";
+import { Miniflare } from "miniflare";
+
+const config = JSON.parse(process.env.BENCH_SERVER ?? "{}");
+
+function start(worker) {
+  return new Miniflare({
+    name: worker.name,
+    modules: true,
+    scriptPath: worker.scriptPath,
+    modulesRoot: dirname(worker.scriptPath), // module names must not climb out of it with ".."
+    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }], // the floors import ./shared.js
+    compatibilityDate: config.compatibilityDate,
+    compatibilityFlags: config.compatibilityFlags,
+    bindings: worker.bindings,
+    d1Databases: worker.d1Databases,
+    kvNamespaces: worker.kvNamespaces,
+    ratelimits: worker.ratelimits,
+    d1Persist: join(config.persistDir, worker.name, "d1"),
+    kvPersist: join(config.persistDir, worker.name, "kv"),
+    host: "127.0.0.1",
+    port: 0,
+    cf: false, // no request.cf download from the network
+    // The Worker's per-request log lines are read and dropped, as a production Worker's would be
+    // shipped off by the platform; stderr (errors) is kept.
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.resume();
+      stderr.pipe(process.stderr);
+    },
+  });
+}
+
+const instances = config.workers.map((worker) => ({ worker, mf: start(worker) }));
+
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  await Promise.all(instances.map(({ mf }) => mf.dispose().catch(() => {}))); // also stops workerd
+  process.exit(0);
+}
+process.stdin.on("end", stop).resume();
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+
+async function ready({ worker, mf }) {
+  const url = await mf.ready;
+  if (worker.migrations?.length) {
+    const db = await mf.getD1Database("DB");
+    for (const statements of worker.migrations) await db.batch(statements.map((sql) => db.prepare(sql)));
+  }
+  return [worker.name, url.origin];
+}
+
+const urls = await Promise.all(instances.map(ready)).catch((error) => {
+  if (stopping) return new Promise(() => {}); // told to stop while starting: stop() exits
+  throw error;
+});
+process.stdout.write(`${JSON.stringify({ urls: Object.fromEntries(urls) })}\n`);
