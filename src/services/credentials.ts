@@ -234,8 +234,7 @@ export async function rollCredential(
   ];
   // Markers first (fail closed): copies of the old row are stale from now on, and with no grace
   // period the old secret is treated as leaked, so the tokens it issued die too.
-  await revocation.credentialChanged(env.REVOCATIONS, id, at);
-  if (expiresIn === 0) await revocation.credentialTokensRevoked(env.REVOCATIONS, id, at);
+  await revocation.credentialChanged(env.REVOCATIONS, id, at, expiresIn === 0);
   const changes = await commit(env.DB, statements);
   if (idempotencyKey !== undefined && !changes[0]) return replay(env, who, idempotencyKey, hash);
   if (!changes[statements.length - 2]) throw notFound();

@@ -1,11 +1,23 @@
 import { CHANGE_MARKER_TTL_SECONDS, DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
-import { type Marker, changeKey, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
+import { type Marker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**
  * The revocation rules. D1 is the authority for secrets; these KV markers make revocation
  * reach tokens already issued and guard every read that might be stale (a D1 replica or a
  * per-isolate cache): the contract's "stale state never wins".
+ *
+ * A marker says `all` (every secret and token of the subject is dead), `before` (tokens issued
+ * at or before that second are dead) and, for credentials, `changed` (the credential's
+ * updated_at at its last roll or edit: copies of its row older than that are stale).
  */
+
+/** Writes a credential's marker, keeping what it already says (read, merge, write). */
+async function mergeCredentialMarker(kv: KVNamespace, credentialId: string, patch: Marker, ttlSeconds: number): Promise<void> {
+  const key = markerKey("credential", credentialId);
+  const [current] = await readMarkers(kv, [key]);
+  if (current?.all) return; // deleted: nothing can be added to that
+  await writeMarker(kv, key, { ...current, ...patch }, ttlSeconds);
+}
 
 export const revocation = {
   credentialDeleted(kv: KVNamespace, credentialId: string) {
@@ -27,20 +39,16 @@ export const revocation = {
     return writeMarker(kv, markerKey("account", accountId), { before }, TOKEN_REVOCATION_TTL_SECONDS);
   },
   /**
-   * Tokens the credential issued up to `at` die; its (new) secret lives on. `iat` has whole
-   * seconds, so tokens issued in the rest of that second die too: rounding down keeps that
-   * window under a second while still catching every token of the old secret.
+   * A roll or edit at `updatedAt`: copies of the credential older than that (per-isolate caches,
+   * D1 replicas) must not be used; the marker outlives any cache entry and replica lag.
+   * With `revokeTokens` (a roll with no grace period: the old secret is treated as leaked),
+   * tokens issued up to then die too. `iat` has whole seconds, so tokens issued in the rest of
+   * that second die as well: rounding down keeps that window under a second while still
+   * catching every token of the old secret.
    */
-  credentialTokensRevoked(kv: KVNamespace, credentialId: string, at: string) {
-    const before = Math.floor(Date.parse(at) / 1000);
-    return writeMarker(kv, markerKey("credential", credentialId), { before }, TOKEN_REVOCATION_TTL_SECONDS);
-  },
-  /**
-   * A roll or edit: copies of the credential older than `updatedAt` (per-isolate caches, D1
-   * replicas) must not be used. Kept far longer than a cache entry lives or a replica lags.
-   */
-  credentialChanged(kv: KVNamespace, credentialId: string, updatedAt: string) {
-    return writeMarker(kv, changeKey(credentialId), updatedAt, CHANGE_MARKER_TTL_SECONDS);
+  credentialChanged(kv: KVNamespace, credentialId: string, updatedAt: string, revokeTokens = false) {
+    const before = revokeTokens ? { before: Math.floor(Date.parse(updatedAt) / 1000) } : {};
+    return mergeCredentialMarker(kv, credentialId, { changed: updatedAt, ...before }, CHANGE_MARKER_TTL_SECONDS);
   },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
@@ -54,10 +62,10 @@ export interface Subject {
   token?: { jti: string; iat: number };
 }
 
-function revokes(marker: Marker | null, issuedAt: number | null): boolean {
-  if (marker === null) return false;
-  if ("all" in marker) return true;
-  return issuedAt !== null && issuedAt <= marker.before;
+function revokes(marker: Marker | null | undefined, issuedAt: number | null): boolean {
+  if (!marker) return false;
+  if (marker.all) return true;
+  return issuedAt !== null && marker.before !== undefined && issuedAt <= marker.before;
 }
 
 /** What KV says about a credential presented by its secret, from one bulk read. */
@@ -69,13 +77,8 @@ export interface CredentialState {
 }
 
 export async function credentialState(kv: KVNamespace, credentialId: string, accountId: string): Promise<CredentialState> {
-  const [credential, account, changed] = await readMarkers<Marker | string>(kv, [
-    markerKey("credential", credentialId),
-    markerKey("account", accountId),
-    changeKey(credentialId),
-  ]);
-  const revokesSecret = (marker: Marker | string | null | undefined) => typeof marker === "object" && marker !== null && "all" in marker;
-  return { revoked: revokesSecret(credential) || revokesSecret(account), changedAt: typeof changed === "string" ? changed : null };
+  const [credential, account] = await readMarkers(kv, [markerKey("credential", credentialId), markerKey("account", accountId)]);
+  return { revoked: revokes(credential, null) || revokes(account, null), changedAt: credential?.changed ?? null };
 }
 
 /** One bulk KV read; true when any marker revokes this secret or token. */

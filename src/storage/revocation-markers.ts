@@ -7,15 +7,20 @@ import { guarded } from "./d1";
  *   revoked:account:<account id>         the account is deactivated, was reactivated, or was deleted
  *   revoked:token:<jti>                  one access token was revoked (RFC 7009)
  *   revoked:session:<sid>                a console session was signed out
- *   changed:credential:<credential id>   the credential was rolled or edited at this updated_at
- *                                        (JSON string): cached or replica copies older than
- *                                        that are stale and must be read again from the primary
  *
- * The value says what is revoked: {"all": true} (every secret and token) or
- * {"before": <unix seconds>} (tokens issued at or before that second; secrets are fine).
+ * The value (JSON, the Marker type below) says what is revoked: {"all": true} (every secret and
+ * token) or {"before": <unix seconds>} (tokens issued at or before that second; secrets are
+ * fine); a credential's marker may also carry {"changed": <updated_at>} after a roll or edit.
  * docs/storage.md lists the TTLs; src/services/revocation.ts decides them.
  */
-export type Marker = { all: true } | { before: number };
+export interface Marker {
+  /** Every secret and token of the subject is revoked. */
+  all?: true;
+  /** Tokens issued at or before this second (unix) are revoked. */
+  before?: number;
+  /** Credentials only: updated_at of the last roll or edit; older copies of the row are stale. */
+  changed?: string;
+}
 
 export type MarkerSubject = "credential" | "account" | "token" | "session";
 
@@ -26,18 +31,14 @@ export function markerKey(subject: MarkerSubject, id: string): string {
 /** KV answers in this long or the request fails closed. */
 export const KV_TIMEOUT_MS = 3_000;
 
-export function changeKey(credentialId: string): string {
-  return `changed:credential:${credentialId}`;
-}
-
-/** Reads several keys in one KV operation (bulk get, at most 100 keys), parsed as JSON. */
+/** Reads several markers in one KV operation (bulk get, at most 100 keys). */
 export async function readMarkers<T = Marker>(kv: KVNamespace, keys: string[]): Promise<(T | null)[]> {
   const found = await guarded("kv", () => kv.get<T>(keys, "json"), KV_TIMEOUT_MS);
   return keys.map((key) => found.get(key) ?? null);
 }
 
-/** Writes a marker (any JSON value); `ttlSeconds` null keeps it until it is overwritten or removed. */
-export async function writeMarker(kv: KVNamespace, key: string, marker: Marker | string, ttlSeconds: number | null): Promise<void> {
+/** Writes a marker; `ttlSeconds` null keeps it until it is overwritten or removed. */
+export async function writeMarker(kv: KVNamespace, key: string, marker: Marker, ttlSeconds: number | null): Promise<void> {
   await guarded(
     "kv",
     () => kv.put(key, JSON.stringify(marker), ttlSeconds === null ? {} : { expirationTtl: ttlSeconds }),
