@@ -6,7 +6,11 @@
 /** Access tokens live exactly this long (the contract). */
 export const ACCESS_TOKEN_LIFETIME_SECONDS = 60;
 
-/** Clock difference tolerated when checking `iat`/`nbf`/`exp`. Small: we mint the tokens ourselves. */
+/**
+ * How far in the future a token's `iat` may be (another machine's clock slightly ahead). `exp`
+ * gets no tolerance: a token lives exactly its lifetime. Revocation markers still outlive a
+ * token by this much, in case the minting clock ran ahead.
+ */
 export const CLOCK_SKEW_SECONDS = 10;
 
 /** KV refuses an expirationTtl below 60 seconds. */

@@ -147,8 +147,8 @@ function isClaims(payload: Record<string, unknown>): payload is Record<string, u
 
 /**
  * Verifies an access token: ES256 only, with a key we publish (the header's own `jwk`, `jku` or
- * `x5u` are never used), `typ` at+jwt, our `iss` and `aud`, `exp`/`nbf`/`iat` within
- * CLOCK_SKEW_SECONDS, then the revocation markers.
+ * `x5u` are never used), `typ` at+jwt, our `iss` and `aud`, `exp` and `nbf` exactly, `iat` no
+ * more than CLOCK_SKEW_SECONDS ahead, then the revocation markers.
  */
 export async function verifyAccessToken(env: Env, token: string): Promise<Verified<Identity & { claims: TokenClaims }>> {
   if (!looksLikeJwt(token)) return invalid("malformed");
@@ -167,7 +167,9 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Verifi
         typ: "at+jwt",
         issuer,
         audience,
-        clockTolerance: CLOCK_SKEW_SECONDS,
+        // `exp` is exact: a token lives exactly ACCESS_TOKEN_LIFETIME_SECONDS (the contract).
+        // Skew only forgives an `iat` from a clock slightly ahead (checked below).
+        clockTolerance: 0,
         requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti"],
       },
     ));
