@@ -21,6 +21,8 @@ import { type SigningKeyRow, deleteSigningKeys, insertSigningKeyIfFree, listSign
 
 /** How long an isolate trusts its copy of the key rows. */
 export const KEY_CACHE_SECONDS = 300;
+/** Never serve a copy older than this: well under the smallest allowed publish lead (10 min). */
+export const KEY_CACHE_MAX_STALE_SECONDS = 540;
 /** Least time between reloads forced by an unknown kid (so junk tokens cannot hammer D1). */
 export const UNKNOWN_KID_COOLDOWN_SECONDS = 10;
 
@@ -91,9 +93,19 @@ async function load(env: Env): Promise<Cache> {
   return loading;
 }
 
+/**
+ * The key rows. A stale copy is still served while a fresh one loads in the background: a key
+ * is published PUBLISH_LEAD (an hour or more) before it signs, so a copy a few minutes old is
+ * never wrong about which key signs now, and the token path never waits on this read.
+ */
 async function rows(env: Env): Promise<SigningKeyRow[]> {
-  const current = cache && nowSeconds() < cache.loadedAt + KEY_CACHE_SECONDS ? cache : await load(env);
-  return current.rows;
+  const age = cache ? nowSeconds() - cache.loadedAt : Infinity;
+  // Past this age (reloads have kept failing) the copy could miss a rotation: wait for D1.
+  if (!cache || age >= KEY_CACHE_MAX_STALE_SECONDS) return (await load(env)).rows;
+  if (age >= KEY_CACHE_SECONDS) {
+    load(env).catch(() => {}); // retried on the next request if it fails
+  }
+  return cache.rows;
 }
 
 // ---- making keys -------------------------------------------------------------------------
