@@ -53,6 +53,17 @@ export function requireJsonBody(): MiddlewareHandler<AppEnv> {
       if (!isJson && (type !== undefined || hasBody(c.req.raw.headers))) {
         throw new ApiError("unsupported_media_type", "Send the body as application/json.");
       }
+      // JSON is UTF-8 (RFC 8259 §8.1). A lenient decode would turn invalid bytes into U+FFFD and
+      // store a name the client never sent; refuse them instead. The bytes stay cached for the
+      // JSON validator (Hono reuses a body it has already read).
+      if (isJson) {
+        const bytes = await c.req.arrayBuffer();
+        try {
+          new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+        } catch {
+          throw new ApiError("invalid_request", "The body is not valid UTF-8.");
+        }
+      }
     }
     await next();
   };

@@ -18,6 +18,7 @@ import {
 } from "../console/credentials";
 import { ErrorPage, LoginPage } from "../console/login";
 import { ApiError } from "../http/errors";
+import { readForm } from "../http/form";
 import { NameSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import * as accounts from "../services/accounts";
@@ -86,9 +87,9 @@ function formProblem(error: z.ZodError): string {
   return `${labels[field] ?? "Form"}: ${issue?.message ?? "invalid"}.`;
 }
 
+/** A console form, read as strictly as the OAuth forms: valid UTF-8, no field twice. */
 async function form(c: Context<AppEnv>): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
-  return Object.fromEntries(Object.entries(body).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+  return Object.fromEntries(await readForm(c));
 }
 
 /**

@@ -1,15 +1,15 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWTPayload } from "jose";
+import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWTPayload } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { resetSigningKeyCache } from "../../src/services/signing-keys";
+import { ISSUER, encodeJson, hmacSign, ourClaims } from "../support/forge";
 import { call, createAccount, createCredential, dumpAllTables, json } from "../support/http";
 import { basic, bytesToBase64url, base64urlToBytes, fetchJwks, introspect, storedSigningKey, testAuth, tokenFor, tokenRequest } from "../support/oauth";
 
 /** ES256 signing keys: first use, rotation by the cron, storage at rest, and forgeries. */
 
-const ISSUER = "http://localhost:8787";
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
@@ -276,30 +276,6 @@ describe("private keys at rest", () => {
 });
 
 // ---- forgeries ----------------------------------------------------------------------------
-
-const encodeJson = (value: unknown) => bytesToBase64url(new TextEncoder().encode(JSON.stringify(value)));
-
-/** A SignJWT with the claims our tokens carry for this client, valid right now. */
-function ourClaims(client: any, overrides: JWTPayload = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({
-    iss: ISSUER,
-    sub: client.account_id,
-    aud: ISSUER,
-    client_id: client.client_id,
-    cid: client.id,
-    iat: now,
-    exp: now + 60,
-    jti: crypto.randomUUID(),
-    scope: "read",
-    ...overrides,
-  });
-}
-
-async function hmacSign(secret: Uint8Array, signingInput: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return bytesToBase64url(new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(signingInput))));
-}
 
 describe("forged tokens fail at test-auth and introspection", () => {
   it("accepts a token signed with our real key and our claims (the control for the cases below)", async () => {

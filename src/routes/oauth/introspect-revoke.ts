@@ -4,7 +4,8 @@ import { ErrorSchema } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { revocation } from "../../services/revocation";
 import { verifyAccessToken } from "../../services/verification";
-import { authenticateClient, clientAuthentication, readForm } from "./form";
+import { readForm } from "../../http/form";
+import { authenticateClient, clientAuthentication } from "./client-auth";
 import type { Context } from "hono";
 import { countBearerFailure } from "../test-auth";
 

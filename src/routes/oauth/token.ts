@@ -3,7 +3,8 @@ import { ApiError } from "../../http/errors";
 import { ErrorSchema } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { issueAccessToken } from "../../services/tokens";
-import { authenticateClient, clientAuthentication, readForm } from "./form";
+import { readForm } from "../../http/form";
+import { authenticateClient, clientAuthentication } from "./client-auth";
 
 const TokenResponse = z
   .object({

@@ -5,40 +5,10 @@ import type { AppEnv } from "../../http/types";
 import { assertNotBlocked, clientIp, hit } from "../../services/rate-limits";
 import { verifyClient } from "../../services/verification";
 
-/** Request bodies of the OAuth endpoints are small forms; anything bigger is refused. */
-export const MAX_FORM_BYTES = 8 * 1024;
-
 /**
- * Reads an application/x-www-form-urlencoded body strictly (RFC 6749 §3.2, §4.4.2): the right
- * content type, valid percent-encoding and UTF-8, and no parameter twice.
+ * Client authentication at the OAuth endpoints (RFC 6749 §2.3.1): client_secret_basic or
+ * client_secret_post, the §5.2 invalid_client answers, and the failure rate limits.
  */
-export async function readForm(c: Context<AppEnv>): Promise<Map<string, string>> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type.trim())) {
-    throw new ApiError("invalid_request", "Send the body as application/x-www-form-urlencoded.");
-  }
-  const bytes = await c.req.arrayBuffer();
-  if (bytes.byteLength > MAX_FORM_BYTES) throw new ApiError("payload_too_large", `The body is larger than ${MAX_FORM_BYTES} bytes.`);
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-    if (/%(?![0-9A-Fa-f]{2})/.test(text)) throw new Error("bad percent-encoding");
-    decodeURIComponent(text.replaceAll("+", " ")); // throws on percent-encoded bytes that are not UTF-8
-  } catch {
-    throw new ApiError("invalid_request", "The body is not valid form encoding.");
-  }
-  const form = new Map<string, string>();
-  for (const [name, value] of new URLSearchParams(text)) {
-    if (form.has(name)) throw new ApiError("invalid_request", `Parameter ${safeName(name)} is repeated.`);
-    form.set(name, value);
-  }
-  return form;
-}
-
-function safeName(name: string): string {
-  return /^[a-z_]{1,32}$/.test(name) ? name : "(unnamed)";
-}
-
 export type ClientAuthentication = { method: "client_secret_basic" | "client_secret_post"; clientId: string; clientSecret: string };
 
 const BASIC_CHALLENGE = { "WWW-Authenticate": 'Basic realm="keymint", charset="UTF-8"' };
