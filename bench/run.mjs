@@ -301,7 +301,7 @@ function markdown(report, targets) {
     "",
     "Floors: token = one SHA-256 + one KV bulk read (2 keys) + one ES256 sign, credential row and key held per isolate; " +
       "verify = one ES256 verify + one KV bulk read (3 keys); API key = one SHA-256 + one KV bulk read (2 keys). " +
-      "Introspection also authenticates the calling client (a D1 read, a SHA-256, a KV read) on top of the verify floor's work. " +
+      "Introspection also authenticates the calling client (a credential lookup, from the per-isolate cache when warm, a SHA-256 and a KV read) on top of the verify floor's work. " +
       "oidc-provider cannot introspect JWT access tokens (it answers unsupported_token_type), so introspection has no peer figure.",
     "",
   );
