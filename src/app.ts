@@ -36,16 +36,20 @@ function onError(error: Error, c: Context<AppEnv>): Response {
   return errorResponse(c, new ApiError("temporarily_unavailable", "The service could not complete this request; try again."));
 }
 
-/** Paths and methods of every registered route, to tell 404 from 405. */
-function methodsFor(app: OpenAPIHono<AppEnv>, path: string): string[] {
-  const allowed = new Set<string>();
-  for (const route of app.routes) {
-    if (route.method === "ALL") continue;
-    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`);
-    if (pattern.test(path)) allowed.add(route.method);
-  }
-  if (allowed.has("GET")) allowed.add("HEAD");
-  return [...allowed].sort();
+/** Matches a request path against every registered route, to tell 404 from 405. Built once. */
+function methodMatcher(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
+  let routes: { method: string; pattern: RegExp }[] | undefined;
+  return (path) => {
+    routes ??= app.routes
+      .filter((route) => route.method !== "ALL")
+      .map((route) => {
+        const escaped = route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+        return { method: route.method, pattern: new RegExp(`^${escaped.replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`) };
+      });
+    const allowed = new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method));
+    if (allowed.has("GET")) allowed.add("HEAD");
+    return [...allowed].sort();
+  };
 }
 
 export function createApp() {
@@ -64,8 +68,9 @@ export function createApp() {
   app.route("/console", adminConsole.ui);
   registerDocs(app, adminConsole.routes.map((route) => ({ ...route, path: `/console${route.path === "/" ? "" : route.path}` })));
 
+  const methodsFor = methodMatcher(app);
   app.notFound((c) => {
-    const allowed = methodsFor(app, c.req.path);
+    const allowed = methodsFor(c.req.path);
     if (allowed.length) {
       return errorResponse(
         c,

@@ -203,3 +203,13 @@ describe("no error echoes a secret", () => {
     expect(await snapshot()).toBe(before);
   });
 });
+
+describe("404 versus 405 on paths with dots", () => {
+  it("a path that only resembles a dotted route is 404, the route itself with a wrong method is 405", async () => {
+    await expectError(await call("/openapi1json", { method: "POST", token: null }), 404, "not_found");
+    await expectError(await call("/.well-knownXjwks.json", { token: null }), 404, "not_found");
+    const wrong = await call("/.well-known/jwks.json", { method: "POST", token: null });
+    expect(wrong.headers.get("allow")).toBe("GET, HEAD");
+    await expectError(wrong, 405, "method_not_allowed");
+  });
+});
