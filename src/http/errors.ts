@@ -42,9 +42,12 @@ export class ApiError extends Error {
   }
 }
 
+/** The bindings Keymint waits on. */
+export type Store = "d1" | "kv" | "rate_limiter";
+
 /** Thrown by storage when D1 or KV fails: the route answers 503 instead of guessing. */
 export class StoreUnavailableError extends Error {
-  constructor(readonly store: "d1" | "kv", options?: { cause?: unknown }) {
+  constructor(readonly store: Store, options?: { cause?: unknown }) {
     super(`${store} unavailable`, options);
   }
 }

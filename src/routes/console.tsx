@@ -17,7 +17,7 @@ import {
   SecretShownOncePage,
 } from "../console/credentials";
 import { ErrorPage, LoginPage } from "../console/login";
-import { ApiError } from "../http/errors";
+import { ApiError, RETRY_AFTER_UNAVAILABLE_SECONDS, StoreUnavailableError } from "../http/errors";
 import { readForm } from "../http/form";
 import { NameSchema } from "../http/schemas";
 import type { AppEnv } from "../http/types";
@@ -285,6 +285,10 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
       const title = error.code === "not_found" ? "Not found" : error.code === "rate_limited" ? "Too many attempts" : "Request refused";
       return c.html(<ErrorPage actor={c.get("actor")} title={title} message={error.description} />, error.status);
+    }
+    if (error instanceof StoreUnavailableError) {
+      c.header("Retry-After", String(RETRY_AFTER_UNAVAILABLE_SECONDS));
+      return c.html(<ErrorPage actor={c.get("actor")} title="Try again shortly" message="Keymint could not reach its storage. Nothing was changed." />, 503);
     }
     throw error; // the app's handler answers 503 without detail
   });

@@ -80,13 +80,16 @@ export async function activateAccount(env: Env, who: AuditContext, id: string): 
     return toAccount(row);
   }
   const at = nowIso();
-  await commit(env.DB, [
+  const [changed] = await commit(env.DB, [
     accounts.setAccountStatus(env.DB, id, "active", row.deactivated_at),
     insertAuditEvent(env.DB, who, at, { action: "account.activate", target_type: "account", target_id: id }, {
       sql: "changes() > 0",
       values: [],
     }),
   ]);
+  // Deleted (or activated by someone else) since it was read: no marker, which could overwrite
+  // a concurrent deletion's {"all"} and revive the deleted account's tokens. 404 if it is gone.
+  if (!changed) return getAccount(env, id);
   await revocation.accountReactivated(env.REVOCATIONS, id, row.deactivated_at ?? at);
   return toAccount({ ...row, status: "active" });
 }

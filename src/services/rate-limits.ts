@@ -1,4 +1,5 @@
 import { ApiError } from "../http/errors";
+import { guarded } from "../storage/d1";
 
 /**
  * Rate limits, on the Workers Rate Limiting binding (wrangler.toml `[[ratelimits]]`).
@@ -13,8 +14,8 @@ import { ApiError } from "../http/errors";
  * again without any storage read until the period has passed (`blocked` below), which is what
  * stops a flood from costing D1 reads.
  *
- * If the binding itself fails, requests go through (rate limiting is a cost control, never an
- * authentication decision) and the failure is logged.
+ * If the binding itself fails or does not answer within LIMITER_TIMEOUT_MS, requests go through
+ * (rate limiting is a cost control, never an authentication decision) and the failure is logged.
  */
 
 /** Each binding's period, as configured in wrangler.toml (the binding cannot tell us). */
@@ -27,6 +28,13 @@ export const LIMITER_PERIOD_SECONDS = {
 
 export type Limiter = keyof typeof LIMITER_PERIOD_SECONDS;
 export type LimitKey = readonly [Limiter, string];
+
+/**
+ * The binding counts in the local location and normally answers in a millisecond or two; one
+ * that has not answered in this long counts as failed (the request goes through), so a stuck
+ * limiter cannot hold every authentication failure, sign-in and admin write open.
+ */
+export const LIMITER_TIMEOUT_MS = 1_000;
 
 /** Refused keys in this isolate → when (ms) they may try again. Bounded so it cannot grow without end. */
 const blocked = new Map<string, number>();
@@ -59,7 +67,7 @@ export async function hit(env: Env, keys: readonly (LimitKey | null)[]): Promise
   const outcomes = await Promise.all(
     present.map(async ([limiter, key]) => {
       try {
-        return (await env[limiter].limit({ key })).success;
+        return (await guarded("rate_limiter", () => env[limiter].limit({ key }), LIMITER_TIMEOUT_MS)).success;
       } catch {
         console.error(JSON.stringify({ event: "rate_limiter_unavailable", limiter }));
         return true;

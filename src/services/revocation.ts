@@ -1,21 +1,23 @@
 import { CHANGE_MARKER_TTL_SECONDS, DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
-import { type Marker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
+import { type Marker, changeKey, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**
  * The revocation rules. D1 is the authority for secrets; these KV markers make revocation
  * reach tokens already issued and guard every read that might be stale (a D1 replica or a
  * per-isolate cache): the contract's "stale state never wins".
  *
- * A marker says `all` (every secret and token of the subject is dead), `before` (tokens issued
- * at or before that second are dead) and, for credentials, `changed` (the credential's
- * updated_at at its last roll or edit: copies of its row older than that are stale).
+ * A marker says `all` (every secret and token of the subject is dead) or `before` (tokens issued
+ * at or before that second are dead). A credential's `changed:` marker says when it was last
+ * rolled or edited (copies of its row older than that are stale), and may carry a `before` too.
+ *
+ * Deletions write their `revoked:` marker whole and nothing else ever writes it, so a roll or an
+ * edit racing a deletion cannot undo it (KV has no compare-and-set).
  */
 
-/** Writes a credential's marker, keeping what it already says (read, merge, write). */
-async function mergeCredentialMarker(kv: KVNamespace, credentialId: string, patch: Marker, ttlSeconds: number): Promise<void> {
-  const key = markerKey("credential", credentialId);
+/** Merges into a credential's `changed:` marker, keeping what it already says. */
+async function mergeChangeMarker(kv: KVNamespace, credentialId: string, patch: Marker, ttlSeconds: number): Promise<void> {
+  const key = changeKey(credentialId);
   const [current] = await readMarkers(kv, [key]);
-  if (current?.all) return; // deleted: nothing can be added to that
   await writeMarker(kv, key, { ...current, ...patch }, ttlSeconds);
 }
 
@@ -48,18 +50,19 @@ export const revocation = {
    */
   credentialChanged(kv: KVNamespace, credentialId: string, updatedAt: string, revokeTokens = false) {
     const before = revokeTokens ? { before: Math.floor(Date.parse(updatedAt) / 1000) } : {};
-    return mergeCredentialMarker(kv, credentialId, { changed: updatedAt, ...before }, CHANGE_MARKER_TTL_SECONDS);
+    return mergeChangeMarker(kv, credentialId, { changed: updatedAt, ...before }, CHANGE_MARKER_TTL_SECONDS);
   },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
   },
 };
 
-/** What a check needs to know about a secret or token: whose it is and, for tokens, when it was issued. */
-export interface Subject {
+/** An access token as revocation sees it: whose it is and when it was issued. */
+export interface TokenSubject {
   credentialId: string;
   accountId: string;
-  token?: { jti: string; iat: number };
+  jti: string;
+  iat: number;
 }
 
 function revokes(marker: Marker | null | undefined, issuedAt: number | null): boolean {
@@ -77,15 +80,21 @@ export interface CredentialState {
 }
 
 export async function credentialState(kv: KVNamespace, credentialId: string, accountId: string): Promise<CredentialState> {
-  const [credential, account] = await readMarkers(kv, [markerKey("credential", credentialId), markerKey("account", accountId)]);
-  return { revoked: revokes(credential, null) || revokes(account, null), changedAt: credential?.changed ?? null };
+  const [credential, account, changed] = await readMarkers(kv, [
+    markerKey("credential", credentialId),
+    markerKey("account", accountId),
+    changeKey(credentialId),
+  ]);
+  return { revoked: revokes(credential, null) || revokes(account, null), changedAt: changed?.changed ?? null };
 }
 
-/** One bulk KV read; true when any marker revokes this secret or token. */
-export async function isRevoked(kv: KVNamespace, subject: Subject): Promise<boolean> {
-  const keys = [markerKey("credential", subject.credentialId), markerKey("account", subject.accountId)];
-  if (subject.token) keys.push(markerKey("token", subject.token.jti));
-  const markers = await readMarkers(kv, keys);
-  const issuedAt = subject.token?.iat ?? null;
-  return markers.some((marker) => revokes(marker, issuedAt));
+/** One bulk KV read; true when any marker revokes this access token. */
+export async function isTokenRevoked(kv: KVNamespace, token: TokenSubject): Promise<boolean> {
+  const markers = await readMarkers(kv, [
+    markerKey("credential", token.credentialId),
+    markerKey("account", token.accountId),
+    markerKey("token", token.jti),
+    changeKey(token.credentialId),
+  ]);
+  return markers.some((marker) => revokes(marker, token.iat));
 }

@@ -3,7 +3,7 @@ import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, LAST_USED_INTERVAL_M
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { type CredentialWithAccount, touchLastUsed } from "../storage/credentials";
 import { type LookupKey, findCredential } from "./credential-lookup";
-import { isRevoked } from "./revocation";
+import { isTokenRevoked } from "./revocation";
 import { isWellFormed } from "./secrets";
 import { verificationKey } from "./signing-keys";
 import { nowIso } from "./ids";
@@ -192,7 +192,7 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Verifi
     jti: payload.jti,
     scope: payload.scope,
   };
-  if (await isRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, token: { jti: claims.jti, iat: claims.iat } })) {
+  if (await isTokenRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, jti: claims.jti, iat: claims.iat })) {
     return invalid("revoked");
   }
   return {

@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from "../http/errors";
+import { type Store, StoreUnavailableError } from "../http/errors";
 
 /**
  * The one place D1 is called. Any failure (an exception, or no answer within the timeout)
@@ -8,7 +8,7 @@ import { StoreUnavailableError } from "../http/errors";
 /** A D1 call that has not answered in this long is treated as failed (fail closed). */
 export const D1_TIMEOUT_MS = 5_000;
 
-export async function guarded<T>(store: "d1" | "kv", work: () => Promise<T>, timeoutMs = D1_TIMEOUT_MS): Promise<T> {
+export async function guarded<T>(store: Store, work: () => Promise<T>, timeoutMs = D1_TIMEOUT_MS): Promise<T> {
   let cancelTimer = () => {};
   try {
     return await Promise.race([

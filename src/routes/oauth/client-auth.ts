@@ -62,16 +62,18 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
 }
 
 /**
- * Verifies the client, with the failure rate limits: a client_id or IP refused recently is
- * refused again before any storage read, and each failure counts against both (429 once over).
+ * Verifies the client, with the failure rate limits. Each failure counts against the client_id
+ * and the caller's IP (429 once over). An IP refused recently is refused again before any
+ * storage read. A client_id is not: client_ids are not secret, so that would let anyone lock a
+ * client out; its own correct secret always gets through.
  */
 export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication) {
   const ip = clientIp(c.req.raw.headers);
-  const keys = [["FAILED_CLIENT_AUTH_BY_CLIENT", auth.clientId.slice(0, 64)] as const, ip === null ? null : (["FAILED_AUTH_BY_IP", ip] as const)];
-  assertNotBlocked(keys.filter((key) => key !== null));
+  const ipKey = ip === null ? null : (["FAILED_AUTH_BY_IP", ip] as const);
+  if (ipKey) assertNotBlocked([ipKey]);
   const result = await verifyClient(c.env, c.executionCtx, auth.clientId, auth.clientSecret);
   if (!result.valid) {
-    await hit(c.env, keys);
+    await hit(c.env, [["FAILED_CLIENT_AUTH_BY_CLIENT", auth.clientId.slice(0, 64)], ipKey]);
     throw invalidClient(auth.method === "client_secret_basic");
   }
   c.set("credentialId", result.identity.credential_id);

@@ -1,0 +1,472 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import worker from "../../src/index";
+import { ADMIN_TOKEN, BASE, createAccount, createCredential } from "../support/http";
+import { basic } from "../support/oauth";
+
+/**
+ * Races between many concurrent token and API-key requests and a revocation: credential DELETE,
+ * account deactivation, account DELETE. Requests go through worker.fetch directly, so they really
+ * interleave at every D1 and KV await (exports.default.fetch would run them one at a time).
+ *
+ * Local D1 and KV answer in well under a millisecond, so requests spread over time barely
+ * overlap. Three things make the overlap certain instead of lucky:
+ *   - a burst: every request and the change are sent in the same turn of the event loop;
+ *   - waves sent from inside the change, just before and after its marker write and its D1
+ *     commit (the change's bindings are instrumented, not altered);
+ *   - stalled requests, whose KV read is answered only after the change has returned: they
+ *     pass every check before the change and mint their token after it, the worst case.
+ *
+ * "Started after the change returned" is order in this isolate's event loop: a flag set when the
+ * admin response arrives, read synchronously as each request is sent.
+ */
+
+type Phase = "burst" | "before-marker" | "after-marker" | "before-commit" | "after-commit" | "stalled" | "after";
+
+interface Attempt {
+  kind: "token" | "api_key";
+  phase: Phase;
+  startedAfterChange: boolean;
+  /** Sent once the change's revocation marker was in KV. */
+  startedAfterMarker: boolean;
+  /** Answered after the change had returned. */
+  answeredAfterChange: boolean;
+  status: number;
+  token?: string;
+}
+
+interface Client {
+  id: string;
+  client_id: string;
+  client_secret: string;
+}
+
+async function send(request: Request, bindings: Env = env): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+function tokenRequest(client: Client, post = false): Request {
+  const params = new URLSearchParams({ grant_type: "client_credentials" });
+  const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
+  if (post) {
+    params.set("client_id", client.client_id);
+    params.set("client_secret", client.client_secret);
+  } else headers.authorization = basic(client.client_id, client.client_secret);
+  return new Request(`${BASE}/oauth/token`, { method: "POST", headers, body: params.toString() });
+}
+
+function testAuthRequest(bearer: string): Request {
+  return new Request(`${BASE}/v1/test-auth`, { headers: { authorization: `Bearer ${bearer}` } });
+}
+
+function introspectRequest(caller: Client, token: string): Request {
+  return new Request(`${BASE}/oauth/introspect`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(caller.client_id, caller.client_secret) },
+    body: new URLSearchParams({ token }).toString(),
+  });
+}
+
+function adminRequest(method: string, path: string): Request {
+  return new Request(`${BASE}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+}
+
+type Call = (...args: unknown[]) => Promise<unknown>;
+const method = (target: object, name: string) => (Reflect.get(target, name) as Call).bind(target);
+
+/** The real bindings, with a callback around the KV writes and the D1 batch. */
+function instrumented(on: (phase: Phase) => void): Env {
+  const kv = env.REVOCATIONS;
+  const db = env.DB;
+  const REVOCATIONS = {
+    get: method(kv, "get"),
+    getWithMetadata: method(kv, "getWithMetadata"),
+    list: method(kv, "list"),
+    delete: method(kv, "delete"),
+    put: async (...args: unknown[]) => {
+      on("before-marker");
+      await method(kv, "put")(...args);
+      on("after-marker");
+    },
+  };
+  const DB = {
+    prepare: (sql: string) => db.prepare(sql),
+    exec: method(db, "exec"),
+    withSession: method(db, "withSession"),
+    batch: async (statements: D1PreparedStatement[]) => {
+      on("before-commit");
+      const results = await db.batch(statements);
+      on("after-commit");
+      return results;
+    },
+  };
+  return { ...env, DB, REVOCATIONS } as unknown as Env;
+}
+
+/** The real bindings, except that KV reads are answered only once `gate` opens; `read` says one was made. */
+function stalledKv(gate: Promise<void>, read: () => void): Env {
+  const kv = env.REVOCATIONS;
+  const held = (name: string) => async (...args: unknown[]) => {
+    const value = await method(kv, name)(...args);
+    read();
+    await gate;
+    return value;
+  };
+  const REVOCATIONS = { get: held("get"), getWithMetadata: held("getWithMetadata"), list: method(kv, "list"), put: method(kv, "put"), delete: method(kv, "delete") };
+  return { ...env, REVOCATIONS } as unknown as Env;
+}
+
+interface RaceResult {
+  changeStatus: number;
+  attempts: Attempt[];
+  /** Tokens minted by the client before the race. */
+  earlier: string[];
+}
+
+/**
+ * Runs the race: `count` token requests and as many API-key test-auth requests in one burst with
+ * the change among them (after `changeAt` of them), waves of `wave` pairs at each phase of the
+ * change, `wave` stalled token requests, and `wave` pairs sent after the change returned.
+ */
+async function race(client: Client, apiKey: string, change: Request, { count = 40, changeAt = 20, wave = 4 } = {}): Promise<RaceResult> {
+  const earlier: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const response = await send(tokenRequest(client));
+    expect(response.status).toBe(200);
+    earlier.push((await response.json<{ access_token: string }>()).access_token);
+  }
+
+  let changed = false;
+  let marked = false;
+  let openGate = () => {};
+  const gate = new Promise<void>((resolve) => (openGate = resolve));
+  const attempts: Attempt[] = [];
+  const inflight: Promise<unknown>[] = [];
+
+  const attempt = (kind: Attempt["kind"], phase: Phase, post = false, bindings: Env = env) => {
+    const startedAfterChange = changed;
+    const startedAfterMarker = marked;
+    const request = kind === "token" ? tokenRequest(client, post) : testAuthRequest(apiKey);
+    const done = send(request, bindings).then(async (response) => {
+      const entry: Attempt = { kind, phase, startedAfterChange, startedAfterMarker, answeredAfterChange: changed, status: response.status };
+      if (kind === "token" && response.status === 200) entry.token = (await response.json<{ access_token: string }>()).access_token;
+      else await response.body?.cancel();
+      attempts.push(entry);
+    });
+    inflight.push(done);
+  };
+  const pairs = (phase: Phase, n: number) => {
+    for (let i = 0; i < n; i++) {
+      attempt("token", phase, i % 2 === 1);
+      attempt("api_key", phase);
+    }
+  };
+
+  let changeStatus = 0;
+  const admin = async () => {
+    // Each phase fires once (a deactivation, for one, writes one marker and commits once).
+    const seen = new Set<Phase>();
+    const response = await send(
+      change,
+      instrumented((phase) => {
+        if (phase === "after-marker") marked = true;
+        if (seen.has(phase)) return;
+        seen.add(phase);
+        pairs(phase, wave);
+      }),
+    );
+    changeStatus = response.status;
+    changed = true;
+    await response.body?.cancel();
+    openGate();
+    pairs("after", wave);
+  };
+
+  // The stalled requests have read the markers (none yet) before anything else is sent.
+  const stalledReads = Array.from({ length: wave }, () => latch());
+  for (let i = 0; i < wave; i++) attempt("token", "stalled", i % 2 === 1, stalledKv(gate, stalledReads[i]!.open));
+  await Promise.all(stalledReads.map((read) => read.opened));
+  for (let i = 0; i < count; i++) {
+    if (i === changeAt) inflight.push(admin());
+    pairs("burst", 1);
+  }
+  // Requests add more requests while they run; wait until none is left.
+  for (let settled = 0; settled < inflight.length; ) {
+    const batch = inflight.length;
+    await Promise.all(inflight.slice(settled, batch));
+    settled = batch;
+  }
+  return { changeStatus, attempts, earlier };
+}
+
+/**
+ * A refused request: 401 (invalid_client, invalid_token), or 429 once the failures of one
+ * client_id pass FAILED_CLIENT_AUTH_BY_CLIENT (10 a minute): a refusal as well, never a token.
+ */
+function expectRefused(attempt: Pick<Attempt, "status" | "kind" | "phase"> & { token?: string }) {
+  expect(attempt.token, `${attempt.kind} ${attempt.phase}`).toBeUndefined();
+  expect([401, 429], `${attempt.kind} ${attempt.phase}: ${attempt.status}`).toContain(attempt.status);
+}
+
+/** Every token minted before or during the race is rejected by test-auth and by introspection. */
+async function expectAllTokensDead(result: RaceResult, observer: Client) {
+  const minted = [...result.earlier, ...result.attempts.flatMap((attempt) => (attempt.token ? [attempt.token] : []))];
+  const checks = await Promise.all(
+    minted.map(async (token) => {
+      const [auth, introspection] = await Promise.all([send(testAuthRequest(token)), send(introspectRequest(observer, token))]);
+      const body = await introspection.json<{ active: boolean }>();
+      await auth.body?.cancel();
+      return { auth: auth.status, introspection: introspection.status, active: body.active };
+    }),
+  );
+  for (const check of checks) expect(check).toEqual({ auth: 401, introspection: 200, active: false });
+  return minted.length;
+}
+
+/** The race really raced: tokens were minted in it, some answered only after the change returned. */
+function expectRealOverlap(result: RaceResult, kind: Attempt["kind"]) {
+  const got = result.attempts.filter((a) => a.kind === kind && a.status === 200);
+  expect(got.length, `${kind} requests that got through before the change`).toBeGreaterThan(0);
+  if (kind === "token") {
+    const stalled = result.attempts.filter((a) => a.phase === "stalled");
+    expect(stalled.every((a) => a.status === 200 && a.answeredAfterChange), JSON.stringify(stalled)).toBe(true);
+  }
+  for (const phase of ["before-marker", "after-marker", "before-commit", "after-commit", "after"] as const) {
+    expect(result.attempts.some((a) => a.phase === phase), `a wave at ${phase}`).toBe(true);
+  }
+}
+
+/** Every request that started once the change's marker was in KV, or once it returned, failed. */
+function expectRefusedOnceMarked(result: RaceResult, kind: Attempt["kind"]) {
+  const late = result.attempts.filter((a) => a.kind === kind && (a.startedAfterChange || a.startedAfterMarker));
+  expect(late.length).toBeGreaterThanOrEqual(8);
+  for (const attempt of late) expectRefused(attempt);
+  expect(late.filter((a) => a.startedAfterChange).length).toBeGreaterThanOrEqual(2);
+}
+
+async function setup() {
+  const account = await createAccount();
+  const client = (await createCredential(account.id, "oauth_client", ["read"])) as Client;
+  const key = await createCredential(account.id, "api_key", ["read"]);
+  const observerAccount = await createAccount();
+  const observer = (await createCredential(observerAccount.id, "oauth_client")) as Client;
+  return { account, client, apiKey: key.api_key as string, keyId: key.id as string, observer };
+}
+
+/** Where in the burst the change is sent: first, early, middle. */
+const POSITIONS = [0, 10, 20];
+
+describe("token requests racing a credential DELETE", () => {
+  for (const changeAt of POSITIONS) {
+    it(`once DELETE returns (sent after ${changeAt} of 40 requests), no token is issued and none minted before verifies`, async () => {
+      const { client, apiKey, observer } = await setup();
+      const result = await race(client, apiKey, adminRequest("DELETE", `/admin/v1/credentials/${client.id}`), { changeAt });
+      expect(result.changeStatus).toBe(204);
+      expectRealOverlap(result, "token");
+      expectRefusedOnceMarked(result, "token");
+      // The API key is another credential of the account: it works throughout.
+      for (const attempt of result.attempts.filter((a) => a.kind === "api_key")) expect(attempt.status).toBe(200);
+      expect(await expectAllTokensDead(result, observer)).toBeGreaterThan(3 + 4);
+      expectRefused({ status: (await send(tokenRequest(client))).status, kind: "token", phase: "after" });
+    });
+  }
+
+  it("the same with the API key deleted: test-auth refuses it once the marker is written", async () => {
+    const { client, apiKey, keyId, observer } = await setup();
+    const result = await race(client, apiKey, adminRequest("DELETE", `/admin/v1/credentials/${keyId}`), { changeAt: 10 });
+    expect(result.changeStatus).toBe(204);
+    expectRealOverlap(result, "api_key");
+    expectRefusedOnceMarked(result, "api_key");
+    // The client is untouched: its tokens still verify.
+    const token = result.attempts.find((a) => a.token)?.token;
+    expect(token).toBeDefined();
+    expect((await send(introspectRequest(observer, token!)).then((r) => r.json<{ active: boolean }>())).active).toBe(true);
+    expect((await send(testAuthRequest(token!))).status).toBe(200);
+  });
+});
+
+describe("token and API-key requests racing an account deactivation", () => {
+  for (const changeAt of POSITIONS) {
+    it(`once deactivate returns (sent after ${changeAt} of 40 requests), the API key and client secret fail and every earlier token fails`, async () => {
+      const { account, client, apiKey, observer } = await setup();
+      const result = await race(client, apiKey, adminRequest("POST", `/admin/v1/accounts/${account.id}/deactivate`), { changeAt });
+      expect(result.changeStatus).toBe(200);
+      expectRealOverlap(result, "token");
+      expectRealOverlap(result, "api_key");
+      expectRefusedOnceMarked(result, "token");
+      expectRefusedOnceMarked(result, "api_key");
+      expect(await expectAllTokensDead(result, observer)).toBeGreaterThan(3 + 4);
+      for (const post of [false, true]) expectRefused({ status: (await send(tokenRequest(client, post))).status, kind: "token", phase: "after" });
+      expect((await send(testAuthRequest(apiKey))).status).toBe(401);
+    });
+  }
+});
+
+describe("token and API-key requests racing an account DELETE", () => {
+  it("once DELETE returns, nothing of the account works any more", async () => {
+    const { account, client, apiKey, observer } = await setup();
+    const result = await race(client, apiKey, adminRequest("DELETE", `/admin/v1/accounts/${account.id}`), { changeAt: 10 });
+    expect(result.changeStatus).toBe(204);
+    expectRealOverlap(result, "token");
+    expectRefusedOnceMarked(result, "token");
+    expectRefusedOnceMarked(result, "api_key");
+    await expectAllTokensDead(result, observer);
+    expect((await send(testAuthRequest(apiKey))).status).toBe(401);
+  });
+});
+
+/** A promise with its resolve function, to hold one request at a chosen point. */
+function latch() {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+type Hold = ReturnType<typeof hold>;
+
+/**
+ * The real bindings, with holds at chosen points of one request: after its first KV read, before
+ * its first KV write, before its first D1 batch. Each hold signals `arrived` and waits for `open`.
+ */
+function held(points: { afterRead?: Hold; beforeWrite?: Hold; beforeCommit?: Hold }): Env {
+  const kv = env.REVOCATIONS;
+  const db = env.DB;
+  const once = (point: Hold | undefined) => {
+    let used = false;
+    return async () => {
+      if (!point || used) return;
+      used = true;
+      point.reached();
+      await point.opened;
+    };
+  };
+  const [afterRead, beforeWrite, beforeCommit] = [once(points.afterRead), once(points.beforeWrite), once(points.beforeCommit)];
+  const REVOCATIONS = {
+    get: async (...args: unknown[]) => {
+      const value = await method(kv, "get")(...args);
+      await afterRead();
+      return value;
+    },
+    getWithMetadata: method(kv, "getWithMetadata"),
+    list: method(kv, "list"),
+    put: async (...args: unknown[]) => {
+      await beforeWrite();
+      return method(kv, "put")(...args);
+    },
+    delete: method(kv, "delete"),
+  };
+  const DB = {
+    prepare: (sql: string) => db.prepare(sql),
+    exec: method(db, "exec"),
+    withSession: method(db, "withSession"),
+    batch: async (statements: D1PreparedStatement[]) => {
+      await beforeCommit();
+      return db.batch(statements);
+    },
+  };
+  return { ...env, DB, REVOCATIONS } as unknown as Env;
+}
+
+function hold() {
+  const gate = latch();
+  const arrival = latch();
+  return { ...gate, reached: arrival.open, arrived: arrival.opened };
+}
+
+function jsonRequest(method: string, path: string, body: unknown): Request {
+  return new Request(`${BASE}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+/**
+ * A PATCH or a roll merges into the credential's `changed:` marker (read, merge, write), and KV
+ * has no compare-and-set. Deletions write their own `revoked:` key, which nothing else writes,
+ * so an edit racing a DELETE can never make the DELETE's tokens verify again.
+ */
+describe("an edit or roll racing a credential DELETE", () => {
+  const edits: [string, (id: string) => Request, number][] = [
+    ["PATCH", (id) => jsonRequest("PATCH", `/admin/v1/credentials/${id}`, { name: "racing edit" }), 200],
+    ["roll with a grace period", (id) => jsonRequest("POST", `/admin/v1/credentials/${id}/roll`, { expires_in: 3600 }), 200],
+  ];
+  for (const [label, edit, okStatus] of edits) {
+    it(`${label} that read the marker before the DELETE and commits after it: the DELETE's tokens stay dead`, async () => {
+      const { client, observer } = await setup();
+      const token = (await (await send(tokenRequest(client))).json<{ access_token: string }>()).access_token;
+      const afterRead = hold();
+      const editing = send(edit(client.id), held({ afterRead }));
+      await afterRead.arrived; // the edit has read the marker: none yet
+      expect((await send(adminRequest("DELETE", `/admin/v1/credentials/${client.id}`))).status).toBe(204);
+      expect((await send(testAuthRequest(token))).status).toBe(401);
+      afterRead.open();
+      expect((await editing).status).toBe(404); // the row is gone
+      expect((await send(testAuthRequest(token))).status).toBe(401);
+      expect((await send(introspectRequest(observer, token)).then((r) => r.json<{ active: boolean }>())).active).toBe(false);
+    });
+
+    it(`${label} that commits between the DELETE's marker and its commit: the DELETE's tokens stay dead`, async () => {
+      const { client, observer } = await setup();
+      const token = (await (await send(tokenRequest(client))).json<{ access_token: string }>()).access_token;
+      const afterRead = hold();
+      const beforeCommit = hold();
+      const editing = send(edit(client.id), held({ afterRead }));
+      await afterRead.arrived;
+      const deleting = send(adminRequest("DELETE", `/admin/v1/credentials/${client.id}`), held({ beforeCommit }));
+      await beforeCommit.arrived; // the DELETE's marker is written, its commit not yet
+      afterRead.open();
+      expect((await editing).status).toBe(okStatus);
+      beforeCommit.open();
+      expect((await deleting).status).toBe(204);
+      expect((await send(testAuthRequest(token))).status).toBe(401);
+      expect((await send(introspectRequest(observer, token)).then((r) => r.json<{ active: boolean }>())).active).toBe(false);
+    });
+  }
+});
+
+describe("an activation racing a deletion or deactivation of the same account", () => {
+  it("activate held before its commit while the account is deleted: 404, no marker written, the tokens stay dead", async () => {
+    const { account, client, apiKey, observer } = await setup();
+    const token = (await (await send(tokenRequest(client))).json<{ access_token: string }>()).access_token;
+    expect((await send(adminRequest("POST", `/admin/v1/accounts/${account.id}/deactivate`))).status).toBe(200);
+    const beforeCommit = hold();
+    const activating = send(adminRequest("POST", `/admin/v1/accounts/${account.id}/activate`), held({ beforeCommit }));
+    await beforeCommit.arrived;
+    expect((await send(adminRequest("DELETE", `/admin/v1/accounts/${account.id}`))).status).toBe(204);
+    beforeCommit.open();
+    expect((await activating).status).toBe(404);
+    expect(await env.REVOCATIONS.get(`revoked:account:${account.id}`, "json")).toMatchObject({ all: true });
+    expect((await send(testAuthRequest(token))).status).toBe(401);
+    expect((await send(testAuthRequest(apiKey))).status).toBe(401);
+    expect((await send(introspectRequest(observer, token)).then((r) => r.json<{ active: boolean }>())).active).toBe(false);
+  });
+
+  /**
+   * KNOWN BUG (it.fails, as above): activation commits, then writes its {"before"} marker. A
+   * deactivation that runs entirely in between writes {"all"}, commits and returns; the
+   * activation's late write then replaces {"all"}. D1 says deactivated, but a credential row
+   * cached while the account was active (src/services/credential-lookup.ts) is checked against
+   * the markers only, so the API key keeps working for up to CREDENTIAL_CACHE_TTL_MS, and tokens
+   * minted in the gap would verify. Same root cause and same kind of fix: a marker no other
+   * kind of change can overwrite (or a version in the marker that writers compare).
+   */
+  it.fails("KNOWN BUG: an activation whose marker lands after a concurrent deactivation returned must not revive the account", async () => {
+    const { account, apiKey } = await setup();
+    expect((await send(testAuthRequest(apiKey))).status).toBe(200); // cached while active
+    expect((await send(adminRequest("POST", `/admin/v1/accounts/${account.id}/deactivate`))).status).toBe(200);
+    const beforeWrite = hold();
+    const activating = send(adminRequest("POST", `/admin/v1/accounts/${account.id}/activate`), held({ beforeWrite }));
+    await beforeWrite.arrived; // committed (active), marker not yet written
+    const deactivated = await send(adminRequest("POST", `/admin/v1/accounts/${account.id}/deactivate`));
+    expect((await deactivated.json<{ status: string }>()).status).toBe("deactivated");
+    beforeWrite.open();
+    await (await activating).body?.cancel();
+    expect((await send(adminRequest("GET", `/admin/v1/accounts/${account.id}`)).then((r) => r.json<{ status: string }>())).status).toBe("deactivated");
+    expect((await send(testAuthRequest(apiKey))).status).toBe(401);
+  });
+});
