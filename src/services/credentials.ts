@@ -179,7 +179,11 @@ export async function updateCredential(
       values: [],
     }),
   ]);
-  if (!changed) throw notFound();
+  if (!changed) {
+    // The row was there a moment ago: a deletion raced this edit. Keep the deletion final.
+    await revocation.assertCredentialDeleted(env.REVOCATIONS, id);
+    throw notFound();
+  }
   return getCredential(env, id);
 }
 
@@ -199,6 +203,7 @@ export async function deleteCredential(env: Env, who: AuditContext, id: string):
     credentials.deleteCredential(env.DB, id),
   ]);
   if (!results[1]) throw notFound();
+  await revocation.assertCredentialDeleted(env.REVOCATIONS, id);
 }
 
 /**
@@ -237,6 +242,9 @@ export async function rollCredential(
   await revocation.credentialChanged(env.REVOCATIONS, id, at, expiresIn === 0);
   const changes = await commit(env.DB, statements);
   if (idempotencyKey !== undefined && !changes[0]) return replay(env, who, idempotencyKey, hash);
-  if (!changes[statements.length - 2]) throw notFound();
+  if (!changes[statements.length - 2]) {
+    await revocation.assertCredentialDeleted(env.REVOCATIONS, id); // a deletion raced this roll
+    throw notFound();
+  }
   return { ...(await getCredential(env, id)), ...reveal };
 }

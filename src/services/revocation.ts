@@ -1,5 +1,5 @@
 import { CHANGE_MARKER_TTL_SECONDS, DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
-import { type Marker, changeKey, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
+import { type Marker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**
  * The revocation rules. D1 is the authority for secrets; these KV markers make revocation
@@ -7,23 +7,46 @@ import { type Marker, changeKey, markerKey, readMarkers, writeMarker } from "../
  * per-isolate cache): the contract's "stale state never wins".
  *
  * A marker says `all` (every secret and token of the subject is dead) or `before` (tokens issued
- * at or before that second are dead). A credential's `changed:` marker says when it was last
- * rolled or edited (copies of its row older than that are stale), and may carry a `before` too.
+ * at or before that second are dead); a credential's marker also says `changed` (its
+ * updated_at at the last roll or edit: copies of its row older than that are stale). One key
+ * per credential keeps the hot paths at one small bulk read.
  *
- * Deletions write their `revoked:` marker whole and nothing else ever writes it, so a roll or an
- * edit racing a deletion cannot undo it (KV has no compare-and-set).
+ * Rolls and edits merge into that key (read, merge, write) and KV has no compare-and-set, so an
+ * edit racing a deletion could write over the deletion's `all`. Both sides repair that: a
+ * deletion reads its marker back after its D1 commit, and an edit that finds its row gone
+ * re-asserts the deletion (`assertCredentialDeleted`). For secrets the race was harmless anyway:
+ * any `changed` newer than a cached row sends the lookup to D1, where the row is gone.
  */
 
-/** Merges into a credential's `changed:` marker, keeping what it already says. */
-async function mergeChangeMarker(kv: KVNamespace, credentialId: string, patch: Marker, ttlSeconds: number): Promise<void> {
-  const key = changeKey(credentialId);
+/** Writes a credential's marker, keeping what it already says. A deleted credential's is final. */
+async function mergeCredentialMarker(kv: KVNamespace, credentialId: string, patch: Marker, ttlSeconds: number): Promise<void> {
+  const key = markerKey("credential", credentialId);
   const [current] = await readMarkers(kv, [key]);
+  if (current?.all) return;
   await writeMarker(kv, key, { ...current, ...patch }, ttlSeconds);
 }
+
+/** KV takes one write per second per key; a repair that follows another write waits this long. */
+const KV_SAME_KEY_WRITE_GAP_MS = 1_100;
 
 export const revocation = {
   credentialDeleted(kv: KVNamespace, credentialId: string) {
     return writeMarker(kv, markerKey("credential", credentialId), { all: true }, DELETION_MARKER_TTL_SECONDS);
+  },
+  /**
+   * After a deletion's D1 commit (or when an edit finds its row deleted): make sure the marker
+   * still says `all`, in case a racing edit's merge landed over it.
+   */
+  async assertCredentialDeleted(kv: KVNamespace, credentialId: string) {
+    const key = markerKey("credential", credentialId);
+    const [current] = await readMarkers(kv, [key]);
+    if (current?.all) return;
+    try {
+      await writeMarker(kv, key, { all: true }, DELETION_MARKER_TTL_SECONDS);
+    } catch {
+      await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
+      await writeMarker(kv, key, { all: true }, DELETION_MARKER_TTL_SECONDS);
+    }
   },
   accountDeleted(kv: KVNamespace, accountId: string) {
     return writeMarker(kv, markerKey("account", accountId), { all: true }, DELETION_MARKER_TTL_SECONDS);
@@ -50,7 +73,7 @@ export const revocation = {
    */
   credentialChanged(kv: KVNamespace, credentialId: string, updatedAt: string, revokeTokens = false) {
     const before = revokeTokens ? { before: Math.floor(Date.parse(updatedAt) / 1000) } : {};
-    return mergeChangeMarker(kv, credentialId, { changed: updatedAt, ...before }, CHANGE_MARKER_TTL_SECONDS);
+    return mergeCredentialMarker(kv, credentialId, { changed: updatedAt, ...before }, CHANGE_MARKER_TTL_SECONDS);
   },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
@@ -80,12 +103,8 @@ export interface CredentialState {
 }
 
 export async function credentialState(kv: KVNamespace, credentialId: string, accountId: string): Promise<CredentialState> {
-  const [credential, account, changed] = await readMarkers(kv, [
-    markerKey("credential", credentialId),
-    markerKey("account", accountId),
-    changeKey(credentialId),
-  ]);
-  return { revoked: revokes(credential, null) || revokes(account, null), changedAt: changed?.changed ?? null };
+  const [credential, account] = await readMarkers(kv, [markerKey("credential", credentialId), markerKey("account", accountId)]);
+  return { revoked: revokes(credential, null) || revokes(account, null), changedAt: credential?.changed ?? null };
 }
 
 /** One bulk KV read; true when any marker revokes this access token. */
@@ -94,7 +113,6 @@ export async function isTokenRevoked(kv: KVNamespace, token: TokenSubject): Prom
     markerKey("credential", token.credentialId),
     markerKey("account", token.accountId),
     markerKey("token", token.jti),
-    changeKey(token.credentialId),
   ]);
   return markers.some((marker) => revokes(marker, token.iat));
 }

@@ -7,15 +7,11 @@ import { guarded } from "./d1";
  *   revoked:account:<account id>         the account is deactivated, was reactivated, or was deleted
  *   revoked:token:<jti>                  one access token was revoked (RFC 7009)
  *   revoked:session:<sid>                a console session was signed out
- *   changed:credential:<credential id>   the credential was rolled or edited
- *
- * Only deletion and deactivation write `revoked:…`, whole and unmerged, so no other change can
- * overwrite one. Rolls and edits merge into `changed:credential:<id>` instead.
+
  *
  * The value (JSON, the Marker type below) says what is revoked: {"all": true} (every secret and
  * token) or {"before": <unix seconds>} (tokens issued at or before that second; secrets are
- * fine); a `changed:` marker carries {"changed": <updated_at>} and, after a roll with no grace
- * period, {"before": …} for the old secret's tokens.
+ * fine); a credential's marker also carries {"changed": <updated_at>} after a roll or edit.
  * docs/storage.md lists the TTLs; src/services/revocation.ts decides them.
  */
 export interface Marker {
@@ -33,9 +29,6 @@ export function markerKey(subject: MarkerSubject, id: string): string {
   return `revoked:${subject}:${id}`;
 }
 
-export function changeKey(credentialId: string): string {
-  return `changed:credential:${credentialId}`;
-}
 
 /** KV answers in this long or the request fails closed. */
 export const KV_TIMEOUT_MS = 3_000;

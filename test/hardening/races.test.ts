@@ -386,9 +386,10 @@ function jsonRequest(method: string, path: string, body: unknown): Request {
 }
 
 /**
- * A PATCH or a roll merges into the credential's `changed:` marker (read, merge, write), and KV
- * has no compare-and-set. Deletions write their own `revoked:` key, which nothing else writes,
- * so an edit racing a DELETE can never make the DELETE's tokens verify again.
+ * A PATCH or a roll merges into the credential's marker (read, merge, write), and KV has no
+ * compare-and-set, so its write can land over a racing DELETE's {"all": true}. The DELETE reads
+ * its marker back after its commit and the edit, finding its row gone, re-asserts it: the
+ * DELETE's tokens never verify again once it has returned.
  */
 describe("an edit or roll racing a credential DELETE", () => {
   const edits: [string, (id: string) => Request, number][] = [
