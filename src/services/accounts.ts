@@ -65,6 +65,8 @@ export async function deactivateAccount(env: Env, who: AuditContext, id: string)
       values: [],
     }),
   ]);
+  // A racing activation may have written its marker over ours: D1 says deactivated, so KV must too.
+  await revocation.assertAccountDeactivated(env.REVOCATIONS, id);
   return changed ? toAccount({ ...row, status: "deactivated", deactivated_at: at }) : getAccount(env, id);
 }
 
@@ -76,8 +78,7 @@ export async function activateAccount(env: Env, who: AuditContext, id: string): 
   const row = await mustGet(env, id);
   if (row.status === "active") {
     // Rewritten so that a retry repairs a marker write that failed after the D1 change.
-    if (row.deactivated_at) await revocation.accountReactivated(env.REVOCATIONS, id, row.deactivated_at);
-    return toAccount(row);
+    return row.deactivated_at ? markReactivated(env, id, row.deactivated_at) : toAccount(row);
   }
   const at = nowIso();
   const [changed] = await commit(env.DB, [
@@ -90,8 +91,19 @@ export async function activateAccount(env: Env, who: AuditContext, id: string): 
   // Deleted (or activated by someone else) since it was read: no marker, which could overwrite
   // a concurrent deletion's {"all"} and revive the deleted account's tokens. 404 if it is gone.
   if (!changed) return getAccount(env, id);
-  await revocation.accountReactivated(env.REVOCATIONS, id, row.deactivated_at ?? at);
-  return toAccount({ ...row, status: "active" });
+  return markReactivated(env, id, row.deactivated_at ?? at);
+}
+
+/**
+ * Writes the reactivation marker, then re-reads D1: a deactivation (or deletion) that ran while
+ * the marker was on its way wins, and gets its marker back (KV has no compare-and-set).
+ */
+async function markReactivated(env: Env, id: string, deactivatedAt: string): Promise<Account> {
+  await revocation.accountReactivated(env.REVOCATIONS, id, deactivatedAt);
+  const now = await accounts.getAccount(env.DB, id);
+  if (now?.status === "active") return toAccount(now);
+  await (now ? revocation.assertAccountDeactivated(env.REVOCATIONS, id) : revocation.accountDeleted(env.REVOCATIONS, id));
+  return getAccount(env, id);
 }
 
 /** Deletes the account and its credentials, with one audit event for each, in one batch. */

@@ -16,6 +16,8 @@ import { type Marker, markerKey, readMarkers, writeMarker } from "../storage/rev
  * deletion reads its marker back after its D1 commit, and an edit that finds its row gone
  * re-asserts the deletion (`assertCredentialDeleted`). For secrets the race was harmless anyway:
  * any `changed` newer than a cached row sends the lookup to D1, where the row is gone.
+ * Account activation and deactivation race the same way on the account's key and are repaired
+ * the same way: each side re-reads the other's result after its own write.
  */
 
 /** Writes a credential's marker, keeping what it already says. A deleted credential's is final. */
@@ -29,6 +31,18 @@ async function mergeCredentialMarker(kv: KVNamespace, credentialId: string, patc
 /** KV takes one write per second per key; a repair that follows another write waits this long. */
 const KV_SAME_KEY_WRITE_GAP_MS = 1_100;
 
+/** Re-writes {"all": true} unless the marker already says it (the repair after a race). */
+async function reassertAll(kv: KVNamespace, key: string, ttlSeconds: number | null): Promise<void> {
+  const [current] = await readMarkers(kv, [key]);
+  if (current?.all) return;
+  try {
+    await writeMarker(kv, key, { all: true }, ttlSeconds);
+  } catch {
+    await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
+    await writeMarker(kv, key, { all: true }, ttlSeconds);
+  }
+}
+
 export const revocation = {
   credentialDeleted(kv: KVNamespace, credentialId: string) {
     return writeMarker(kv, markerKey("credential", credentialId), { all: true }, DELETION_MARKER_TTL_SECONDS);
@@ -37,16 +51,12 @@ export const revocation = {
    * After a deletion's D1 commit (or when an edit finds its row deleted): make sure the marker
    * still says `all`, in case a racing edit's merge landed over it.
    */
-  async assertCredentialDeleted(kv: KVNamespace, credentialId: string) {
-    const key = markerKey("credential", credentialId);
-    const [current] = await readMarkers(kv, [key]);
-    if (current?.all) return;
-    try {
-      await writeMarker(kv, key, { all: true }, DELETION_MARKER_TTL_SECONDS);
-    } catch {
-      await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
-      await writeMarker(kv, key, { all: true }, DELETION_MARKER_TTL_SECONDS);
-    }
+  assertCredentialDeleted(kv: KVNamespace, credentialId: string) {
+    return reassertAll(kv, markerKey("credential", credentialId), DELETION_MARKER_TTL_SECONDS);
+  },
+  /** The same for an account that D1 says is deactivated, after a racing activation's write. */
+  assertAccountDeactivated(kv: KVNamespace, accountId: string) {
+    return reassertAll(kv, markerKey("account", accountId), null);
   },
   accountDeleted(kv: KVNamespace, accountId: string) {
     return writeMarker(kv, markerKey("account", accountId), { all: true }, DELETION_MARKER_TTL_SECONDS);

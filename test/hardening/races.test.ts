@@ -448,15 +448,12 @@ describe("an activation racing a deletion or deactivation of the same account", 
   });
 
   /**
-   * KNOWN BUG (it.fails, as above): activation commits, then writes its {"before"} marker. A
-   * deactivation that runs entirely in between writes {"all"}, commits and returns; the
-   * activation's late write then replaces {"all"}. D1 says deactivated, but a credential row
-   * cached while the account was active (src/services/credential-lookup.ts) is checked against
-   * the markers only, so the API key keeps working for up to CREDENTIAL_CACHE_TTL_MS, and tokens
-   * minted in the gap would verify. Same root cause and same kind of fix: a marker no other
-   * kind of change can overwrite (or a version in the marker that writers compare).
+   * Activation commits, then writes its {"before"} marker; a deactivation that runs entirely in
+   * between writes {"all"}, commits and returns. The activation's late write would replace
+   * {"all"}, so the activation re-reads D1 after its write and puts the deactivation's marker
+   * back (and a deactivation reads its own marker back after its commit, for the other order).
    */
-  it.fails("KNOWN BUG: an activation whose marker lands after a concurrent deactivation returned must not revive the account", async () => {
+  it("an activation whose marker lands after a concurrent deactivation returned does not revive the account", async () => {
     const { account, apiKey } = await setup();
     expect((await send(testAuthRequest(apiKey))).status).toBe(200); // cached while active
     expect((await send(adminRequest("POST", `/admin/v1/accounts/${account.id}/deactivate`))).status).toBe(200);
