@@ -7,20 +7,14 @@ import { resetSigningKeyCache } from "../../src/services/signing-keys";
 import { ISSUER, encodeJson, hmacSign, ourClaims } from "../support/forge";
 import { call, createAccount, createCredential, dumpAllTables, json } from "../support/http";
 import { basic, bytesToBase64url, base64urlToBytes, fetchJwks, introspect, storedSigningKey, testAuth, tokenFor, tokenRequest } from "../support/oauth";
+import type { SigningKeyRow } from "../../src/storage/signing-keys";
 
 /** ES256 signing keys: first use, rotation by the cron, storage at rest, and forgeries. */
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-interface KeyRow {
-  kid: string;
-  generation: number;
-  public_jwk: string;
-  encrypted_private_key: string;
-  created_at: number;
-  activates_at: number;
-}
+type KeyRow = SigningKeyRow;
 
 async function keyRows(): Promise<KeyRow[]> {
   return (await env.DB.prepare("SELECT * FROM signing_keys ORDER BY generation").all<KeyRow>()).results;
