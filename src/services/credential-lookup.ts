@@ -30,11 +30,6 @@ export interface Found {
 const MAX_CACHED_CREDENTIALS = 5_000;
 const cache = new Map<string, { row: CredentialWithAccount; cachedAt: number }>();
 
-/** Forget every cached row (tests use it to act as a fresh isolate). */
-export function resetCredentialCache(): void {
-  cache.clear();
-}
-
 const cacheKey = (key: LookupKey) => (key.by === "client_id" ? `c:${key.clientId}` : `d:${key.digest}`);
 
 function read(db: D1Database | D1DatabaseSession, key: LookupKey): Promise<CredentialWithAccount | null> {
@@ -58,14 +53,17 @@ function remember(key: string, row: CredentialWithAccount): void {
 export async function findCredential(env: Env, key: LookupKey, admits: (row: CredentialWithAccount) => boolean): Promise<Found | null> {
   const id = cacheKey(key);
   const cached = cache.get(id);
+  // A cached copy that the markers call stale is not worth a replica read: go to the primary.
+  let primaryOnly = false;
   if (cached && Date.now() - cached.cachedAt < CREDENTIAL_CACHE_TTL_MS) {
     const state = await credentialState(env.REVOCATIONS, cached.row.id, cached.row.account_id);
     if (state.changedAt === null || state.changedAt <= cached.row.updated_at) return { row: cached.row, revoked: state.revoked };
     cache.delete(id);
+    primaryOnly = true;
   }
 
-  let row = await read(nearest(env.DB), key);
-  let fromPrimary = false;
+  let row = primaryOnly ? null : await read(nearest(env.DB), key);
+  let fromPrimary = primaryOnly;
   if (!row || !admits(row)) {
     row = await read(env.DB, key);
     fromPrimary = true;
@@ -73,9 +71,13 @@ export async function findCredential(env: Env, key: LookupKey, admits: (row: Cre
   if (!row) return null;
   let state = await credentialState(env.REVOCATIONS, row.id, row.account_id);
   if (!fromPrimary && state.changedAt !== null && state.changedAt > row.updated_at) {
-    row = await read(env.DB, key);
-    if (!row) return null;
-    state = await credentialState(env.REVOCATIONS, row.id, row.account_id);
+    const fresh = await read(env.DB, key);
+    if (!fresh) return null;
+    // Same credential (and account): the markers just read still apply.
+    if (fresh.id !== row.id || fresh.account_id !== row.account_id) {
+      state = await credentialState(env.REVOCATIONS, fresh.id, fresh.account_id);
+    }
+    row = fresh;
   }
   if (!state.revoked && admits(row)) remember(id, row);
   return { row, revoked: state.revoked };

@@ -7,8 +7,6 @@ export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBase62(22)}`;
 }
 
-export const ID_PATTERN = /^(acct|cred|evt)_[0-9A-Za-z]{16,40}$/;
-
 /** The current time as the RFC 3339 UTC string stored everywhere. */
 export function nowIso(now = Date.now()): string {
   return new Date(now).toISOString();

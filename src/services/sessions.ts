@@ -1,3 +1,4 @@
+import { KV_MIN_TTL_SECONDS } from "../config";
 import { base64urlDecode, base64urlEncode } from "../lib/crypto";
 import { markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
@@ -66,6 +67,6 @@ export async function verifySession(env: Env, cookie: string): Promise<{ actor: 
 export async function endSession(env: Env, cookie: string): Promise<void> {
   const payload = await parse(env, cookie);
   if (!payload) return;
-  const ttl = Math.max(60, payload.exp - Math.floor(Date.now() / 1000)); // KV's minimum TTL is 60 s
+  const ttl = Math.max(KV_MIN_TTL_SECONDS, payload.exp - Math.floor(Date.now() / 1000));
   await writeMarker(env.REVOCATIONS, markerKey("session", payload.sid), { all: true }, ttl);
 }
