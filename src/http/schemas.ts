@@ -71,6 +71,11 @@ export function listSchema<T extends z.ZodType>(item: T, name: string) {
   return z.object({ data: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
 }
 
+/** An error response in the contract's shape, for the OpenAPI document. */
+export function errorContent(description: string) {
+  return { description, content: { "application/json": { schema: ErrorSchema } } };
+}
+
 /** The error responses every admin route can give, for the OpenAPI document. */
 export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 413 | 415 | 429 | 503)[]) {
   const descriptions = {
@@ -84,11 +89,8 @@ export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 413 | 415 |
     503: "A store is unavailable",
   } as const;
   return Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { description: descriptions[status], content: { "application/json": { schema: ErrorSchema } } },
-    ]),
-  ) as Record<(typeof statuses)[number], { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }>;
+    statuses.map((status) => [status, errorContent(descriptions[status])]),
+  ) as Record<(typeof statuses)[number], ReturnType<typeof errorContent>>;
 }
 
 /** For routes that take no query parameters: any parameter is a 400, as the contract says. */

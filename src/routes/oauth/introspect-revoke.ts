@@ -1,6 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors";
-import { ErrorSchema } from "../../http/schemas";
+import { errorContent } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { revocation } from "../../services/revocation";
 import { verifyAccessToken } from "../../services/verification";
@@ -8,8 +8,6 @@ import { readForm } from "../../http/form";
 import { authenticateClient, clientAuthentication } from "./client-auth";
 import type { Context } from "hono";
 import { countBearerFailure } from "../test-auth";
-
-const oauthError = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
 
 const tokenForm = {
   required: true,
@@ -51,9 +49,9 @@ const introspect = createRoute({
   request: { body: tokenForm },
   responses: {
     200: { description: "Whether the token is active, and its claims if it is", content: { "application/json": { schema: IntrospectionResponse } } },
-    400: oauthError("invalid_request"),
-    401: oauthError("invalid_client"),
-    503: oauthError("temporarily_unavailable"),
+    400: errorContent("invalid_request"),
+    401: errorContent("invalid_client"),
+    503: errorContent("temporarily_unavailable"),
   },
 });
 
@@ -66,9 +64,9 @@ const revoke = createRoute({
   request: { body: tokenForm },
   responses: {
     200: { description: "Revoked, or not a token this service would accept" },
-    400: oauthError("invalid_request or unauthorized_client (another client's token)"),
-    401: oauthError("invalid_client"),
-    503: oauthError("temporarily_unavailable"),
+    400: errorContent("invalid_request or unauthorized_client (another client's token)"),
+    401: errorContent("invalid_client"),
+    503: errorContent("temporarily_unavailable"),
   },
 });
 

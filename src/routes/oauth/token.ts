@@ -1,6 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors";
-import { ErrorSchema } from "../../http/schemas";
+import { errorContent } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { issueAccessToken } from "../../services/tokens";
 import { readForm } from "../../http/form";
@@ -14,8 +14,6 @@ const TokenResponse = z
     scope: z.string().openapi({ example: "events:write" }),
   })
   .openapi("TokenResponse");
-
-const oauthError = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
 
 const token = createRoute({
   method: "post",
@@ -44,9 +42,9 @@ const token = createRoute({
   },
   responses: {
     200: { description: "An access token", content: { "application/json": { schema: TokenResponse } } },
-    400: oauthError("invalid_request, unsupported_grant_type or invalid_scope"),
-    401: oauthError("invalid_client"),
-    503: oauthError("temporarily_unavailable"),
+    400: errorContent("invalid_request, unsupported_grant_type or invalid_scope"),
+    401: errorContent("invalid_client"),
+    503: errorContent("temporarily_unavailable"),
   },
 });
 
