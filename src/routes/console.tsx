@@ -99,7 +99,7 @@ async function form(c: Context<AppEnv>): Promise<Record<string, string>> {
 async function accountChoices(c: Context<AppEnv>, selected: string | undefined): Promise<accounts.Account[]> {
   const list = (await accounts.listAccounts(c.env, 100, null)).data;
   if (!selected || list.some((account) => account.id === selected)) return list;
-  const extra = await accounts.getAccount(c.env, selected).catch(() => null);
+  const extra = await accounts.findAccount(c.env, selected);
   return extra ? [...list, extra] : list;
 }
 
@@ -185,8 +185,9 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
 
   route.get("/credentials", "The Credentials screen", async (c) => {
     const accountId = c.req.query("account_id") ?? null;
-    const accountFilter = accountId ? await accounts.getAccount(c.env, accountId).catch(() => null) : null;
-    const list = await credentials.listCredentials(c.env, { account_id: accountFilter?.id ?? null, type: null }, page(c).limit, page(c).after);
+    const accountFilter = accountId ? await accounts.findAccount(c.env, accountId) : null;
+    const { limit, after } = page(c);
+    const list = await credentials.listCredentials(c.env, { account_id: accountFilter?.id ?? null, type: null }, limit, after);
     const names = await accounts.accountNames(c.env, list.data.map((credential) => credential.account_id));
     const flash = c.req.query("done") === "deleted" ? "Credential deleted. Its secret and tokens no longer work." : undefined;
     return c.html(
@@ -238,7 +239,8 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
   });
 
   route.get("/accounts", "The Accounts screen", async (c) => {
-    const list = await accounts.listAccounts(c.env, page(c).limit, page(c).after);
+    const { limit, after } = page(c);
+    const list = await accounts.listAccounts(c.env, limit, after);
     const done = c.req.query("done");
     const flash = done ? `Account ${done === "delete" ? "deleted" : done === "activate" ? "activated" : done === "deactivate" ? "deactivated" : "created"}.` : undefined;
     return c.html(<AccountsPage actor={c.get("actor")} accounts={list.data} next={list.next_cursor} flash={flash} />);
@@ -272,7 +274,8 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
 
   route.get("/audit", "The audit log", async (c) => {
     const target = (c.req.query("target_id") ?? "").trim().slice(0, 64);
-    const list = await listAuditEvents(c.env, target || null, page(c).limit, page(c).after);
+    const { limit, after } = page(c);
+    const list = await listAuditEvents(c.env, target || null, limit, after);
     return c.html(<AuditPage actor={c.get("actor")} events={list.data} next={list.next_cursor} target={target} />);
   });
 

@@ -42,6 +42,12 @@ export async function getAccount(env: Env, id: string): Promise<Account> {
   return toAccount(await mustGet(env, id));
 }
 
+/** The account, or null when there is none (a store failure still throws). */
+export async function findAccount(env: Env, id: string): Promise<Account | null> {
+  const row = await accounts.getAccount(env.DB, id);
+  return row ? toAccount(row) : null;
+}
+
 export async function listAccounts(env: Env, limit: number, after: Position | null): Promise<Page<Account>> {
   const rows = await accounts.listAccounts(env.DB, limit + 1, after);
   const page = toPage(rows, limit, (row) => ({ time: row.created_at, id: row.id }));
