@@ -20,7 +20,7 @@ export async function verifyForRpc(env: Env, ctx: Deferrer, token: unknown): Pro
   if (typeof token !== "string") return { valid: false, code: "malformed" };
   try {
     const result = await verifyBearer(env, ctx, token);
-    if (!result.valid) return result;
+    if (!result.valid) return { valid: false, code: result.code };
     const { account_id, credential_id, credential_type, scopes } = result.identity;
     return { valid: true, account_id, credential_id, credential_type, scopes };
   } catch (error) {

@@ -3,8 +3,7 @@ import { authorizationCredentials } from "../http/auth-header";
 import { ApiError } from "../http/errors";
 import { errorContent } from "../http/schemas";
 import type { AppEnv } from "../http/types";
-import type { Context } from "hono";
-import { assertNotBlocked, clientIp, hit } from "../services/rate-limits";
+import { clientIp, countFailure } from "../services/rate-limits";
 import { verifyBearer } from "../services/verification";
 
 const TestAuthResponse = z
@@ -33,20 +32,13 @@ const testAuth = createRoute({
 /** RFC 6750 §3: the challenge every rejected bearer request carries. */
 export const INVALID_TOKEN_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="keymint", error="invalid_token"' };
 
-/** A failed bearer check counts against the caller's IP (FAILED_AUTH_BY_IP); 429 once over. */
-export async function countBearerFailure(c: Context<AppEnv>): Promise<void> {
-  const ip = clientIp(c.req.raw.headers);
-  await hit(c.env, [ip === null ? null : ["FAILED_AUTH_BY_IP", ip]]);
-}
-
 export function registerTestAuthRoute(app: OpenAPIHono<AppEnv>) {
   app.openapi(testAuth, async (c) => {
-    const ip = clientIp(c.req.raw.headers);
-    if (ip !== null) assertNotBlocked([["FAILED_AUTH_BY_IP", ip]]);
     const bearer = authorizationCredentials(c.req.raw.headers, "Bearer");
     const result = bearer === null ? null : await verifyBearer(c.env, c.executionCtx, bearer);
     if (!result?.valid) {
-      await countBearerFailure(c);
+      // Against the failing credential if it is known, else the caller's IP; 429 once over.
+      await countFailure(c.env, clientIp(c.req.raw.headers), result?.failedCredential);
       throw new ApiError("invalid_token", "The API key or access token is missing, malformed, unknown or revoked.", INVALID_TOKEN_CHALLENGE);
     }
     const { account_id, credential_id, credential_type, scopes } = result.identity;

@@ -9,10 +9,12 @@ import { guarded } from "../storage/d1";
  * "about N per period in one location", an attacker spread over many locations gets more, and
  * there is no way to ask "how long until the window resets": Retry-After is the whole period.
  *
- * On the token and verification paths only failures are counted, so a client that
- * authenticates correctly never spends budget. Once a key is refused, this isolate refuses it
- * again without any storage read until the period has passed (`blocked` below), which is what
- * stops a flood from costing D1 reads.
+ * On the token and verification paths only failures are counted, and they count against what
+ * failed (contract "Rate limits", `countFailure`): a known credential's failures against that
+ * credential, unknown or malformed values against the caller's IP. A request that passes every
+ * check is never refused, so neither a neighbour behind the same IP nor someone who knows a
+ * client_id can lock a client out. Malformed values are refused by their checksum before any
+ * storage read; what unknown well-formed values cost is in docs/security.md.
  *
  * If the binding itself fails or does not answer within LIMITER_TIMEOUT_MS, requests go through
  * (rate limiting is a cost control, never an authentication decision) and the failure is logged.
@@ -86,4 +88,13 @@ export async function hit(env: Env, keys: readonly (LimitKey | null)[]): Promise
 export function clientIp(headers: Headers): string | null {
   const ip = headers.get("cf-connecting-ip");
   return ip && ip.length <= 64 ? ip : null;
+}
+
+/**
+ * A failed authentication on the token or verification paths, counted against what failed: the
+ * known credential's key (`failedCredential`), else the caller's IP. Throws 429 once over.
+ */
+export function countFailure(env: Env, ip: string | null, failedCredential: string | undefined): Promise<void> {
+  if (failedCredential !== undefined) return hit(env, [["FAILED_CLIENT_AUTH_BY_CLIENT", failedCredential.slice(0, 64)]]);
+  return hit(env, [ip === null ? null : ["FAILED_AUTH_BY_IP", ip]]);
 }

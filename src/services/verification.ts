@@ -27,7 +27,18 @@ export interface Identity {
   scopes: string[];
 }
 
-export type Verified<T> = { valid: true; identity: T } | { valid: false; code: InvalidCode };
+export type Verified<T> =
+  | { valid: true; identity: T }
+  | {
+      valid: false;
+      code: InvalidCode;
+      /**
+       * Set when a known credential failed (wrong secret, deactivated, revoked): its rate-limit
+       * key (the client_id at the token endpoint, else the credential id). Unset for unknown or
+       * malformed values, which count against the caller's IP (contract "Rate limits").
+       */
+      failedCredential?: string;
+    };
 
 export type InvalidCode =
   | "malformed" // not a value this service could have issued (format, checksum, JWT shape)
@@ -39,7 +50,12 @@ export type InvalidCode =
   | "bad_signature"
   | "bad_claims";
 
-const invalid = (code: InvalidCode) => ({ valid: false, code }) as const;
+const invalid = (code: InvalidCode, failedCredential?: string) =>
+  (failedCredential === undefined ? { valid: false, code } : { valid: false, code, failedCredential }) as {
+    valid: false;
+    code: InvalidCode;
+    failedCredential?: string;
+  };
 
 /** The deferred `last_used_at` write, at most once a minute per credential per isolate. */
 const lastTouched = new Map<string, number>();
@@ -85,9 +101,10 @@ async function verifySecret(
   const matches = (row: CredentialWithAccount) => row.type === type && secretMatches(row, digest);
   const found = await findCredential(env, key, (row) => matches(row) && row.account_status === "active");
   if (!found || found.row.type !== type) return invalid("unknown");
-  if (!matches(found.row)) return invalid("wrong_secret");
-  if (found.row.account_status !== "active") return invalid("inactive");
-  if (found.revoked) return invalid("revoked");
+  const failedCredential = key.by === "client_id" ? key.clientId : found.row.id;
+  if (!matches(found.row)) return invalid("wrong_secret", failedCredential);
+  if (found.row.account_status !== "active") return invalid("inactive", failedCredential);
+  if (found.revoked) return invalid("revoked", failedCredential);
   touch(env, ctx, found.row.id);
   return { valid: true, identity: identityOf(found.row) };
 }
@@ -174,7 +191,8 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Verifi
       },
     ));
   } catch (error) {
-    if (error instanceof joseErrors.JWTExpired) return invalid("expired");
+    // Expired means the signature checked out, so its `cid` is ours: the failure is that credential's.
+    if (error instanceof joseErrors.JWTExpired) return invalid("expired", typeof error.payload.cid === "string" ? error.payload.cid : undefined);
     if (error instanceof joseErrors.JOSEError) {
       return invalid(error instanceof joseErrors.JWTClaimValidationFailed ? "bad_claims" : "bad_signature");
     }
@@ -193,7 +211,7 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Verifi
     scope: payload.scope,
   };
   if (await isTokenRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, jti: claims.jti, iat: claims.iat })) {
-    return invalid("revoked");
+    return invalid("revoked", claims.cid);
   }
   return {
     valid: true,

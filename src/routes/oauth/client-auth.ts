@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { authorizationCredentials } from "../../http/auth-header";
 import { ApiError } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
-import { assertNotBlocked, clientIp, hit } from "../../services/rate-limits";
+import { clientIp, countFailure } from "../../services/rate-limits";
 import { verifyClient } from "../../services/verification";
 
 /**
@@ -62,18 +62,14 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
 }
 
 /**
- * Verifies the client, with the failure rate limits. Each failure counts against the client_id
- * and the caller's IP (429 once over). An IP refused recently is refused again before any
- * storage read. A client_id is not: client_ids are not secret, so that would let anyone lock a
- * client out; its own correct secret always gets through.
+ * Verifies the client, with the failure rate limits: a failure counts against the client_id when
+ * the client exists, else against the caller's IP (429 once over). Nothing is refused before it
+ * is checked, so a correct secret always gets through.
  */
 export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication) {
-  const ip = clientIp(c.req.raw.headers);
-  const ipKey = ip === null ? null : (["FAILED_AUTH_BY_IP", ip] as const);
-  if (ipKey) assertNotBlocked([ipKey]);
   const result = await verifyClient(c.env, c.executionCtx, auth.clientId, auth.clientSecret);
   if (!result.valid) {
-    await hit(c.env, [["FAILED_CLIENT_AUTH_BY_CLIENT", auth.clientId.slice(0, 64)], ipKey]);
+    await countFailure(c.env, clientIp(c.req.raw.headers), result.failedCredential);
     throw invalidClient(auth.method === "client_secret_basic");
   }
   c.set("credentialId", result.identity.credential_id);
