@@ -291,7 +291,13 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     }
     if (error instanceof StoreUnavailableError) {
       c.header("Retry-After", String(RETRY_AFTER_UNAVAILABLE_SECONDS));
-      return c.html(<ErrorPage actor={c.get("actor")} title="Try again shortly" message="Keymint could not reach its storage. Nothing was changed." />, 503);
+      // A change may have been partly made (a revocation marker is written before the database
+      // commits, fail closed), so the page must not promise that nothing changed.
+      const message =
+        c.req.method === "GET"
+          ? "Keymint could not reach its storage. Try again in a few seconds."
+          : "Keymint could not reach its storage, so this change may be incomplete: a revocation can be in force already. Check the current state, then try the action once more to finish it.";
+      return c.html(<ErrorPage actor={c.get("actor")} title="Try again shortly" message={message} />, 503);
     }
     throw error; // the app's handler answers 503 without detail
   });

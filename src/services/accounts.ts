@@ -83,8 +83,10 @@ export async function deactivateAccount(env: Env, who: AuditContext, id: string)
 export async function activateAccount(env: Env, who: AuditContext, id: string): Promise<Account> {
   const row = await mustGet(env, id);
   if (row.status === "active") {
-    // Rewritten so that a retry repairs a marker write that failed after the D1 change.
-    return row.deactivated_at ? markReactivated(env, id, row.deactivated_at) : toAccount(row);
+    // Rewritten from D1 so that a retry repairs a marker that D1 does not back: a reactivation
+    // marker whose write failed after the D1 change, or the `all` of a deactivation whose D1
+    // change failed (which would otherwise stop every credential for good).
+    return markReactivated(env, id, row.deactivated_at);
   }
   const at = nowIso();
   const [changed] = await commit(env.DB, [
@@ -104,8 +106,10 @@ export async function activateAccount(env: Env, who: AuditContext, id: string): 
  * Writes the reactivation marker, then re-reads D1: a deactivation (or deletion) that ran while
  * the marker was on its way wins, and gets its marker back (KV has no compare-and-set).
  */
-async function markReactivated(env: Env, id: string, deactivatedAt: string): Promise<Account> {
-  await revocation.accountReactivated(env.REVOCATIONS, id, deactivatedAt);
+async function markReactivated(env: Env, id: string, deactivatedAt: string | null): Promise<Account> {
+  await (deactivatedAt === null
+    ? revocation.accountNeverDeactivated(env.REVOCATIONS, id)
+    : revocation.accountReactivated(env.REVOCATIONS, id, deactivatedAt));
   const now = await accounts.getAccount(env.DB, id);
   if (now?.status === "active") return toAccount(now);
   await (now ? revocation.assertAccountDeactivated(env.REVOCATIONS, id) : revocation.accountDeleted(env.REVOCATIONS, id));
@@ -126,6 +130,8 @@ export async function deleteAccount(env: Env, who: AuditContext, id: string): Pr
     accounts.deleteAccount(env.DB, id),
   ]);
   if (!results[3]) throw notFound();
+  // An activation that read the account before this commit may have replaced our marker.
+  await revocation.assertAccountDeleted(env.REVOCATIONS, id);
 }
 
 /** Account names by id, for display. At most 100 distinct ids (a page). */

@@ -5,7 +5,7 @@ import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
 import * as credentials from "../storage/credentials";
 import type { CredentialFilter, CredentialRow, CredentialType } from "../storage/credentials";
 import { commit } from "../storage/d1";
-import { claimIdempotencyKey, getIdempotencyKey } from "../storage/idempotency-keys";
+import { claimIdempotencyKey, getIdempotencyKey, releaseIdempotencyKey } from "../storage/idempotency-keys";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
 import { revocation } from "./revocation";
@@ -156,6 +156,23 @@ export async function listCredentials(
   return { data: page.data.map((row) => toCredential(row)), next_cursor: page.next_cursor };
 }
 
+/** An edit that loses a race with another edit of the same credential is retried this often, then 409. */
+export const MAX_EDIT_RETRIES = 3;
+
+const conflict = () =>
+  new ApiError("conflict", "Another change to this credential kept landing first. Read it again, then retry.");
+
+/**
+ * Reads the row for one attempt of an edit. Gone: 404, and if this edit already wrote a marker,
+ * the deletion is re-asserted (our merge may have landed over its `all`).
+ */
+async function rowForAttempt(env: Env, id: string, attempt: number): Promise<CredentialRow> {
+  const row = await credentials.getCredential(env.DB, id);
+  if (row) return row;
+  if (attempt > 0) await revocation.assertCredentialDeleted(env.REVOCATIONS, id);
+  throw notFound();
+}
+
 export async function updateCredential(
   env: Env,
   who: AuditContext,
@@ -164,27 +181,23 @@ export async function updateCredential(
 ): Promise<Credential> {
   // Nothing to change (`{}`): answer like a get, with no write and no audit event.
   if (changes.name === undefined && changes.scopes === undefined) return getCredential(env, id);
-  const at = nextVersion(await mustGet(env, id));
-  // Before the change, so no cached or replica copy of the old scopes outlives it (fail closed).
-  await revocation.credentialChanged(env.REVOCATIONS, id, at);
-  const [changed] = await commit(env.DB, [
-    credentials.updateCredential(
-      env.DB,
-      id,
-      { name: changes.name ?? null, scopes: changes.scopes ? JSON.stringify(changes.scopes) : null },
-      at,
-    ),
-    insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id }, {
-      sql: "changes() > 0",
-      values: [],
-    }),
-  ]);
-  if (!changed) {
-    // The row was there a moment ago: a deletion raced this edit. Keep the deletion final.
-    await revocation.assertCredentialDeleted(env.REVOCATIONS, id);
-    throw notFound();
+  const values = { name: changes.name ?? null, scopes: changes.scopes ? JSON.stringify(changes.scopes) : null };
+  for (let attempt = 0; ; attempt++) {
+    const row = await rowForAttempt(env, id, attempt);
+    if (attempt > MAX_EDIT_RETRIES) throw conflict();
+    const at = nextVersion(row);
+    // Before the change, so no cached or replica copy of the old scopes outlives it (fail closed).
+    await revocation.credentialChanged(env.REVOCATIONS, id, at);
+    // Conditional on the version read: a stalled edit cannot land over a newer one.
+    const [changed] = await commit(env.DB, [
+      credentials.updateCredential(env.DB, id, values, row.updated_at, at),
+      insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id }, {
+        sql: "changes() > 0",
+        values: [],
+      }),
+    ]);
+    if (changed) return getCredential(env, id);
   }
-  return getCredential(env, id);
 }
 
 /**
@@ -218,33 +231,38 @@ export async function rollCredential(
   expiresIn: number,
   idempotencyKey?: string,
 ): Promise<CredentialWithSecret | Replayed> {
-  const row = await mustGet(env, id);
   const hash = idempotencyKey === undefined ? "" : await requestHash("credential.roll", { id, expiresIn });
   // A retry must not touch the markers again (it would revoke tokens of the new secret).
   if (idempotencyKey !== undefined && (await getIdempotencyKey(env.DB, who.actor, idempotencyKey))) {
     return replay(env, who, idempotencyKey, hash);
   }
-  const at = nextVersion(row);
-  const previousExpiresAt = expiresIn > 0 ? nowIso(Date.parse(at) + expiresIn * 1000) : null;
-  const { reveal, stored } = await newSecret(row.type);
-  const statements = [
-    ...(idempotencyKey === undefined
-      ? []
-      : [claimIdempotencyKey(env.DB, { actor: who.actor, key: idempotencyKey, operation: "credential.roll", request_hash: hash, credential_id: id, created_at: at })]),
-    credentials.rollSecret(env.DB, id, stored, previousExpiresAt, at, idempotencyKey !== undefined),
-    insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id }, {
-      sql: "changes() > 0",
-      values: [],
-    }),
-  ];
-  // Markers first (fail closed): copies of the old row are stale from now on, and with no grace
-  // period the old secret is treated as leaked, so the tokens it issued die too.
-  await revocation.credentialChanged(env.REVOCATIONS, id, at, expiresIn === 0);
-  const changes = await commit(env.DB, statements);
-  if (idempotencyKey !== undefined && !changes[0]) return replay(env, who, idempotencyKey, hash);
-  if (!changes[statements.length - 2]) {
-    await revocation.assertCredentialDeleted(env.REVOCATIONS, id); // a deletion raced this roll
-    throw notFound();
+  for (let attempt = 0; ; attempt++) {
+    const row = await rowForAttempt(env, id, attempt);
+    if (attempt > MAX_EDIT_RETRIES) throw conflict();
+    const at = nextVersion(row);
+    const { reveal, stored } = await newSecret(row.type);
+    const previousExpiresAt = expiresIn > 0 ? nowIso(Date.parse(at) + expiresIn * 1000) : null;
+    const claim = idempotencyKey === undefined ? null : { actor: who.actor, key: idempotencyKey, operation: "credential.roll", request_hash: hash, credential_id: id, created_at: at };
+    const statements = [
+      ...(claim ? [claimIdempotencyKey(env.DB, claim)] : []),
+      credentials.rollSecret(env.DB, id, stored, previousExpiresAt, row.updated_at, at, claim !== null),
+      insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id }, {
+        sql: "changes() > 0",
+        values: [],
+      }),
+      // A roll that lost the race gives its fresh claim back, so the next attempt can make it.
+      ...(claim ? [releaseIdempotencyKey(env.DB, claim)] : []),
+    ];
+    const rollIndex = claim ? 1 : 0;
+    // Markers first (fail closed): copies of the old row are stale from now on, and with no grace
+    // period the old secret is treated as leaked, so the tokens it issued die too.
+    await revocation.credentialChanged(env.REVOCATIONS, id, at, expiresIn === 0);
+    const changes = await commit(env.DB, statements);
+    if (changes[rollIndex]) {
+      // The old secret could mint until the commit landed: its tokens up to now die as well.
+      if (expiresIn === 0) await revocation.credentialRolledAt(env.REVOCATIONS, id, Date.now());
+      return { ...(await getCredential(env, id)), ...reveal };
+    }
+    if (claim && !changes[0]) return replay(env, who, claim.key, hash); // the same request, sent twice at once
   }
-  return { ...(await getCredential(env, id)), ...reveal };
 }

@@ -1,5 +1,5 @@
 import { CHANGE_MARKER_TTL_SECONDS, DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
-import { type Marker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
+import { type Marker, deleteMarker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**
  * The revocation rules. D1 is the authority for secrets; these KV markers make revocation
@@ -20,16 +20,29 @@ import { type Marker, markerKey, readMarkers, writeMarker } from "../storage/rev
  * the same way: each side re-reads the other's result after its own write.
  */
 
-/** Writes a credential's marker, keeping what it already says. A deleted credential's is final. */
+/** KV takes one write per second per key; a repair that follows another write waits this long. */
+const KV_SAME_KEY_WRITE_GAP_MS = 1_100;
+
+/**
+ * Writes a credential's marker, keeping what it already says. A deleted credential's is final,
+ * and `changed` and `before` only move forward: a stalled older edit that writes last must not
+ * make a newer cached copy look fresh, nor shorten a revocation.
+ */
 async function mergeCredentialMarker(kv: KVNamespace, credentialId: string, patch: Marker, ttlSeconds: number): Promise<void> {
   const key = markerKey("credential", credentialId);
   const [current] = await readMarkers(kv, [key]);
   if (current?.all) return;
-  await writeMarker(kv, key, { ...current, ...patch }, ttlSeconds);
+  const merged: Marker = { ...current, ...patch };
+  if (current?.changed !== undefined && patch.changed !== undefined && current.changed > patch.changed) merged.changed = current.changed;
+  if (current?.before !== undefined) merged.before = Math.max(current.before, patch.before ?? 0);
+  try {
+    await writeMarker(kv, key, merged, ttlSeconds);
+  } catch {
+    // KV takes one write per second per key: an edit retried after losing a race can hit that.
+    await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
+    await writeMarker(kv, key, merged, ttlSeconds);
+  }
 }
-
-/** KV takes one write per second per key; a repair that follows another write waits this long. */
-const KV_SAME_KEY_WRITE_GAP_MS = 1_100;
 
 /** Re-writes {"all": true} unless the marker already says it (the repair after a race). */
 async function reassertAll(kv: KVNamespace, key: string, ttlSeconds: number | null): Promise<void> {
@@ -58,6 +71,17 @@ export const revocation = {
   assertAccountDeactivated(kv: KVNamespace, accountId: string) {
     return reassertAll(kv, markerKey("account", accountId), null);
   },
+  /** After an account deletion's D1 commit: a racing activation must not have replaced `all`. */
+  assertAccountDeleted(kv: KVNamespace, accountId: string) {
+    return reassertAll(kv, markerKey("account", accountId), DELETION_MARKER_TTL_SECONDS);
+  },
+  /**
+   * An account that D1 says was never deactivated has no business with a marker: one left by a
+   * deactivation whose D1 write failed would stop every credential for good.
+   */
+  accountNeverDeactivated(kv: KVNamespace, accountId: string) {
+    return deleteMarker(kv, markerKey("account", accountId));
+  },
   accountDeleted(kv: KVNamespace, accountId: string) {
     return writeMarker(kv, markerKey("account", accountId), { all: true }, DELETION_MARKER_TTL_SECONDS);
   },
@@ -84,6 +108,13 @@ export const revocation = {
   credentialChanged(kv: KVNamespace, credentialId: string, updatedAt: string, revokeTokens = false) {
     const before = revokeTokens ? { before: Math.floor(Date.parse(updatedAt) / 1000) } : {};
     return mergeCredentialMarker(kv, credentialId, { changed: updatedAt, ...before }, CHANGE_MARKER_TTL_SECONDS);
+  },
+  /**
+   * After a no-grace roll's D1 commit: the old secret could mint until the commit landed, so
+   * tokens up to this moment (rounded up to the whole second) die too. `changed` stays as is.
+   */
+  credentialRolledAt(kv: KVNamespace, credentialId: string, committedAtMs: number) {
+    return mergeCredentialMarker(kv, credentialId, { before: Math.ceil(committedAtMs / 1000) }, CHANGE_MARKER_TTL_SECONDS);
   },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);

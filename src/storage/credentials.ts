@@ -104,23 +104,34 @@ export function listCredentials(
   );
 }
 
+/**
+ * Edits name and scopes, only if the row is still at `version` (its updated_at when it was
+ * read): an edit that lost a race changes nothing, and the caller reads again.
+ */
 export function updateCredential(
   db: D1Database,
   id: string,
   changes: { name: string | null; scopes: string | null },
+  version: string,
   updatedAt: string,
 ): D1PreparedStatement {
   return db
-    .prepare("UPDATE credentials SET name = coalesce(?, name), scopes = coalesce(?, scopes), updated_at = ? WHERE id = ?")
-    .bind(changes.name, changes.scopes, updatedAt, id);
+    .prepare(
+      "UPDATE credentials SET name = coalesce(?, name), scopes = coalesce(?, scopes), updated_at = ? WHERE id = ? AND updated_at = ?",
+    )
+    .bind(changes.name, changes.scopes, updatedAt, id, version);
 }
 
-/** Replaces the secret; the old digest stays valid until `previousExpiresAt` (or not at all when null). */
+/**
+ * Replaces the secret; the old digest stays valid until `previousExpiresAt` (or not at all when
+ * null). Only if the row is still at `version`, like updateCredential.
+ */
 export function rollSecret(
   db: D1Database,
   id: string,
   secret: { hash: string; hint: string },
   previousExpiresAt: string | null,
+  version: string,
   updatedAt: string,
   onlyIfPreviousChanged = false,
 ): D1PreparedStatement {
@@ -130,9 +141,9 @@ export function rollSecret(
          previous_secret_hash = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_hash END,
          previous_secret_expires_at = ?1,
          secret_hash = ?2, hint = ?3, updated_at = ?4
-       WHERE id = ?5${onlyIfPreviousChanged ? " AND changes() > 0" : ""}`,
+       WHERE id = ?5 AND updated_at = ?6${onlyIfPreviousChanged ? " AND changes() > 0" : ""}`,
     )
-    .bind(previousExpiresAt, secret.hash, secret.hint, updatedAt, id);
+    .bind(previousExpiresAt, secret.hash, secret.hint, updatedAt, id, version);
 }
 
 /** Clears previous secrets whose grace period has ended (run from the cron). */

@@ -22,6 +22,16 @@ export function claimIdempotencyKey(db: D1Database, row: IdempotencyKeyRow): D1P
     .bind(row.actor, row.key, row.operation, row.request_hash, row.credential_id, row.created_at);
 }
 
+/**
+ * Put last in a batch: removes this very claim (same actor, key and moment) when the statement
+ * before it changed nothing, i.e. the change it guarded did not happen.
+ */
+export function releaseIdempotencyKey(db: D1Database, row: IdempotencyKeyRow): D1PreparedStatement {
+  return db
+    .prepare("DELETE FROM idempotency_keys WHERE actor = ? AND key = ? AND created_at = ? AND changes() = 0")
+    .bind(row.actor, row.key, row.created_at);
+}
+
 export function getIdempotencyKey(db: D1Database, actor: string, key: string): Promise<IdempotencyKeyRow | null> {
   return first<IdempotencyKeyRow>(
     db

@@ -47,3 +47,8 @@ export async function writeMarker(kv: KVNamespace, key: string, marker: Marker, 
     KV_TIMEOUT_MS,
   );
 }
+
+/** Removes a marker (a stray one that D1 does not back, e.g. after a failed deactivation). */
+export async function deleteMarker(kv: KVNamespace, key: string): Promise<void> {
+  await guarded("kv", () => kv.delete(key), KV_TIMEOUT_MS);
+}
