@@ -49,6 +49,16 @@ export const PAGE_LIMIT_MAX = 100;
 /** `last_used_at` is written at most this often per credential. */
 export const LAST_USED_INTERVAL_MS = 60_000;
 
+/**
+ * ADMIN_TOKEN must be at least this long (the contract). A shorter or empty one is a
+ * misconfiguration: nobody gets in with it, and no console session is signed or accepted.
+ */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+export function adminTokenUsable(env: Env): boolean {
+  return typeof env.ADMIN_TOKEN === "string" && env.ADMIN_TOKEN.length >= MIN_ADMIN_TOKEN_LENGTH;
+}
+
 export interface Settings {
   issuer: string;
   audience: string;

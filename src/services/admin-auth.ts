@@ -1,3 +1,4 @@
+import { adminTokenUsable } from "../config";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { accessConfig, verifyAccessJwt } from "./access";
 import { verifySession } from "./sessions";
@@ -19,7 +20,7 @@ let adminTokenDigest: { token: string; digest: Promise<string> } | undefined;
 
 /** Constant-time check of a presented token against ADMIN_TOKEN (digest computed once per isolate). */
 export async function isAdminToken(env: Env, presented: string): Promise<boolean> {
-  if (!env.ADMIN_TOKEN || env.ADMIN_TOKEN.length < 32) return false; // misconfigured: nobody gets in
+  if (!adminTokenUsable(env)) return false; // misconfigured: nobody gets in
   if (adminTokenDigest?.token !== env.ADMIN_TOKEN) {
     adminTokenDigest = { token: env.ADMIN_TOKEN, digest: sha256Hex(env.ADMIN_TOKEN) };
   }

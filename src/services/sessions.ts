@@ -1,4 +1,4 @@
-import { KV_MIN_TTL_SECONDS } from "../config";
+import { KV_MIN_TTL_SECONDS, adminTokenUsable } from "../config";
 import { base64urlDecode, base64urlEncode } from "../lib/crypto";
 import { markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
@@ -6,6 +6,8 @@ import { markerKey, readMarkers, writeMarker } from "../storage/revocation-marke
  * Console sessions for admin-token sign-in. The cookie holds {sid, actor, exp} and an HMAC-SHA256
  * over them, keyed from ADMIN_TOKEN (so rotating the token ends every session). It never holds
  * the token. Signing out writes a KV marker for the sid until the session would have expired.
+ * With an ADMIN_TOKEN that admin auth would refuse (empty or short), no session is signed or
+ * accepted: a key derived from a guessable token would let anyone forge a cookie.
  */
 
 /** Console sessions last this long; then the admin signs in again. */
@@ -20,7 +22,8 @@ interface SessionPayload {
 
 let hmac: { token: string; key: Promise<CryptoKey> } | undefined;
 
-function sessionKey(env: Env): Promise<CryptoKey> {
+function sessionKey(env: Env): Promise<CryptoKey> | null {
+  if (!adminTokenUsable(env)) return null;
   if (hmac?.token !== env.ADMIN_TOKEN) {
     const material = new TextEncoder().encode(`keymint console session v1\0${env.ADMIN_TOKEN}`);
     hmac = {
@@ -35,17 +38,20 @@ function sessionKey(env: Env): Promise<CryptoKey> {
 
 export async function createSession(env: Env, actor: string): Promise<{ cookie: string; maxAge: number }> {
   const payload: SessionPayload = { sid: crypto.randomUUID(), actor, exp: Math.floor(Date.now() / 1000) + SESSION_LIFETIME_SECONDS };
+  const key = sessionKey(env);
+  if (!key) throw new Error("ADMIN_TOKEN is not usable: no console session can be signed");
   const body = base64urlEncode(new TextEncoder().encode(JSON.stringify(payload)));
-  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await sessionKey(env), new TextEncoder().encode(body)));
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await key, new TextEncoder().encode(body)));
   return { cookie: `${body}.${base64urlEncode(signature)}`, maxAge: SESSION_LIFETIME_SECONDS };
 }
 
 async function parse(env: Env, cookie: string): Promise<SessionPayload | null> {
-  if (cookie.length > 1024) return null;
+  const key = sessionKey(env);
+  if (!key || cookie.length > 1024) return null;
   const [body, signature, ...rest] = cookie.split(".");
   if (!body || !signature || rest.length) return null;
   try {
-    const valid = await crypto.subtle.verify("HMAC", await sessionKey(env), base64urlDecode(signature), new TextEncoder().encode(body));
+    const valid = await crypto.subtle.verify("HMAC", await key, base64urlDecode(signature), new TextEncoder().encode(body));
     if (!valid) return null;
     const payload = JSON.parse(new TextDecoder().decode(base64urlDecode(body))) as SessionPayload;
     if (typeof payload.sid !== "string" || typeof payload.actor !== "string" || typeof payload.exp !== "number") return null;
