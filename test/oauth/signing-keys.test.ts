@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWTPayload } from "jose";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { resetSigningKeyCache } from "../../src/services/signing-keys";
+import { activeSigner, resetSigningKeyCache } from "../../src/services/signing-keys";
 import { ISSUER, encodeJson, hmacSign, ourClaims } from "../support/forge";
 import { call, createAccount, createCredential, dumpAllTables, json } from "../support/http";
 import { basic, bytesToBase64url, base64urlToBytes, fetchJwks, introspect, storedSigningKey, testAuth, tokenFor, tokenRequest } from "../support/oauth";
@@ -37,6 +37,55 @@ async function newClient(scopes = ["read"]) {
 }
 
 const kidOf = (token: string) => decodeProtectedHeader(token).kid;
+
+type SigningKeysModule = typeof import("../../src/services/signing-keys");
+
+/**
+ * A separate instance of the signing-key service, with module state (cache, in-flight load,
+ * imported keys) of its own, as a new isolate has: Vite loads a module once per URL.
+ */
+function freshSigningKeysModule(isolate: string): Promise<SigningKeysModule> {
+  const url = `../../src/services/signing-keys.ts?isolate=${encodeURIComponent(isolate)}`;
+  return import(/* @vite-ignore */ url) as Promise<SigningKeysModule>;
+}
+
+/**
+ * The real D1, except that a batch inserting into signing_keys first reports the kid it
+ * inserts and waits for `arrive` to settle. Everything else passes straight through.
+ */
+function holdFirstKeyInserts(db: D1Database, arrive: (kid: string) => Promise<void>): D1Database {
+  const inserted = new WeakMap<D1PreparedStatement, string>();
+  const prepare = (sql: string) => {
+    const statement = db.prepare(sql);
+    if (!/^INSERT INTO signing_keys\b/i.test(sql)) return statement;
+    return new Proxy(statement, {
+      get(target, property) {
+        if (property === "bind") {
+          return (...values: unknown[]) => {
+            const bound = target.bind(...values);
+            inserted.set(bound, String(values[0]));
+            return bound;
+          };
+        }
+        const value = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  };
+  const batch = async (statements: D1PreparedStatement[]) => {
+    const kids = statements.map((statement) => inserted.get(statement)).filter((kid) => kid !== undefined);
+    for (const kid of kids) await arrive(kid);
+    return db.batch(statements);
+  };
+  return new Proxy(db, {
+    get(target, property) {
+      if (property === "prepare") return prepare;
+      if (property === "batch") return batch;
+      const value = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
 
 beforeEach(async () => {
   await env.DB.prepare("DELETE FROM signing_keys").run();
@@ -114,31 +163,46 @@ describe("the first key", () => {
 
   it("is created exactly once when fresh isolates race for it", async () => {
     const client = await newClient();
-    // Each request starts with an empty key cache, as if each ran in its own new isolate.
-    const ctx = createExecutionContext();
-    const responses = await Promise.all(
-      Array.from({ length: 4 }, () => {
-        resetSigningKeyCache();
-        return worker.fetch(
-          new Request("http://localhost:8787/oauth/token", {
-            method: "POST",
-            headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(client.client_id, client.client_secret) },
-            body: "grant_type=client_credentials",
-          }),
-          env,
-          ctx,
-        );
+    // Three isolates, each with its own key cache and in-flight load (the module state of
+    // src/services/signing-keys.ts; each import under its own URL is a separate instance).
+    // Their D1 is the real one, held at the insert until all three have got there: each has
+    // read an empty table and made its own generation-1 key, and the UNIQUE generation decides.
+    const isolates = await Promise.all(["a", "b", "c"].map(freshSigningKeysModule));
+    expect(new Set([...isolates.map((isolate) => isolate.activeSigner), activeSigner]).size).toBe(4); // four separate instances
+    const attempts: string[] = [];
+    const allThere = Promise.withResolvers<void>();
+    const isolateEnv = (): Env => ({
+      ...env,
+      DB: holdFirstKeyInserts(env.DB, (kid) => {
+        attempts.push(kid);
+        if (attempts.length === isolates.length) allThere.resolve();
+        return allThere.promise;
       }),
-    );
-    await waitOnExecutionContext(ctx);
-    expect(responses.map((response) => response.status)).toEqual([200, 200, 200, 200]);
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`only ${attempts.length} of ${isolates.length} isolates tried to insert a key`)), 5_000);
+    });
+    const signers = await Promise.race([Promise.all(isolates.map((isolate) => isolate.activeSigner(isolateEnv()))), timeout]).finally(() => clearTimeout(timer));
+
     const rows = await keyRows();
     expect(rows.map((row) => row.generation)).toEqual([1]);
-    for (const response of responses) {
-      const token = (await json(response)).access_token;
-      expect(kidOf(token)).toBe(rows[0]!.kid);
+    const kid = rows[0]!.kid;
+    expect(attempts).toHaveLength(3);
+    expect(new Set(attempts).size).toBe(3); // three different keys raced
+    expect(attempts).toContain(kid);
+    // Every isolate signs with the winner, not with the key it made itself.
+    expect(signers.map((signer) => signer.kid)).toEqual([kid, kid, kid]);
+    for (const signer of signers) {
+      const token = await ourClaims(client).setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid: signer.kid }).sign(signer.key);
       expect((await testAuth(token)).status).toBe(200);
     }
+    // The Worker's own isolate agrees: it signs with that key and publishes it alone.
+    const token = await tokenFor(client);
+    expect(kidOf(token)).toBe(kid);
+    expect((await testAuth(token)).status).toBe(200);
+    expect(await jwksKids()).toEqual([kid]);
+    expect((await keyRows()).map((row) => row.kid)).toEqual([kid]);
   });
 
   it("is created once when a fresh isolate and the cron race for it", async () => {

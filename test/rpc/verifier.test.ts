@@ -2,6 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { Verifier } from "../../src/index";
+import { generateSecret } from "../../src/services/secrets";
 import { call, createAccount, createCredential } from "../support/http";
 import { tokenFor } from "../support/oauth";
 
@@ -29,10 +30,30 @@ describe("Verifier.verify (RPC)", () => {
   });
 
   it("returns a reason, never throws, for bad input", async () => {
-    for (const bad of ["", "junk", "a.b.c", "km_live_x", 42, null, { token: "x" }]) {
-      const result = await verifier().verify(bad as string);
-      expect(result.valid).toBe(false);
-    }
+    const account = await createAccount();
+    const client = await createCredential(account.id);
+    const genuine = await tokenFor(client);
+    const [header, payload, signature] = genuine.split(".") as [string, string, string];
+    // The first character carries six bits of r: changing it always changes the signature.
+    const flipped = `${header}.${payload}.${signature.startsWith("A") ? "B" : "A"}${signature.slice(1)}`;
+    const cases: [string, unknown, string][] = [
+      ["empty string", "", "malformed"],
+      ["junk", "junk", "malformed"],
+      ["a JWT shape that is not a JWT", "a.b.c", "bad_signature"],
+      ["an API key prefix with a broken body", "km_live_x", "malformed"],
+      ["a number", 42, "malformed"],
+      ["null", null, "malformed"],
+      ["undefined", undefined, "malformed"],
+      ["an object", { token: "x" }, "malformed"],
+      ["a token longer than any we issue", `${header}.${payload}.${"A".repeat(5000)}`, "malformed"],
+      ["a well-formed API key nobody holds", generateSecret("api_key"), "unknown"],
+      ["a genuine token with a changed signature", flipped, "bad_signature"],
+    ];
+    const answers: Record<string, unknown> = {};
+    for (const [label, input] of cases) answers[label] = await verifier().verify(input as string);
+    expect(answers).toEqual(Object.fromEntries(cases.map(([label, , code]) => [label, { valid: false, code }])));
+    // The genuine token it was made from is fine (so the changed signature is what failed).
+    expect((await verifier().verify(genuine)).valid).toBe(true);
   });
 
   it("applies the same revocation as Test Auth: a deleted credential's token fails at once", async () => {
