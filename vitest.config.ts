@@ -28,9 +28,15 @@ export default defineConfig(async () => {
           bindings: {
             ADMIN_TOKEN: "test-admin-token-0123456789abcdefghijklmnop",
             KEY_ENCRYPTION_KEY: "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM",
+            // Usage goes to the queue at the end of each request, not 10 s later.
+            USAGE_FLUSH_SECONDS: "0",
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           },
           serviceBindings: { RESOURCE_SERVER: "keymint-example-resource-server" },
+          // The usage queue, as wrangler.toml declares it, delivering batches at once
+          // (production waits up to 5 s to fill a batch).
+          queueProducers: { USAGE: { queueName: "keymint-usage" } },
+          queueConsumers: { "keymint-usage": { maxBatchTimeout: 0 } },
           workers: [
             {
               name: "keymint-example-resource-server",

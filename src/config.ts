@@ -30,14 +30,17 @@ export const TOKEN_REVOCATION_TTL_SECONDS = Math.max(KV_MIN_TTL_SECONDS, ACCESS_
 export const DELETION_MARKER_TTL_SECONDS = 3_600;
 
 /**
- * The per-isolate credential cache keeps a row this long; every use still re-reads the KV
- * markers, so a deletion or deactivation is seen at once, and a roll or edit (which writes a
- * `changed` marker) makes the next use read the row again.
+ * A deleted credential's edge entry says "deleted" this long (the contract: at least 30 days),
+ * so its failures keep counting against it and no D1 read is needed to turn it away.
  */
-export const CREDENTIAL_CACHE_TTL_MS = 60_000;
+export const DELETED_CREDENTIAL_KNOWN_SECONDS = 31 * 86_400;
 
-/** A `changed` marker outlives any cache entry (60 s) and any D1 replica lag, with margin. */
-export const CHANGE_MARKER_TTL_SECONDS = 600;
+/**
+ * KV can take this long to show a write in other locations (Cloudflare documents "60 seconds or
+ * more"). A credential the edge does not know yet may be read from D1 on a miss; see
+ * src/services/credential-lookup.ts for what bounds those reads.
+ */
+export const KV_PROPAGATION_SECONDS = 60;
 
 /** Request bodies above this are refused with 413 before they are parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -45,9 +48,6 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** Page size bounds for lists (the contract). */
 export const PAGE_LIMIT_DEFAULT = 50;
 export const PAGE_LIMIT_MAX = 100;
-
-/** `last_used_at` is written at most this often per credential. */
-export const LAST_USED_INTERVAL_MS = 60_000;
 
 /**
  * ADMIN_TOKEN must be at least this long (the contract). A shorter or empty one is a

@@ -2,10 +2,12 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { createApp } from "./app";
 import { type VerifyResult, verifyForRpc } from "./rpc";
 import { runScheduledMaintenance } from "./services/maintenance";
+import { applyUsage } from "./services/usage";
 
 /**
- * The Worker's exports: the HTTP app (fetch), the cron (scheduled) that rotates signing keys and
- * ends rolled secrets' grace periods, and the Verifier RPC entrypoint for other Workers.
+ * The Worker's exports: the HTTP app (fetch), the cron (scheduled) that rotates signing keys,
+ * ends rolled secrets' grace periods and backfills the edge read model, the usage Queue's
+ * consumer (queue), and the Verifier RPC entrypoint for other Workers.
  */
 const app = createApp();
 
@@ -13,6 +15,11 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(runScheduledMaintenance(env, Math.floor(controller.scheduledTime / 1000)));
+  },
+  async queue(batch, env) {
+    // A failure throws, and the Queue delivers the batch again: counts are added exactly as
+    // often as a batch commits (one D1 batch for up to 500 statements).
+    await applyUsage(env, batch.messages);
   },
 } satisfies ExportedHandler<Env>;
 

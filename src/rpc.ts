@@ -19,7 +19,7 @@ export type VerifyResult =
 export async function verifyForRpc(env: Env, ctx: Deferrer, token: unknown): Promise<VerifyResult> {
   if (typeof token !== "string") return { valid: false, code: "malformed" };
   try {
-    const result = await verifyBearer(env, ctx, token);
+    const result = await verifyBearer(env, { ctx, ipBlocked: false }, token);
     if (!result.valid) return { valid: false, code: result.code };
     const { account_id, credential_id, credential_type, scopes } = result.identity;
     return { valid: true, account_id, credential_id, credential_type, scopes };

@@ -3,7 +3,7 @@ import { authorizationCredentials } from "../http/auth-header";
 import { ApiError } from "../http/errors";
 import { errorContent } from "../http/schemas";
 import type { AppEnv } from "../http/types";
-import { clientIp, countFailure } from "../services/rate-limits";
+import { clientIp, countFailure, ipKey, isBlocked } from "../services/rate-limits";
 import { verifyBearer } from "../services/verification";
 
 const TestAuthResponse = z
@@ -34,11 +34,13 @@ export const INVALID_TOKEN_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="keym
 
 export function registerTestAuthRoute(app: OpenAPIHono<AppEnv>) {
   app.openapi(testAuth, async (c) => {
+    const ip = clientIp(c.req.raw.headers);
     const bearer = authorizationCredentials(c.req.raw.headers, "Bearer");
-    const result = bearer === null ? null : await verifyBearer(c.env, c.executionCtx, bearer);
+    const check = { ctx: c.executionCtx, ipBlocked: isBlocked(ipKey(ip)) };
+    const result = bearer === null ? null : await verifyBearer(c.env, check, bearer);
     if (!result?.valid) {
       // Against the failing credential if it is known, else the caller's IP; 429 once over.
-      await countFailure(c.env, clientIp(c.req.raw.headers), result?.failedCredential);
+      await countFailure(c.env, ip, result?.failedCredential);
       throw new ApiError("invalid_token", "The API key or access token is missing, malformed, unknown or revoked.", INVALID_TOKEN_CHALLENGE);
     }
     const { account_id, credential_id, credential_type, scopes } = result.identity;

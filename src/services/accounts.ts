@@ -6,6 +6,7 @@ import { deleteCredentialsOfAccount } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
+import { edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
 
 export interface Account {
@@ -62,7 +63,11 @@ export async function listAccounts(env: Env, limit: number, after: Position | nu
 export async function deactivateAccount(env: Env, who: AuditContext, id: string): Promise<Account> {
   const row = await mustGet(env, id);
   await revocation.accountDeactivated(env.REVOCATIONS, id);
-  if (row.status === "deactivated") return toAccount(row);
+  const rows = await edgeEntries.restrictAccount(env, id, (entry) => ({ ...entry, account_active: false }));
+  if (row.status === "deactivated") {
+    await edgeEntries.publishAccount(env, id, rows); // a retry repairs what a failure left
+    return toAccount(row);
+  }
   const at = nowIso();
   const [changed] = await commit(env.DB, [
     accounts.setAccountStatus(env.DB, id, "deactivated", at),
@@ -73,6 +78,7 @@ export async function deactivateAccount(env: Env, who: AuditContext, id: string)
   ]);
   // A racing activation may have written its marker over ours: D1 says deactivated, so KV must too.
   await revocation.assertAccountDeactivated(env.REVOCATIONS, id);
+  await edgeEntries.publishAccount(env, id, rows);
   return changed ? toAccount({ ...row, status: "deactivated", deactivated_at: at }) : getAccount(env, id);
 }
 
@@ -111,16 +117,20 @@ async function markReactivated(env: Env, id: string, deactivatedAt: string | nul
     ? revocation.accountNeverDeactivated(env.REVOCATIONS, id)
     : revocation.accountReactivated(env.REVOCATIONS, id, deactivatedAt));
   const now = await accounts.getAccount(env.DB, id);
-  if (now?.status === "active") return toAccount(now);
-  await (now ? revocation.assertAccountDeactivated(env.REVOCATIONS, id) : revocation.accountDeleted(env.REVOCATIONS, id));
-  return getAccount(env, id);
+  if (now && now.status !== "active") await revocation.assertAccountDeactivated(env.REVOCATIONS, id);
+  if (!now) await revocation.accountDeleted(env.REVOCATIONS, id);
+  // The credentials' entries follow D1 (and lose what a failed deactivation left in them).
+  await edgeEntries.publishAccount(env, id, []);
+  return now?.status === "active" ? toAccount(now) : getAccount(env, id);
 }
 
 /** Deletes the account and its credentials, with one audit event for each, in one batch. */
 export async function deleteAccount(env: Env, who: AuditContext, id: string): Promise<void> {
   await mustGet(env, id);
-  // The account marker alone stops every credential of the account and all their tokens.
+  // Before the commit (fail closed): the account marker stops all their tokens, and each
+  // credential's entry says deleted.
   await revocation.accountDeleted(env.REVOCATIONS, id);
+  const rows = await edgeEntries.restrictAccount(env, id, (entry) => ({ id: entry.id, account_id: entry.account_id, type: entry.type, deleted: true }));
   const at = nowIso();
   const exists = { sql: "EXISTS (SELECT 1 FROM accounts WHERE id = ?)", values: [id] };
   const results = await commit(env.DB, [
@@ -132,6 +142,7 @@ export async function deleteAccount(env: Env, who: AuditContext, id: string): Pr
   if (!results[3]) throw notFound();
   // An activation that read the account before this commit may have replaced our marker.
   await revocation.assertAccountDeleted(env.REVOCATIONS, id);
+  await edgeEntries.publishAccount(env, id, rows);
 }
 
 /** Account names by id, for display. At most 100 distinct ids (a page). */

@@ -1,84 +1,83 @@
-import { CREDENTIAL_CACHE_TTL_MS } from "../config";
+import { KV_PROPAGATION_SECONDS } from "../config";
+import { StoreUnavailableError } from "../http/errors";
 import { type CredentialWithAccount, findByClientId, findBySecretHash } from "../storage/credentials";
-import { credentialState } from "./revocation";
+import { type CredentialEntry, type LookupKey, readEntry } from "../storage/edge-entries";
+import type { Deferrer } from "./verification";
+import { edgeEntries, entryOf } from "./edge-entries";
 
 /**
- * Finds the credential behind a presented secret as cheaply as the contract allows
- * ("stale state never wins"):
+ * Finds the credential behind a presented client_id or API key: one KV read of its edge entry
+ * (src/storage/edge-entries.ts), which every admin change writes before it answers. No cache:
+ * the entry is read fresh on every use, so a deletion, deactivation or edit is seen at once in
+ * the location that made it ("stale state never wins").
  *
- *   1. a per-isolate cache of rows, for CREDENTIAL_CACHE_TTL_MS;
- *   2. else D1 through a session that may answer from the nearest read replica;
- *   3. else, when the replica's answer does not let the caller in (not there yet, an old secret,
- *      a deactivated account), the primary: a credential created a second ago works everywhere.
- *
- * Whatever the source, the KV markers are read fresh on every use (one bulk get): they say
- * whether the credential or its account is revoked, and when the credential was last rolled or
- * edited. A cached or replica row older than that is stale and is read again from the primary.
- * Only rows that let the caller in are cached, so a cache entry never lets in anyone the
- * primary would turn away, except within what the markers already cover.
+ * A miss is a credential the edge does not know yet (created within KV's propagation delay in
+ * another location, or made before the read model and not yet backfilled) or an unknown value.
+ * Only then is D1 read, from the primary, and only within three bounds:
+ *   - an id D1 did not know is not asked again by this isolate for NEGATIVE_TTL_MS;
+ *   - the caller says whether its IP is over its failure limit: then there is no D1 read;
+ *   - at most MISS_READS_PER_SECOND such reads per isolate; past that, 503 (the client retries).
+ * A row found that way but older than KV's propagation delay means its entry is missing (not
+ * yet backfilled): it is published in the background, so the next use is a plain KV read.
  */
 
-export type LookupKey = { by: "client_id"; clientId: string } | { by: "digest"; digest: string };
+/** Unknown ids this isolate asked D1 about, and until when (ms) it will not ask again. */
+const unknown = new Map<string, number>();
+const NEGATIVE_TTL_MS = 60_000;
+const MAX_UNKNOWN = 10_000;
 
-export interface Found {
-  row: CredentialWithAccount;
-  /** A KV marker revokes this credential's secret. */
-  revoked: boolean;
+/** A token bucket per isolate for reads of D1 on a miss. */
+export const MISS_READS_PER_SECOND = 50;
+let bucket = { tokens: MISS_READS_PER_SECOND, at: Date.now() };
+
+function takeMissRead(): boolean {
+  const now = Date.now();
+  bucket = { tokens: Math.min(MISS_READS_PER_SECOND, bucket.tokens + ((now - bucket.at) / 1000) * MISS_READS_PER_SECOND), at: now };
+  if (bucket.tokens < 1) return false;
+  bucket.tokens -= 1;
+  return true;
 }
 
-/** Bounds the cache: an isolate serves many credentials, but not unboundedly many. */
-const MAX_CACHED_CREDENTIALS = 5_000;
-const cache = new Map<string, { row: CredentialWithAccount; cachedAt: number }>();
+/** Credentials this isolate has asked to publish recently, so a busy one is published once. */
+const healing = new Map<string, number>();
 
-const cacheKey = (key: LookupKey) => (key.by === "client_id" ? `c:${key.clientId}` : `d:${key.digest}`);
+const idOf = (key: LookupKey) => (key.by === "client_id" ? `c:${key.clientId}` : `d:${key.digest}`);
 
-function read(db: D1Database | D1DatabaseSession, key: LookupKey): Promise<CredentialWithAccount | null> {
-  return key.by === "client_id" ? findByClientId(db, key.clientId) : findBySecretHash(db, key.digest);
+export interface LookupOptions {
+  /** No D1 read on a miss: the caller's IP is over its failure limit. */
+  noMissRead: boolean;
+  ctx: Deferrer | undefined;
 }
 
-/** A D1 session that may read from the nearest replica (D1 Sessions API). */
-function nearest(db: D1Database): D1Database | D1DatabaseSession {
-  return typeof db.withSession === "function" ? db.withSession("first-unconstrained") : db;
-}
+/** The entry for `key`, or null when no credential has it. */
+export async function findCredential(env: Env, key: LookupKey, options: LookupOptions): Promise<CredentialEntry | null> {
+  const entry = await readEntry(env.REVOCATIONS, key);
+  if (entry) return entry;
 
-function remember(key: string, row: CredentialWithAccount): void {
-  if (cache.size >= MAX_CACHED_CREDENTIALS) cache.delete(cache.keys().next().value!);
-  cache.set(key, { row, cachedAt: Date.now() });
-}
+  const id = idOf(key);
+  const until = unknown.get(id);
+  if (until !== undefined && until > Date.now()) return null;
+  if (options.noMissRead) return null;
+  if (!takeMissRead()) throw new StoreUnavailableError("d1", { cause: new Error("miss reads over budget") });
 
-/**
- * The credential for `key` and whether it is revoked, or null when there is none. `admits`
- * says whether a row lets the caller in (right type, matching secret, active account).
- */
-export async function findCredential(env: Env, key: LookupKey, admits: (row: CredentialWithAccount) => boolean): Promise<Found | null> {
-  const id = cacheKey(key);
-  const cached = cache.get(id);
-  // A cached copy that the markers call stale is not worth a replica read: go to the primary.
-  let primaryOnly = false;
-  if (cached && Date.now() - cached.cachedAt < CREDENTIAL_CACHE_TTL_MS) {
-    const state = await credentialState(env.REVOCATIONS, cached.row.id, cached.row.account_id);
-    if (state.changedAt === null || state.changedAt <= cached.row.updated_at) return { row: cached.row, revoked: state.revoked };
-    cache.delete(id);
-    primaryOnly = true;
+  const row = await (key.by === "client_id" ? findByClientId(env.DB, key.clientId) : findBySecretHash(env.DB, key.digest));
+  if (!row) {
+    if (unknown.size >= MAX_UNKNOWN) unknown.clear();
+    unknown.set(id, Date.now() + NEGATIVE_TTL_MS);
+    return null;
   }
+  unknown.delete(id);
+  heal(env, options.ctx, row);
+  return entryOf(row);
+}
 
-  let row = primaryOnly ? null : await read(nearest(env.DB), key);
-  let fromPrimary = primaryOnly;
-  if (!row || !admits(row)) {
-    row = await read(env.DB, key);
-    fromPrimary = true;
-  }
-  if (!row) return null;
-  let state = await credentialState(env.REVOCATIONS, row.id, row.account_id);
-  if (!fromPrimary && state.changedAt !== null && state.changedAt > row.updated_at) {
-    const fresh = await read(env.DB, key);
-    if (!fresh) return null;
-    // Same credential (and account): the markers just read still apply.
-    if (fresh.id !== row.id || fresh.account_id !== row.account_id) {
-      state = await credentialState(env.REVOCATIONS, fresh.id, fresh.account_id);
-    }
-    row = fresh;
-  }
-  if (!state.revoked && admits(row)) remember(id, row);
-  return { row, revoked: state.revoked };
+/** A row older than KV's propagation delay that the edge did not know: publish its entry. */
+function heal(env: Env, ctx: Deferrer | undefined, row: CredentialWithAccount): void {
+  const age = Date.now() - Date.parse(row.updated_at);
+  if (!ctx || age < KV_PROPAGATION_SECONDS * 1000) return;
+  const last = healing.get(row.id);
+  if (last !== undefined && Date.now() - last < NEGATIVE_TTL_MS) return;
+  if (healing.size >= MAX_UNKNOWN) healing.clear();
+  healing.set(row.id, Date.now());
+  ctx.waitUntil(edgeEntries.publish(env, row).catch(() => healing.delete(row.id)));
 }

@@ -3,11 +3,12 @@ import { sha256Hex } from "../lib/crypto";
 import { getAccount } from "../storage/accounts";
 import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
 import * as credentials from "../storage/credentials";
-import type { CredentialFilter, CredentialRow, CredentialType } from "../storage/credentials";
+import type { CredentialFilter, CredentialRow, CredentialType, CredentialWithAccount } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import { claimIdempotencyKey, getIdempotencyKey, releaseIdempotencyKey } from "../storage/idempotency-keys";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
+import { MAX_CREDENTIALS_PER_ACCOUNT, deletedEntry, edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
 import { generateSecret, hintOf } from "./secrets";
 
@@ -90,8 +91,13 @@ export async function createCredential(
   input: NewCredential,
   idempotencyKey?: string,
 ): Promise<CredentialWithSecret | Replayed> {
-  if (!(await getAccount(env.DB, input.account_id))) {
-    throw new ApiError("not_found", "account_id does not name an account.");
+  const account = await getAccount(env.DB, input.account_id);
+  if (!account) throw new ApiError("not_found", "account_id does not name an account.");
+  if (account.status !== "active") {
+    throw new ApiError("invalid_request", "This account is deactivated: activate it before giving it credentials.");
+  }
+  if ((await credentials.countCredentialsOfAccount(env.DB, input.account_id)) >= MAX_CREDENTIALS_PER_ACCOUNT) {
+    throw new ApiError("invalid_request", `An account has at most ${MAX_CREDENTIALS_PER_ACCOUNT} credentials.`);
   }
   const at = nowIso();
   const { reveal, stored } = await newSecret(input.type);
@@ -114,8 +120,11 @@ export async function createCredential(
     sql: "changes() > 0",
     values: [],
   });
+  // The edge entry is written before the answer, so the credential's very first use, in this
+  // location, is a KV read (elsewhere within KV's propagation delay, or one D1 read on a miss).
   if (idempotencyKey === undefined) {
     await commit(env.DB, [credentials.insertCredential(env.DB, row), audit]);
+    await edgeEntries.publish(env, row);
     return { ...toCredential(row), ...reveal };
   }
   const hash = await requestHash("credential.create", input);
@@ -124,12 +133,14 @@ export async function createCredential(
     credentials.insertCredential(env.DB, row, true),
     audit,
   ]);
-  return claimed ? { ...toCredential(row), ...reveal } : replay(env, who, idempotencyKey, hash);
+  if (!claimed) return replay(env, who, idempotencyKey, hash);
+  await edgeEntries.publish(env, row);
+  return { ...toCredential(row), ...reveal };
 }
 
 /**
  * The `updated_at` of a change: now, but always after the row's current one, because it is
- * also the version that the `changed` marker compares cached and replica copies against.
+ * the version that edits are conditional on.
  */
 function nextVersion(row: CredentialRow): string {
   return nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
@@ -166,8 +177,8 @@ const conflict = () =>
  * Reads the row for one attempt of an edit. Gone: 404, and if this edit already wrote a marker,
  * the deletion is re-asserted (our merge may have landed over its `all`).
  */
-async function rowForAttempt(env: Env, id: string, attempt: number): Promise<CredentialRow> {
-  const row = await credentials.getCredential(env.DB, id);
+async function rowForAttempt(env: Env, id: string, attempt: number): Promise<CredentialWithAccount> {
+  const row = await credentials.getCredentialWithAccount(env.DB, id);
   if (row) return row;
   if (attempt > 0) await revocation.assertCredentialDeleted(env.REVOCATIONS, id);
   throw notFound();
@@ -186,8 +197,11 @@ export async function updateCredential(
     const row = await rowForAttempt(env, id, attempt);
     if (attempt > MAX_EDIT_RETRIES) throw conflict();
     const at = nextVersion(row);
-    // Before the change, so no cached or replica copy of the old scopes outlives it (fail closed).
-    await revocation.credentialChanged(env.REVOCATIONS, id, at);
+    // Scopes taken away are taken away at the edge before D1 commits (fail closed).
+    const kept = changes.scopes;
+    if (kept && (JSON.parse(row.scopes) as string[]).some((scope) => !kept.includes(scope))) {
+      await edgeEntries.restrict(env, row, (entry) => ({ ...entry, scopes: entry.scopes.filter((scope) => kept.includes(scope)) }));
+    }
     // Conditional on the version read: a stalled edit cannot land over a newer one.
     const [changed] = await commit(env.DB, [
       credentials.updateCredential(env.DB, id, values, row.updated_at, at),
@@ -196,7 +210,10 @@ export async function updateCredential(
         values: [],
       }),
     ]);
-    if (changed) return getCredential(env, id);
+    if (changed) {
+      await edgeEntries.publish(env, row);
+      return getCredential(env, id);
+    }
   }
 }
 
@@ -205,8 +222,11 @@ export async function updateCredential(
  * location), then the row and its audit event in one batch. A second delete is a 404.
  */
 export async function deleteCredential(env: Env, who: AuditContext, id: string): Promise<void> {
-  await mustGet(env, id);
+  const row = await credentials.getCredentialWithAccount(env.DB, id);
+  if (!row) throw notFound();
+  // Before the commit (fail closed): its tokens die, and its entry says deleted.
   await revocation.credentialDeleted(env.REVOCATIONS, id);
+  await edgeEntries.restrict(env, row, () => deletedEntry(row));
   const at = nowIso();
   const results = await commit(env.DB, [
     insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id }, {
@@ -217,6 +237,7 @@ export async function deleteCredential(env: Env, who: AuditContext, id: string):
   ]);
   if (!results[1]) throw notFound();
   await revocation.assertCredentialDeleted(env.REVOCATIONS, id);
+  await edgeEntries.publish(env, row);
 }
 
 /**
@@ -254,13 +275,17 @@ export async function rollCredential(
       ...(claim ? [releaseIdempotencyKey(env.DB, claim)] : []),
     ];
     const rollIndex = claim ? 1 : 0;
-    // Markers first (fail closed): copies of the old row are stale from now on, and with no grace
-    // period the old secret is treated as leaked, so the tokens it issued die too.
-    await revocation.credentialChanged(env.REVOCATIONS, id, at, expiresIn === 0);
+    // With no grace period the old secret is treated as leaked: before the commit (fail closed)
+    // it stops working at the edge and the tokens it issued die.
+    if (expiresIn === 0) {
+      await revocation.credentialRolled(env.REVOCATIONS, id, Date.parse(at), "down");
+      await edgeEntries.restrict(env, row, (entry) => ({ ...entry, secret_hash: "", previous_secret_hash: null, previous_secret_expires_at: null }));
+    }
     const changes = await commit(env.DB, statements);
     if (changes[rollIndex]) {
+      await edgeEntries.publish(env, row);
       // The old secret could mint until the commit landed: its tokens up to now die as well.
-      if (expiresIn === 0) await revocation.credentialRolledAt(env.REVOCATIONS, id, Date.now());
+      if (expiresIn === 0) await revocation.credentialRolled(env.REVOCATIONS, id, Date.now(), "up");
       return { ...(await getCredential(env, id)), ...reveal };
     }
     if (claim && !changes[0]) return replay(env, who, claim.key, hash); // the same request, sent twice at once

@@ -2,18 +2,28 @@ import { clearExpiredPreviousSecrets } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import { deleteIdempotencyKeysBefore } from "../storage/idempotency-keys";
 import { nowIso } from "./ids";
+import { backfillEdgeEntries } from "./edge-entries";
 import { rotateSigningKeys } from "./signing-keys";
 
 /** Idempotency keys are honoured for a day (as in Stripe's API). */
 export const IDEMPOTENCY_KEY_LIFETIME_SECONDS = 86_400;
 
-/** The cron's work: rotate signing keys and forget previous secrets whose grace has ended. */
+/** Backfill pages per cron run: at most about 800 KV writes, under a run's 1,000 KV calls. */
+const BACKFILL_PAGES_PER_RUN = 4;
+
+/**
+ * The cron's work: rotate signing keys, forget previous secrets whose grace has ended, and
+ * (until it is done) backfill edge entries for credentials made before the read model.
+ */
 export async function runScheduledMaintenance(env: Env, now: number) {
   const rotation = await rotateSigningKeys(env, now);
   await commit(env.DB, [
     clearExpiredPreviousSecrets(env.DB, nowIso(now * 1000)),
     deleteIdempotencyKeysBefore(env.DB, nowIso((now - IDEMPOTENCY_KEY_LIFETIME_SECONDS) * 1000)),
   ]);
-  console.log(JSON.stringify({ event: "scheduled", created_key: rotation.created, removed_keys: rotation.removed.length }));
+  const backfill = await backfillEdgeEntries(env, BACKFILL_PAGES_PER_RUN);
+  console.log(
+    JSON.stringify({ event: "scheduled", created_key: rotation.created, removed_keys: rotation.removed.length, backfilled: backfill.written, backfill_done: backfill.done }),
+  );
   return rotation;
 }

@@ -48,6 +48,18 @@ function rateLimited(retryAfter: number): ApiError {
   return new ApiError("rate_limited", "Too many requests; try again later.", { "Retry-After": String(retryAfter) });
 }
 
+/** Whether this key was refused recently in this isolate (it is over its limit). No I/O. */
+export function isBlocked(key: LimitKey | null): boolean {
+  if (key === null || blocked.size === 0) return false;
+  const until = blocked.get(id(key));
+  return until !== undefined && until > Date.now();
+}
+
+/** The caller's IP as a failure-limit key, or null when unknown. */
+export function ipKey(ip: string | null): LimitKey | null {
+  return ip === null ? null : ["FAILED_AUTH_BY_IP", ip];
+}
+
 /** Throws 429 if one of these keys was refused recently in this isolate. No I/O. */
 export function assertNotBlocked(keys: readonly LimitKey[]): void {
   if (blocked.size === 0) return;
@@ -96,5 +108,5 @@ export function clientIp(headers: Headers): string | null {
  */
 export function countFailure(env: Env, ip: string | null, failedCredential: string | undefined): Promise<void> {
   if (failedCredential !== undefined) return hit(env, [["FAILED_CLIENT_AUTH_BY_CLIENT", failedCredential.slice(0, 64)]]);
-  return hit(env, [ip === null ? null : ["FAILED_AUTH_BY_IP", ip]]);
+  return hit(env, [ipKey(ip)]);
 }

@@ -1,46 +1,40 @@
-import { CHANGE_MARKER_TTL_SECONDS, DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
+import { DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
 import { type Marker, deleteMarker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**
- * The revocation rules. D1 is the authority for secrets; these KV markers make revocation
- * reach tokens already issued and guard every read that might be stale (a D1 replica or a
- * per-isolate cache): the contract's "stale state never wins".
+ * The revocation rules for tokens already issued. Secrets are turned away by their edge entry
+ * (src/services/edge-entries.ts); these KV markers reach the access tokens a credential or
+ * account minted before a change, on every verification path.
  *
- * A marker says `all` (every secret and token of the subject is dead) or `before` (tokens issued
- * at or before that second are dead); a credential's marker also says `changed` (its
- * updated_at at the last roll or edit: copies of its row older than that are stale). One key
- * per credential keeps the hot paths at one small bulk read.
+ * A marker says `all` (every token of the subject is dead) or `before` (tokens issued at or
+ * before that second are dead). One key per credential and per account keeps verification at
+ * one small bulk read.
  *
- * Rolls and edits merge into that key (read, merge, write) and KV has no compare-and-set, so an
- * edit racing a deletion could write over the deletion's `all`. Both sides repair that: a
- * deletion reads its marker back after its D1 commit, and an edit that finds its row gone
- * re-asserts the deletion (`assertCredentialDeleted`). For secrets the race was harmless anyway:
- * any `changed` newer than a cached row sends the lookup to D1, where the row is gone.
- * Account activation and deactivation race the same way on the account's key and are repaired
- * the same way: each side re-reads the other's result after its own write.
+ * A no-grace roll merges `before` into the credential's key (read, merge, write) and KV has no
+ * compare-and-set, so it could write over a racing deletion's `all`. The deletion reads its
+ * marker back after its D1 commit and puts `all` back (`assertCredentialDeleted`). Account
+ * activation, deactivation and deletion race on the account's key and are repaired the same
+ * way: each side re-reads the other's result after its own write.
  */
 
 /** KV takes one write per second per key; a repair that follows another write waits this long. */
 const KV_SAME_KEY_WRITE_GAP_MS = 1_100;
 
 /**
- * Writes a credential's marker, keeping what it already says. A deleted credential's is final,
- * and `changed` and `before` only move forward: a stalled older edit that writes last must not
- * make a newer cached copy look fresh, nor shorten a revocation.
+ * Merges into a credential's marker. A deleted credential's is final, and `before` only moves
+ * forward: a stalled older write must not shorten a revocation.
  */
-async function mergeCredentialMarker(kv: KVNamespace, credentialId: string, patch: Marker, ttlSeconds: number): Promise<void> {
+async function mergeCredentialMarker(kv: KVNamespace, credentialId: string, before: number): Promise<void> {
   const key = markerKey("credential", credentialId);
   const [current] = await readMarkers(kv, [key]);
   if (current?.all) return;
-  const merged: Marker = { ...current, ...patch };
-  if (current?.changed !== undefined && patch.changed !== undefined && current.changed > patch.changed) merged.changed = current.changed;
-  if (current?.before !== undefined) merged.before = Math.max(current.before, patch.before ?? 0);
+  const merged: Marker = { before: Math.max(current?.before ?? 0, before) };
   try {
-    await writeMarker(kv, key, merged, ttlSeconds);
+    await writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS);
   } catch {
-    // KV takes one write per second per key: an edit retried after losing a race can hit that.
+    // KV takes one write per second per key: the marker after a roll's commit follows the one before it.
     await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
-    await writeMarker(kv, key, merged, ttlSeconds);
+    await writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS);
   }
 }
 
@@ -98,23 +92,14 @@ export const revocation = {
     return writeMarker(kv, markerKey("account", accountId), { before }, TOKEN_REVOCATION_TTL_SECONDS);
   },
   /**
-   * A roll or edit at `updatedAt`: copies of the credential older than that (per-isolate caches,
-   * D1 replicas) must not be used; the marker outlives any cache entry and replica lag.
-   * With `revokeTokens` (a roll with no grace period: the old secret is treated as leaked),
-   * tokens issued up to then die too. `iat` has whole seconds, so tokens issued in the rest of
-   * that second die as well: rounding down keeps that window under a second while still
-   * catching every token of the old secret.
+   * A roll with no grace period treats the old secret as leaked: the tokens it issued die too.
+   * Written before the D1 commit with the roll's moment rounded down, and again after it with
+   * the commit's moment rounded up (the old secret could mint until the commit landed). `iat`
+   * has whole seconds, so tokens of the new secret minted in that last second die as well.
+   * The marker only has to outlive those tokens.
    */
-  credentialChanged(kv: KVNamespace, credentialId: string, updatedAt: string, revokeTokens = false) {
-    const before = revokeTokens ? { before: Math.floor(Date.parse(updatedAt) / 1000) } : {};
-    return mergeCredentialMarker(kv, credentialId, { changed: updatedAt, ...before }, CHANGE_MARKER_TTL_SECONDS);
-  },
-  /**
-   * After a no-grace roll's D1 commit: the old secret could mint until the commit landed, so
-   * tokens up to this moment (rounded up to the whole second) die too. `changed` stays as is.
-   */
-  credentialRolledAt(kv: KVNamespace, credentialId: string, committedAtMs: number) {
-    return mergeCredentialMarker(kv, credentialId, { before: Math.ceil(committedAtMs / 1000) }, CHANGE_MARKER_TTL_SECONDS);
+  credentialRolled(kv: KVNamespace, credentialId: string, atMs: number, rounding: "down" | "up") {
+    return mergeCredentialMarker(kv, credentialId, rounding === "down" ? Math.floor(atMs / 1000) : Math.ceil(atMs / 1000));
   },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
@@ -133,19 +118,6 @@ function revokes(marker: Marker | null | undefined, issuedAt: number | null): bo
   if (!marker) return false;
   if (marker.all) return true;
   return issuedAt !== null && marker.before !== undefined && issuedAt <= marker.before;
-}
-
-/** What KV says about a credential presented by its secret, from one bulk read. */
-export interface CredentialState {
-  /** A marker revokes the credential's secret (deleted, or its account deactivated or deleted). */
-  revoked: boolean;
-  /** The credential's last roll or edit, if recent: older copies of its row are stale. */
-  changedAt: string | null;
-}
-
-export async function credentialState(kv: KVNamespace, credentialId: string, accountId: string): Promise<CredentialState> {
-  const [credential, account] = await readMarkers(kv, [markerKey("credential", credentialId), markerKey("account", accountId)]);
-  return { revoked: revokes(credential, null) || revokes(account, null), changedAt: credential?.changed ?? null };
 }
 
 /** One bulk KV read; true when any marker revokes this access token. */

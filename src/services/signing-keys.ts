@@ -1,7 +1,14 @@
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { rotationSettings } from "../config";
 import { base64urlDecode, base64urlEncode } from "../lib/crypto";
-import { type SigningKeyRow, deleteSigningKeys, insertSigningKeyIfFree, listSigningKeys } from "../storage/signing-keys";
+import {
+  type SigningKeyRow,
+  deleteSigningKeys,
+  insertSigningKeyIfFree,
+  listSigningKeys,
+  readEdgeSigningKeys,
+  writeEdgeSigningKeys,
+} from "../storage/signing-keys";
 
 /**
  * ES256 signing keys: made here, private halves encrypted at rest under KEY_ENCRYPTION_KEY.
@@ -12,6 +19,10 @@ import { type SigningKeyRow, deleteSigningKeys, insertSigningKeyIfFree, listSign
  *   retired   signs nothing; stays in the JWKS for RETIRE_AFTER past its last token
  *   removed   deleted by the cron
  * The first key is made on first use and is active at once (there are no tokens to verify yet).
+ *
+ * Where the rows are read: the KV copy (`signing-keys`, written whenever the table changes), so a
+ * new isolate makes no D1 read; D1 when KV has none, and for an unknown kid (a rotation the copy
+ * may not show yet).
  *
  * Per isolate: the rows are cached for KEY_CACHE_SECONDS (far below PUBLISH_LEAD, so every
  * isolate learns of a new key long before it signs), each private key is decrypted and imported
@@ -86,11 +97,30 @@ function keyEncryptionKey(env: Env): Promise<CryptoKey> {
   return kek.key;
 }
 
-async function load(env: Env): Promise<Cache> {
-  loading ??= listSigningKeys(env.DB)
-    .then((rows) => (cache = { rows, loadedAt: nowSeconds() }))
-    .finally(() => (loading = undefined));
+/**
+ * The rows from D1, written through to KV for the isolates that come after. The write-through is
+ * best effort: public keys are not revocable, a stale copy is at worst missing a key published
+ * an hour ahead, and an unknown kid reloads from D1.
+ */
+async function loadFromD1(env: Env): Promise<SigningKeyRow[]> {
+  const rows = await listSigningKeys(env.DB);
+  await writeEdgeSigningKeys(env.REVOCATIONS, rows).catch(() => console.error(JSON.stringify({ event: "signing_keys_edge_write_failed" })));
+  return rows;
+}
+
+/** The rows, from KV (the edge copy) when it has them, else (or when KV fails) from D1. */
+async function load(env: Env, from: "edge" | "d1" = "edge"): Promise<Cache> {
+  loading ??= (async () => {
+    const edge = from === "edge" ? await readEdgeSigningKeys(env.REVOCATIONS).catch(() => null) : null;
+    const rows = edge && edge.length > 0 ? edge : await loadFromD1(env);
+    return (cache = { rows, loadedAt: nowSeconds() });
+  })().finally(() => (loading = undefined));
   return loading;
+}
+
+/** Starts loading the key rows if this isolate has none, so that the load overlaps other reads. */
+export function prefetchSigningKeys(env: Env): void {
+  if (!cache) load(env).catch(() => {});
 }
 
 /**
@@ -139,7 +169,7 @@ async function newKeyRow(env: Env, generation: number, createdAt: number, activa
 async function createFirstKey(env: Env): Promise<SigningKeyRow[]> {
   const now = nowSeconds();
   await insertSigningKeyIfFree(env.DB, await newKeyRow(env, 1, now, now));
-  return (await load(env)).rows;
+  return (await load(env, "d1")).rows;
 }
 
 async function importPrivateKey(env: Env, row: SigningKeyRow): Promise<CryptoKey> {
@@ -185,7 +215,7 @@ export async function verificationKey(env: Env, kid: string): Promise<CryptoKey 
   let row = find(await rows(env));
   if (!row && nowSeconds() >= lastUnknownKidReload + UNKNOWN_KID_COOLDOWN_SECONDS) {
     lastUnknownKidReload = nowSeconds();
-    row = find((await load(env)).rows);
+    row = find((await load(env, "d1")).rows);
   }
   if (!row) return null;
   let key = publicKeys.get(kid);
@@ -237,6 +267,7 @@ export async function rotateSigningKeys(env: Env, now = nowSeconds()): Promise<{
   }
   const removed = plan.expired.map((row) => row.kid);
   await deleteSigningKeys(env.DB, removed);
+  await loadFromD1(env); // the edge copy follows the table
   cache = undefined; // this isolate reloads on next use
   return { created, removed };
 }

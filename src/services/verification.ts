@@ -1,12 +1,12 @@
 import { errors as joseErrors, jwtVerify } from "jose";
-import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, LAST_USED_INTERVAL_MS, settings } from "../config";
+import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, settings } from "../config";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
-import { type CredentialWithAccount, touchLastUsed } from "../storage/credentials";
-import { type LookupKey, findCredential } from "./credential-lookup";
+import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
+import { findCredential } from "./credential-lookup";
 import { isTokenRevoked } from "./revocation";
 import { isWellFormed } from "./secrets";
 import { verificationKey } from "./signing-keys";
-import { nowIso } from "./ids";
+import { type FailureReason, recordUsage } from "./usage";
 
 /**
  * The one place that decides whether a client secret, an API key or an access token is good.
@@ -57,75 +57,71 @@ const invalid = (code: InvalidCode, failedCredential?: string) =>
     failedCredential?: string;
   };
 
-/** The deferred `last_used_at` write, at most once a minute per credential per isolate. */
-const lastTouched = new Map<string, number>();
-function touch(env: Env, ctx: Deferrer | undefined, credentialId: string): void {
-  const now = Date.now();
-  if (!ctx || now - (lastTouched.get(credentialId) ?? 0) < LAST_USED_INTERVAL_MS) return;
-  lastTouched.set(credentialId, now);
-  if (lastTouched.size > 10_000) lastTouched.clear();
-  const statement = touchLastUsed(env.DB, credentialId, nowIso(now), nowIso(now - LAST_USED_INTERVAL_MS));
-  ctx.waitUntil(statement.run().catch(() => lastTouched.delete(credentialId)));
-}
-
 /** The secret matches the current digest, or the previous one while its grace period runs. */
-function secretMatches(row: CredentialWithAccount, digest: string): boolean {
-  const current = timingSafeEqual(row.secret_hash, digest);
+function secretMatches(entry: LiveEntry, digest: string): boolean {
+  const current = entry.secret_hash !== "" && timingSafeEqual(entry.secret_hash, digest);
   const previous =
-    row.previous_secret_hash !== null &&
-    row.previous_secret_expires_at !== null &&
-    Date.parse(row.previous_secret_expires_at) > Date.now() &&
-    timingSafeEqual(row.previous_secret_hash, digest);
+    entry.previous_secret_hash !== null &&
+    entry.previous_secret_expires_at !== null &&
+    Date.parse(entry.previous_secret_expires_at) > Date.now() &&
+    timingSafeEqual(entry.previous_secret_hash, digest);
   return current || previous;
 }
 
-/** The credential's identity, once its secret checked out. */
-function identityOf(row: CredentialWithAccount): Identity & { client_id: string | null } {
-  return {
-    account_id: row.account_id,
-    credential_id: row.id,
-    credential_type: row.type,
-    scopes: JSON.parse(row.scopes) as string[],
-    client_id: row.client_id,
-  };
+/** Where a secret is checked: the request's deferrer and whether a miss may read D1. */
+export interface SecretCheck {
+  ctx: Deferrer | undefined;
+  /** The caller's IP is over its failure limit: an unknown value gets no D1 read. */
+  ipBlocked: boolean;
 }
 
-/** Shared by client secrets and API keys: find the row, then check type, secret, account, markers. */
+/**
+ * Shared by client secrets and API keys: the edge entry (one KV read), then type, secret,
+ * deletion, account. A known credential's failure names it (rate limits and usage count it).
+ */
 async function verifySecret(
   env: Env,
-  ctx: Deferrer | undefined,
+  check: SecretCheck,
   key: LookupKey,
-  type: CredentialWithAccount["type"],
+  type: LiveEntry["type"],
   digest: string,
 ): Promise<Verified<Identity & { client_id: string | null }>> {
-  const matches = (row: CredentialWithAccount) => row.type === type && secretMatches(row, digest);
-  const found = await findCredential(env, key, (row) => matches(row) && row.account_status === "active");
-  if (!found || found.row.type !== type) return invalid("unknown");
-  const failedCredential = key.by === "client_id" ? key.clientId : found.row.id;
-  if (!matches(found.row)) return invalid("wrong_secret", failedCredential);
-  if (found.row.account_status !== "active") return invalid("inactive", failedCredential);
-  if (found.revoked) return invalid("revoked", failedCredential);
-  touch(env, ctx, found.row.id);
-  return { valid: true, identity: identityOf(found.row) };
+  const entry = await findCredential(env, key, { ctx: check.ctx, noMissRead: check.ipBlocked });
+  if (!entry || entry.type !== type) return invalid("unknown");
+  const failedCredential = key.by === "client_id" ? key.clientId : entry.id;
+  const fail = (code: InvalidCode, reason: FailureReason) => {
+    recordUsage(env, check.ctx, entry.id, { kind: "failure", reason });
+    return invalid(code, failedCredential);
+  };
+  if (isDeleted(entry)) return fail("revoked", "deleted");
+  if (!secretMatches(entry, digest)) return fail("wrong_secret", "wrong_secret");
+  if (!entry.account_active) return fail("inactive", "inactive");
+  recordUsage(env, check.ctx, entry.id, { kind: "used" });
+  return {
+    valid: true,
+    identity: { account_id: entry.account_id, credential_id: entry.id, credential_type: entry.type, scopes: entry.scopes, client_id: entry.client_id },
+  };
 }
 
 /** Client authentication for the OAuth endpoints: client_id + client_secret. */
 export async function verifyClient(
   env: Env,
-  ctx: Deferrer | undefined,
+  check: SecretCheck,
   clientId: string,
   clientSecret: string,
 ): Promise<Verified<Identity & { client_id: string }>> {
   if (!isWellFormed("client_id", clientId) || !isWellFormed("client_secret", clientSecret)) return invalid("malformed");
   const digest = await sha256Hex(clientSecret);
-  return verifySecret(env, ctx, { by: "client_id", clientId }, "oauth_client", digest) as Promise<Verified<Identity & { client_id: string }>>;
+  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", digest) as Promise<Verified<Identity & { client_id: string }>>;
 }
 
 /** An API key presented as a bearer token. Looked up by its digest (a UNIQUE index). */
-export async function verifyApiKey(env: Env, ctx: Deferrer | undefined, apiKey: string): Promise<Verified<Identity>> {
+export async function verifyApiKey(env: Env, check: SecretCheck, apiKey: string): Promise<Verified<Identity>> {
   if (!isWellFormed("api_key", apiKey)) return invalid("malformed");
   const digest = await sha256Hex(apiKey);
-  return verifySecret(env, ctx, { by: "digest", digest }, "api_key", digest);
+  const result = await verifySecret(env, check, { by: "digest", digest }, "api_key", digest);
+  if (result.valid) recordUsage(env, check.ctx, result.identity.credential_id, { kind: "verification" });
+  return result;
 }
 
 /** The claims of a verified access token, as introspection reports them. */
@@ -226,6 +222,16 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Verifi
 }
 
 /** Test Auth and the verify RPC: an API key or an access token, whichever it is. */
-export function verifyBearer(env: Env, ctx: Deferrer | undefined, bearer: string): Promise<Verified<Identity>> {
-  return bearer.startsWith("km_live_") ? verifyApiKey(env, ctx, bearer) : verifyAccessToken(env, bearer);
+export async function verifyBearer(env: Env, check: SecretCheck, bearer: string): Promise<Verified<Identity>> {
+  if (bearer.startsWith("km_live_")) return verifyApiKey(env, check, bearer);
+  return countTokenVerification(env, check.ctx, await verifyAccessToken(env, bearer));
+}
+
+/** Usage of a token check: a verification of its credential, or that credential's failure. */
+export function countTokenVerification<T extends Identity>(env: Env, ctx: Deferrer | undefined, result: Verified<T>): Verified<T> {
+  if (result.valid) recordUsage(env, ctx, result.identity.credential_id, { kind: "verification" });
+  else if (result.failedCredential !== undefined) {
+    recordUsage(env, ctx, result.failedCredential, { kind: "failure", reason: result.code === "expired" ? "expired" : "revoked" });
+  }
+  return result;
 }

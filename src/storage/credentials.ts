@@ -71,6 +71,33 @@ export function findBySecretHash(db: D1Database | D1DatabaseSession, hash: strin
   );
 }
 
+/** The credential with its account's status, from the primary: what the edge entry is made from. */
+export function getCredentialWithAccount(db: D1Database, id: string): Promise<CredentialWithAccount | null> {
+  return first<CredentialWithAccount>(db.prepare(`${JOINED} WHERE c.id = ?`).bind(id));
+}
+
+/** These credentials (at most 100 ids), with their accounts' status; missing ids are left out. */
+export function getCredentialsWithAccount(db: D1Database, ids: string[]): Promise<CredentialWithAccount[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return all<CredentialWithAccount>(db.prepare(`${JOINED} WHERE c.id IN (${ids.map(() => "?").join(", ")})`).bind(...ids));
+}
+
+/** Every credential of an account (at most `limit`), with the account's status. */
+export function listCredentialsOfAccount(db: D1Database, accountId: string, limit: number): Promise<CredentialWithAccount[]> {
+  return all<CredentialWithAccount>(db.prepare(`${JOINED} WHERE c.account_id = ? ORDER BY c.id LIMIT ?`).bind(accountId, limit));
+}
+
+/** How many credentials an account has (the per-account cap). */
+export async function countCredentialsOfAccount(db: D1Database, accountId: string): Promise<number> {
+  const row = await first<{ n: number }>(db.prepare("SELECT count(*) AS n FROM credentials WHERE account_id = ?").bind(accountId));
+  return row?.n ?? 0;
+}
+
+/** Credentials in id order after `afterId`: pages of the edge backfill. */
+export function listCredentialsAfter(db: D1Database, afterId: string | null, limit: number): Promise<CredentialWithAccount[]> {
+  return all<CredentialWithAccount>(db.prepare(`${JOINED} WHERE c.id > ? ORDER BY c.id LIMIT ?`).bind(afterId ?? "", limit));
+}
+
 export interface CredentialFilter {
   account_id: string | null;
   type: CredentialType | null;
@@ -163,9 +190,7 @@ export function deleteCredentialsOfAccount(db: D1Database, accountId: string): D
   return db.prepare("DELETE FROM credentials WHERE account_id = ?").bind(accountId);
 }
 
-/** Records use, at most once per `minIntervalMs` per credential (the write is deferred by the caller). */
-export function touchLastUsed(db: D1Database, id: string, now: string, notSince: string): D1PreparedStatement {
-  return db
-    .prepare("UPDATE credentials SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")
-    .bind(now, id, notSince);
+/** Records use, from the usage pipeline: `last_used_at` only ever moves forward. */
+export function recordLastUsed(db: D1Database, id: string, at: string): D1PreparedStatement {
+  return db.prepare("UPDATE credentials SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)").bind(at, id);
 }

@@ -11,7 +11,7 @@ import { guarded } from "./d1";
  *
  * The value (JSON, the Marker type below) says what is revoked: {"all": true} (every secret and
  * token) or {"before": <unix seconds>} (tokens issued at or before that second; secrets are
- * fine); a credential's marker also carries {"changed": <updated_at>} after a roll or edit.
+ * fine).
  * docs/storage.md lists the TTLs; src/services/revocation.ts decides them.
  */
 export interface Marker {
@@ -19,8 +19,6 @@ export interface Marker {
   all?: true;
   /** Tokens issued at or before this second (unix) are revoked. */
   before?: number;
-  /** Credentials only: updated_at of the last roll or edit; older copies of the row are stale. */
-  changed?: string;
 }
 
 export type MarkerSubject = "credential" | "account" | "token" | "session";

@@ -1,4 +1,5 @@
-import { all, commit } from "./d1";
+import { all, commit, guarded } from "./d1";
+import { KV_TIMEOUT_MS } from "./revocation-markers";
 
 export interface SigningKeyRow {
   kid: string;
@@ -38,4 +39,19 @@ export async function deleteSigningKeys(db: D1Database, kids: string[]): Promise
     db,
     kids.map((kid) => db.prepare("DELETE FROM signing_keys WHERE kid = ?").bind(kid)),
   );
+}
+
+/**
+ * The same rows in KV (binding REVOCATIONS, key `signing-keys`), so that a new isolate signs and
+ * verifies without a D1 read. The private keys stay sealed under KEY_ENCRYPTION_KEY there too.
+ * Written after every change to the table; D1 stays the authority.
+ */
+const EDGE_KEY = "signing-keys";
+
+export function readEdgeSigningKeys(kv: KVNamespace): Promise<SigningKeyRow[] | null> {
+  return guarded("kv", () => kv.get<SigningKeyRow[]>(EDGE_KEY, "json"), KV_TIMEOUT_MS);
+}
+
+export async function writeEdgeSigningKeys(kv: KVNamespace, rows: SigningKeyRow[]): Promise<void> {
+  await guarded("kv", () => kv.put(EDGE_KEY, JSON.stringify(rows)), KV_TIMEOUT_MS);
 }

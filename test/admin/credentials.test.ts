@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { MAX_CREDENTIALS_PER_ACCOUNT } from "../../src/services/edge-entries";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   auditEventsFor,
@@ -131,10 +132,24 @@ describe("POST /admin/v1/credentials", () => {
     expect((await storedCredential(credential.id))!.name).toBe(name);
   });
 
-  it("creates a credential for a deactivated account (it works again on reactivation)", async () => {
+  it("refuses a credential for a deactivated account with 400, and stores nothing", async () => {
     const deactivated = await createAccount();
     await call(`/admin/v1/accounts/${deactivated.id}/deactivate`, { method: "POST" });
+    await expectRejected(() => create({ name: uniqueName(), type: "api_key", account_id: deactivated.id }), 400, "invalid_request");
+    await call(`/admin/v1/accounts/${deactivated.id}/activate`, { method: "POST" });
     expect((await create({ name: uniqueName(), type: "api_key", account_id: deactivated.id })).status).toBe(201);
+  });
+
+  it("refuses more than MAX_CREDENTIALS_PER_ACCOUNT credentials on one account", async () => {
+    const crowded = await createAccount();
+    // Filled straight in D1 (a fan-out over the account's credentials must fit one invocation).
+    const statements = Array.from({ length: MAX_CREDENTIALS_PER_ACCOUNT }, (_, i) =>
+      env.DB.prepare(
+        "INSERT INTO credentials (id, account_id, name, type, client_id, secret_hash, hint, scopes, created_at, updated_at) VALUES (?, ?, ?, 'api_key', NULL, ?, 'abcd', '[]', ?, ?)",
+      ).bind(`cred_fill${String(i).padStart(17, "0")}`, crowded.id, `fill ${i}`, crypto.randomUUID().replaceAll("-", "").padEnd(64, "0"), new Date().toISOString(), new Date().toISOString()),
+    );
+    await env.DB.batch(statements);
+    await expectRejected(() => create({ name: uniqueName(), type: "api_key", account_id: crowded.id }), 400, "invalid_request");
   });
 
   it("never gives two credentials the same id, client_id or secret (20 creations)", async () => {

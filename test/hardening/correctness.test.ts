@@ -257,12 +257,30 @@ describe("5. a no-grace roll", () => {
   it("revokes a token the old secret minted while the roll's commit was on its way", async () => {
     const account = await createAccount();
     const client = (await createCredential(account.id, "oauth_client")) as Client;
+    // Another location, whose KV still shows the entry as it was before the roll (KV takes up to
+    // a minute to propagate): there the old secret still mints while the commit is on its way.
+    const entryName = `credential:client_id:${client.client_id}`;
+    const before = await env.REVOCATIONS.get(entryName, "json");
+    expect(before).not.toBeNull();
+    const kv = env.REVOCATIONS;
+    const elsewhere = {
+      ...env,
+      REVOCATIONS: {
+        get: (key: unknown, type: unknown) => (key === entryName ? Promise.resolve(before) : (kv.get as Call).call(kv, key, type)),
+        getWithMetadata: method(kv, "getWithMetadata"),
+        list: method(kv, "list"),
+        put: method(kv, "put"),
+        delete: method(kv, "delete"),
+      },
+    } as unknown as Env;
     const reached = gate();
     const release = gate();
     const roll = send(adminRequest("POST", `/admin/v1/credentials/${client.id}/roll`, { expires_in: 0 }), heldBatch(reached.open, release.wait()));
     await reached.wait(); // the marker is written; the commit waits
     await sleep(1_100); // the next second: past the marker's `before`
-    const token = await mint(client); // the old secret still works until the commit lands
+    const minted = await send(tokenRequest(client), elsewhere);
+    expect(minted.status).toBe(200);
+    const token = (await minted.json<{ access_token: string }>()).access_token;
     expect((await send(testAuthRequest(token))).status).toBe(200);
     release.open();
     const rolled = await roll;

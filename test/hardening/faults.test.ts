@@ -243,28 +243,43 @@ describe("OAuth and verification routes fail closed", () => {
         f = await fixture();
       });
 
-      it("answers 503 at the token, introspection, revocation, test-auth and health routes, and changes nothing", async () => {
+      // The token and verification paths decide from KV alone (the edge read model and the
+      // revocation markers): with KV down they answer 503; with only D1 down they still decide.
+      it("answers 503 where KV is needed, and at the health route; changes nothing", async () => {
         const before = await stored();
-        for (const [label, make] of oauthRoutes(f)) await expectUnavailable(await send(make(), mode.faults), label);
+        for (const [label, make] of oauthRoutes(f)) {
+          if (!mode.faults.kv && label === "POST /oauth/revoke") continue; // it would work: below
+          const response = await send(make(), mode.faults);
+          if (mode.faults.kv || label === "GET /healthz") await expectUnavailable(response, label);
+          else expect(response.status, `${label} with D1 down is decided by KV`).toBe(200);
+        }
         expect(await stored()).toBe(before);
-        await expectFixtureIntact(f); // the revoke did not happen either
-      });
-
-      it("answers 503 at test-auth for an access token while the signing keys cannot be loaded or KV cannot be read", async () => {
-        resetSigningKeyCache(); // a fresh isolate: no key in memory
-        await expectUnavailable(await send(request("/v1/test-auth", { token: f.token }), mode.faults), "test-auth (access token, cold key cache)");
-        // With the key in memory, only KV could still stop it; when KV is down that is a 503 too.
-        if (mode.faults.kv) {
-          expect((await testAuth(f.token)).status).toBe(200); // warms the key cache
-          await expectUnavailable(await send(request("/v1/test-auth", { token: f.token }), mode.faults), "test-auth (access token, warm key cache)");
+        await expectFixtureIntact(f);
+        if (!mode.faults.kv) {
+          // Revocation is a KV marker: it works with D1 down, and the token is dead at once.
+          const doomed = await tokenFor(f.holder);
+          const revoked = await send(formRequest("/oauth/revoke", { token: doomed }, { authorization: basic(f.holder.client_id, f.holder.client_secret) }), mode.faults);
+          expect(revoked.status).toBe(200);
+          expect((await testAuth(doomed)).status).toBe(401);
         }
       });
 
-      it("serves the JWKS only when it can read the keys", async () => {
+      it("answers test-auth for an access token from a cold key cache only when it can read the keys and the markers", async () => {
+        resetSigningKeyCache(); // a fresh isolate: no key in memory
+        const response = await send(request("/v1/test-auth", { token: f.token }), mode.faults);
+        if (mode.faults.kv) {
+          await expectUnavailable(response, "test-auth (access token, cold key cache)");
+          // With the key in memory, KV (the markers) could still stop it: a 503 too.
+          expect((await testAuth(f.token)).status).toBe(200); // warms the key cache
+          await expectUnavailable(await send(request("/v1/test-auth", { token: f.token }), mode.faults), "test-auth (access token, warm key cache)");
+        } else expect(response.status).toBe(200); // the keys' edge copy is in KV
+      });
+
+      it("serves the JWKS while either store can give the keys", async () => {
         resetSigningKeyCache();
         const response = await send(request("/.well-known/jwks.json", { token: null }), mode.faults);
-        if (mode.faults.d1) await expectUnavailable(response, "GET /.well-known/jwks.json (cold key cache)");
-        else expect(response.status).toBe(200); // public keys live in D1 only
+        if (mode.faults.d1 && mode.faults.kv) await expectUnavailable(response, "GET /.well-known/jwks.json (cold key cache)");
+        else expect(response.status).toBe(200);
       });
     });
   }
@@ -355,9 +370,9 @@ describe("the management API fails closed", () => {
             headers: { "idempotency-key": `fault-${f.account.id}` },
           }),
       ],
-      ["PATCH /admin/v1/credentials/{id}", () => request(`/admin/v1/credentials/${f.key.id}`, { method: "PATCH", body: { name: "half", scopes: ["x"] } })],
+      // Changes that only add: nothing is restricted before the commit (see the next test for those that take away).
+      ["PATCH /admin/v1/credentials/{id}", () => request(`/admin/v1/credentials/${f.key.id}`, { method: "PATCH", body: { name: "half", scopes: ["read", "x"] } })],
       ["POST /admin/v1/credentials/{id}/roll (grace)", () => request(`/admin/v1/credentials/${f.client.id}/roll`, { method: "POST", body: { expires_in: 600 } })],
-      ["POST /admin/v1/credentials/{id}/roll (no grace)", () => request(`/admin/v1/credentials/${f.client.id}/roll`, { method: "POST", body: { expires_in: 0 } })],
       ["POST /admin/v1/accounts/{id}/activate", () => request(`/admin/v1/accounts/${deactivated.id}/activate`, { method: "POST" })],
     ];
     // D1 only: writes that put a revocation marker first (fail closed) may have written it.
@@ -380,6 +395,8 @@ describe("the management API fails closed", () => {
     await expectUnavailable(await send(request(`/admin/v1/accounts/${a.account.id}/deactivate`, { method: "POST" }), { d1: "batch-throws" }), "deactivate");
     await expectUnavailable(await send(request(`/admin/v1/credentials/${b.key.id}`, { method: "DELETE" }), { d1: "batch-throws" }), "delete credential");
     await expectUnavailable(await send(request(`/admin/v1/accounts/${c.account.id}`, { method: "DELETE" }), { d1: "batch-throws" }), "delete account");
+    await expectUnavailable(await send(request(`/admin/v1/credentials/${b.client.id}/roll`, { method: "POST", body: { expires_in: 0 } }), { d1: "batch-throws" }), "roll (no grace)");
+    await expectUnavailable(await send(request(`/admin/v1/credentials/${b.holder.id}`, { method: "PATCH", body: { scopes: [] } }), { d1: "batch-throws" }), "PATCH taking a scope away");
     expect(await snapshot()).toBe(before);
     // Reported as failed, and fail closed in the meantime: what was being stopped is stopped.
     expect((await testAuth(a.key.api_key)).status).toBe(401);
@@ -387,15 +404,20 @@ describe("the management API fails closed", () => {
     expect((await tokenRequest(a.client)).status).toBe(401);
     expect((await testAuth(b.key.api_key)).status).toBe(401);
     expect((await testAuth(c.token)).status).toBe(401);
+    expect((await tokenRequest(b.client)).status).toBe(401); // a no-grace roll's old secret
+    expect((await json(await tokenRequest(b.holder))).scope).toBe(""); // the scope taken away
     // The retries complete the changes.
     expect((await call(`/admin/v1/accounts/${a.account.id}/deactivate`, { method: "POST" }).then(json)).status).toBe("deactivated");
     expect((await call(`/admin/v1/credentials/${b.key.id}`, { method: "DELETE" })).status).toBe(204);
     expect((await call(`/admin/v1/credentials/${b.key.id}`)).status).toBe(404);
     expect((await call(`/admin/v1/accounts/${c.account.id}`, { method: "DELETE" })).status).toBe(204);
     expect((await call(`/admin/v1/accounts/${c.account.id}`)).status).toBe(404);
+    const rolled = await call(`/admin/v1/credentials/${b.client.id}/roll`, { method: "POST", body: { expires_in: 0 } });
+    expect(rolled.status).toBe(200);
+    expect((await tokenRequest({ ...b.client, client_secret: (await json(rolled)).client_secret })).status).toBe(200);
+    expect((await call(`/admin/v1/credentials/${b.holder.id}`, { method: "PATCH", body: { scopes: [] } })).status).toBe(200);
     // What was not touched still works.
     expect((await testAuth(b.token)).status).toBe(200);
-    expect((await tokenRequest(b.client)).status).toBe(200);
   });
 
   it("a commit whose answer is lost: 503, and the retry finds the change done (404 / idempotent 200), never undone", async () => {
@@ -514,7 +536,7 @@ describe("stores that hang (no answer at all)", () => {
       const f = await fixture();
       const before = await stored();
       const cases: [string, () => Request, Faults, number][] = [
-        ["POST /oauth/token (D1 hangs)", () => formRequest("/oauth/token", { grant_type: "client_credentials" }, { authorization: basic(f.client.client_id, f.client.client_secret) }), { d1: "hang" }, D1_TIMEOUT_MS],
+        ["POST /oauth/token (KV hangs)", () => formRequest("/oauth/token", { grant_type: "client_credentials" }, { authorization: basic(f.client.client_id, f.client.client_secret) }), { kv: "hang" }, KV_TIMEOUT_MS],
         ["GET /v1/test-auth API key (KV hangs)", () => request("/v1/test-auth", { token: f.key.api_key }), { kv: "hang" }, KV_TIMEOUT_MS],
         ["GET /healthz (both hang)", () => request("/healthz", { token: null }), { d1: "hang", kv: "hang" }, Math.min(D1_TIMEOUT_MS, KV_TIMEOUT_MS)],
         ["DELETE /admin/v1/credentials/{id} (KV hangs)", () => request(`/admin/v1/credentials/${f.holder.id}`, { method: "DELETE" }), { kv: "hang" }, KV_TIMEOUT_MS],

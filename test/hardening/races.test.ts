@@ -28,7 +28,7 @@ interface Attempt {
   kind: "token" | "api_key";
   phase: Phase;
   startedAfterChange: boolean;
-  /** Sent once the change's revocation marker was in KV. */
+  /** Sent once the change's KV writes before its commit were all done. */
   startedAfterMarker: boolean;
   /** Answered after the change had returned. */
   answeredAfterChange: boolean;
@@ -173,7 +173,9 @@ async function race(client: Client, apiKey: string, change: Request, { count = 4
     const response = await send(
       change,
       instrumented((phase) => {
-        if (phase === "after-marker") marked = true;
+        // A change writes several keys before it commits (revocation markers, edge entries):
+        // from its D1 commit on, everything it revokes is refused.
+        if (phase === "before-commit") marked = true;
         if (seen.has(phase)) return;
         seen.add(phase);
         pairs(phase, wave);
@@ -243,7 +245,7 @@ function expectRealOverlap(result: RaceResult, kind: Attempt["kind"]) {
   }
 }
 
-/** Every request that started once the change's marker was in KV, or once it returned, failed. */
+/** Every request that started once the change's pre-commit KV writes were done, or once it returned, failed. */
 function expectRefusedOnceMarked(result: RaceResult, kind: Attempt["kind"]) {
   const late = result.attempts.filter((a) => a.kind === kind && (a.startedAfterChange || a.startedAfterMarker));
   expect(late.length).toBeGreaterThanOrEqual(8);

@@ -88,7 +88,9 @@ function holdFirstKeyInserts(db: D1Database, arrive: (kid: string) => Promise<vo
 }
 
 beforeEach(async () => {
+  // A fresh deployment: no keys in D1, and none in their edge copy in KV.
   await env.DB.prepare("DELETE FROM signing_keys").run();
+  await env.REVOCATIONS.delete("signing-keys");
   resetSigningKeyCache();
 });
 

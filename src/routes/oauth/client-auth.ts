@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { authorizationCredentials } from "../../http/auth-header";
 import { ApiError } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
-import { clientIp, countFailure } from "../../services/rate-limits";
+import { clientIp, countFailure, ipKey, isBlocked } from "../../services/rate-limits";
 import { verifyClient } from "../../services/verification";
 
 /**
@@ -67,9 +67,10 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
  * is checked, so a correct secret always gets through.
  */
 export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication) {
-  const result = await verifyClient(c.env, c.executionCtx, auth.clientId, auth.clientSecret);
+  const ip = clientIp(c.req.raw.headers);
+  const result = await verifyClient(c.env, { ctx: c.executionCtx, ipBlocked: isBlocked(ipKey(ip)) }, auth.clientId, auth.clientSecret);
   if (!result.valid) {
-    await countFailure(c.env, clientIp(c.req.raw.headers), result.failedCredential);
+    await countFailure(c.env, ip, result.failedCredential);
     throw invalidClient(auth.method === "client_secret_basic");
   }
   c.set("credentialId", result.identity.credential_id);

@@ -3,7 +3,7 @@ import { ApiError } from "../../http/errors";
 import { errorContent } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { revocation } from "../../services/revocation";
-import { verifyAccessToken } from "../../services/verification";
+import { countTokenVerification, verifyAccessToken } from "../../services/verification";
 import { readForm } from "../../http/form";
 import { authenticateClient, clientAuthentication } from "./client-auth";
 import type { Context } from "hono";
@@ -82,7 +82,7 @@ async function authenticatedTokenRequest(c: Context<AppEnv>) {
 export function registerIntrospectionRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(introspect, async (c) => {
     const { token } = await authenticatedTokenRequest(c);
-    const result = await verifyAccessToken(c.env, token);
+    const result = countTokenVerification(c.env, c.executionCtx, await verifyAccessToken(c.env, token));
     c.header("Cache-Control", "no-store");
     // An inactive token is an answer, not a failed authentication: the caller authenticated.
     // (Counting it would let anyone lock a resource server out by sending it junk tokens.)

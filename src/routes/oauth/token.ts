@@ -2,7 +2,9 @@ import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors";
 import { errorContent } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
+import { prefetchSigningKeys } from "../../services/signing-keys";
 import { issueAccessToken } from "../../services/tokens";
+import { recordUsage } from "../../services/usage";
 import { readForm } from "../../http/form";
 import { authenticateClient, clientAuthentication } from "./client-auth";
 
@@ -70,8 +72,10 @@ export function registerTokenRoute(app: OpenAPIHono<AppEnv>) {
       throw new ApiError("unsupported_grant_type", "Only the client_credentials grant is supported.");
     }
     const auth = clientAuthentication(c, form);
+    prefetchSigningKeys(c.env); // a new isolate reads its keys alongside the credential
     const client = await authenticateClient(c, auth);
     const issued = await issueAccessToken(c.env, client, grantedScopes(form.get("scope"), client.scopes));
+    recordUsage(c.env, c.executionCtx, client.credential_id, { kind: "token_issued" });
     c.header("Cache-Control", "no-store");
     c.header("Pragma", "no-cache");
     return c.json({ ...issued, expires_in: 60 as const }, 200);

@@ -1,0 +1,98 @@
+import type { CredentialType } from "./credentials";
+import { guarded } from "./d1";
+import { KV_TIMEOUT_MS } from "./revocation-markers";
+
+/**
+ * The edge read model: one KV value per lookup key, holding everything the token and API-key
+ * paths need to decide, so that they make one KV read and no D1 call.
+ *
+ *   credential:client_id:<client_id>   an OAuth client, found by the client_id it presents
+ *   credential:digest:<sha-256 hex>    an API key, found by the digest of the key it presents
+ *                                      (during a roll's grace, also under the previous digest)
+ *
+ * Written only by admin changes (src/services/edge-entries.ts), after the D1 commit, from a D1
+ * read. The KV namespace is the one that holds the revocation markers (binding REVOCATIONS).
+ */
+
+export type LookupKey = { by: "client_id"; clientId: string } | { by: "digest"; digest: string };
+
+export function entryKey(key: LookupKey): string {
+  return key.by === "client_id" ? `credential:client_id:${key.clientId}` : `credential:digest:${key.digest}`;
+}
+
+/** What a check needs, from the credential's row and its account's. Never a name, never a secret. */
+export interface LiveEntry {
+  id: string;
+  account_id: string;
+  type: CredentialType;
+  client_id: string | null;
+  /** SHA-256 hex digests; "" matches nothing (a no-grace roll in progress). */
+  secret_hash: string;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: string | null;
+  scopes: string[];
+  account_active: boolean;
+  /** The credential row's updated_at when this entry was made from it. */
+  updated_at: string;
+}
+
+/**
+ * A deleted credential: it stays known (its failures count against it, contract "Rate limits")
+ * and a D1 read is never needed to turn it away.
+ */
+export interface DeletedEntry {
+  id: string;
+  account_id: string;
+  type: CredentialType;
+  deleted: true;
+}
+
+export type CredentialEntry = LiveEntry | DeletedEntry;
+
+export const isDeleted = (entry: CredentialEntry): entry is DeletedEntry => "deleted" in entry;
+
+/** One KV read. */
+export async function readEntry(kv: KVNamespace, key: LookupKey): Promise<CredentialEntry | null> {
+  return guarded("kv", () => kv.get<CredentialEntry>(entryKey(key), "json"), KV_TIMEOUT_MS);
+}
+
+/** Several entries, in bulk reads of up to 100 keys (one KV operation each). */
+export async function readEntries(kv: KVNamespace, keys: LookupKey[]): Promise<(CredentialEntry | null)[]> {
+  const names = keys.map(entryKey);
+  const found = new Map<string, CredentialEntry | null>();
+  for (let i = 0; i < names.length; i += 100) {
+    const chunk = names.slice(i, i + 100);
+    const page = await guarded("kv", () => kv.get<CredentialEntry>(chunk, "json"), KV_TIMEOUT_MS);
+    for (const [name, value] of page) found.set(name, value);
+  }
+  return names.map((name) => found.get(name) ?? null);
+}
+
+/** Writes one entry; `ttlSeconds` null keeps it until it is overwritten or removed. */
+export async function writeEntry(kv: KVNamespace, key: LookupKey, entry: CredentialEntry, ttlSeconds: number | null): Promise<void> {
+  await guarded(
+    "kv",
+    () => kv.put(entryKey(key), JSON.stringify(entry), ttlSeconds === null ? {} : { expirationTtl: ttlSeconds }),
+    KV_TIMEOUT_MS,
+  );
+}
+
+export async function deleteEntry(kv: KVNamespace, key: LookupKey): Promise<void> {
+  await guarded("kv", () => kv.delete(entryKey(key)), KV_TIMEOUT_MS);
+}
+
+/** Progress of the one-time backfill of entries for credentials made before the read model. */
+const BACKFILL_KEY = "backfill:edge-entries";
+export interface BackfillState {
+  /** The last credential id written, or null before the first page. */
+  after: string | null;
+  done: boolean;
+}
+
+export async function readBackfillState(kv: KVNamespace): Promise<BackfillState> {
+  return (await guarded("kv", () => kv.get<BackfillState>(BACKFILL_KEY, "json"), KV_TIMEOUT_MS)) ?? { after: null, done: false };
+}
+
+export async function writeBackfillState(kv: KVNamespace, state: BackfillState): Promise<void> {
+  await guarded("kv", () => kv.put(BACKFILL_KEY, JSON.stringify(state)), KV_TIMEOUT_MS);
+}
