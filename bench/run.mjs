@@ -21,7 +21,7 @@
 //   --load-in-process         run autocannon in this process instead of a separate one
 //   --kv-read-ms=10 --kv-write-ms=10 --d1-replica-ms=30 --d1-primary-ms=80 --queue-send-ms=10
 //                             the latency model (bench/README.md)
-//   --cold=200 --many=6000 --many-rate=100 --latency-concurrency=1   latency workloads (--many=0 skips that one)
+//   --cold=200 --many=6000 --many-rate=60 --latency-concurrency=1   latency workloads (--many=0 skips that one)
 //   --startup-runs=5          runs of `wrangler check startup`
 import { spawn } from "node:child_process";
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
@@ -68,7 +68,9 @@ const MODEL = {
 const LATENCY = {
   cold: numberFlag("cold", QUICK ? 50 : 200),
   many: numberFlag("many", QUICK ? 5_001 : 6_000),
-  manyRate: numberFlag("many-rate", QUICK ? 125 : 100),
+  // Cold token requests cost this 2-core machine several ms of CPU each (D1 simulated locally):
+  // 60 req/s keeps the one isolate well below saturation, so queueing does not swamp the model.
+  manyRate: numberFlag("many-rate", QUICK ? 100 : 60),
   concurrency: Math.max(1, numberFlag("latency-concurrency", 1)),
   seedConcurrency: 8,
   settleMs: 10_000,
@@ -518,7 +520,8 @@ function latencyMarkdown(report) {
       `queue send ${m.queue_send_ms} ms (bench/README.md; flags --kv-read-ms … --queue-send-ms). Each call answers after max(model, local simulator time). ` +
       "Calls are counted by a bench-only wrapper around the bindings (bench/latency/entry.mjs) and charged to the request that made them, deferred `ctx.waitUntil` work included; the count columns are means per request.",
     `Requests from the harness's process, ${latency.settings.concurrency} at a time, on 127.0.0.1; p50/p99 on the client's clock (request sent to last byte read). ` +
-      `Load average at start of the run: ${report.machine.loadavg_at_start.map((n) => n.toFixed(2)).join(" ")}; other work on the machine adds to every figure.`,
+      `Load average at start / end of this section: ${latency.loadavg_at_start.map((n) => n.toFixed(2)).join(" ")} / ` +
+      `${latency.loadavg_at_end.map((n) => n.toFixed(2)).join(" ")} (${report.machine.cpus} cores); other work on the machine adds to every figure.`,
     `Cold = each of ${latency.settings.cold} fresh credentials used once (a client this isolate has never seen); warm = the same ones again right after. ` +
       "Access-token cases: tokens minted (unmeasured) just before, each presented once (cold), then again (warm). Introspection: a fresh calling client and a fresh token, then the same again.",
     "",
@@ -701,7 +704,9 @@ async function main() {
       const persistDir = existsSync("/dev/shm") ? mkdtempSync(join("/dev/shm", "keymint-bench-")) : join(tmp, "latency");
       if (persistDir.startsWith("/dev/shm")) cleanUpAlso.push(persistDir);
       const latencyHost = await startLatencyHost({ host: (workers) => host(workers, persistDir), bundlePath: await bundled, wrangler, adminToken });
+      const loadavgAtLatencyStart = loadavg();
       latency = { model: MODEL, settings: LATENCY, ...(await runLatency({ latencyHost, adminToken, settings: LATENCY, log })) };
+      Object.assign(latency, { loadavg_at_start: loadavgAtLatencyStart, loadavg_at_end: loadavg() });
       await stopChildren();
     }
 
