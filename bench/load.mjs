@@ -2,9 +2,12 @@
 // is never charged to a server. It reads one JSON job per stdin line and answers each with one
 // JSON line on stdout:
 //   { url, method, headers, body, connections, duration }  ->  { requests, rps, p50_ms, p99_ms, ... }
+// `npm run bench -- --load-in-process` imports run() instead and loads from the harness's own
+// process (the CPU figures are the same either way: only the servers' process trees are charged).
 // Latency percentiles come from every response's own time (autocannon's histogram has 1 ms
 // steps, too coarse for sub-millisecond Workers).
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 
 function percentile(sorted, p) {
@@ -12,7 +15,7 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-async function run(job) {
+export async function run(job) {
   const latencies = [];
   const statuses = {};
   const started = process.hrtime.bigint();
@@ -48,11 +51,13 @@ async function run(job) {
   };
 }
 
-for await (const line of createInterface({ input: process.stdin })) {
-  if (!line.trim()) continue;
-  try {
-    process.stdout.write(`${JSON.stringify(await run(JSON.parse(line)))}\n`);
-  } catch (error) {
-    process.stdout.write(`${JSON.stringify({ failed: String(error) })}\n`);
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    try {
+      process.stdout.write(`${JSON.stringify(await run(JSON.parse(line)))}\n`);
+    } catch (error) {
+      process.stdout.write(`${JSON.stringify({ failed: String(error) })}\n`);
+    }
   }
 }

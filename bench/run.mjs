@@ -10,17 +10,72 @@
 //   3. Seed Keymint through its admin API, then load every route with autocannon from a
 //      separate process (bench/load.mjs), on 127.0.0.1.
 //   4. Charge each request the servers' own CPU (utime+stime from /proc, bench/lib/cpu.mjs).
-//   5. Print a Markdown table and write bench/results/{<timestamp>,latest}.json and latest.md.
+//   5. Latency model (bench/latency/): a second Keymint host whose bindings wait per the model and
+//      count their calls; cold / warm / many-credentials / new-isolate cases per route.
+//   6. Cold start: `wrangler check startup`, its "Active" startup CPU, median of 5 runs.
+//   7. Print Markdown tables and write bench/results/{<timestamp>,latest}.json and latest.md.
+//
+// Flags (after `npm run bench --`):
+//   --quick                   short runs (10 connections, 2 s; smaller latency workloads)
+//   --only=throughput,latency,startup   run only these sections (default: all three)
+//   --load-in-process         run autocannon in this process instead of a separate one
+//   --kv-read-ms=10 --kv-write-ms=10 --d1-replica-ms=30 --d1-primary-ms=80 --queue-send-ms=10
+//                             the latency model (bench/README.md)
+//   --cold=200 --many=6000 --many-rate=60 --latency-concurrency=1   latency workloads (--many=0 skips that one)
+//   --startup-runs=5          runs of `wrangler check startup`
 import { spawn } from "node:child_process";
 import { createHash, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { cpuDelta, treeCpu } from "./lib/cpu.mjs";
+import { runLatency } from "./latency/workload.mjs";
 
 const QUICK = process.argv.includes("--quick");
+/** `--name=value` from the command line, as a number, or the default. */
+function numberFlag(name, fallback) {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  if (!arg) return fallback;
+  const value = Number(arg.slice(name.length + 3));
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} wants a non-negative number, got ${arg}`);
+  return value;
+}
+const ONLY = new Set((process.argv.find((a) => a.startsWith("--only="))?.slice(7) ?? "throughput,latency,startup").split(","));
+for (const section of ONLY) if (!["throughput", "latency", "startup"].includes(section)) throw new Error(`--only: unknown section ${section}`);
+/** Whether autocannon runs in this process (the issue's way of measuring the floor ratios) or in load.mjs's own. */
+const LOAD_IN_PROCESS = process.argv.includes("--load-in-process");
+
+/**
+ * The latency model (bench/README.md): how long each storage call waits before it answers.
+ * KV read: a hot read from the location's cache; D1 replica: a read from the nearest read
+ * replica; D1 primary: a round trip to the primary, which may be on another continent.
+ */
+const MODEL = {
+  kv_read_ms: numberFlag("kv-read-ms", 10),
+  kv_write_ms: numberFlag("kv-write-ms", 10),
+  d1_replica_ms: numberFlag("d1-replica-ms", 30),
+  d1_primary_ms: numberFlag("d1-primary-ms", 80),
+  queue_send_ms: numberFlag("queue-send-ms", 10),
+};
+/**
+ * The latency workloads. cold: fresh credentials per route, sent one at a time (concurrency), so
+ * that p50 is the model plus the request's own CPU, not other requests' CPU queued in the one
+ * isolate; many: clients in the round-robin (more than the 5,000 an isolate caches today; 0 skips
+ * it), sent open loop at manyRate.
+ */
+const LATENCY = {
+  cold: numberFlag("cold", QUICK ? 50 : 200),
+  many: numberFlag("many", QUICK ? 5_001 : 6_000),
+  // Cold token requests cost this 2-core machine several ms of CPU each (D1 simulated locally):
+  // 60 req/s keeps the one isolate well below saturation, so queueing does not swamp the model.
+  manyRate: numberFlag("many-rate", QUICK ? 100 : 60),
+  concurrency: Math.max(1, numberFlag("latency-concurrency", 1)),
+  seedConcurrency: 8,
+  settleMs: 10_000,
+};
+const STARTUP_RUNS = numberFlag("startup-runs", 5);
 
 /** Concurrent connections of each measured run: light load, then enough to saturate a core. */
 const CONNECTIONS = QUICK ? [10] : [10, 50];
@@ -50,7 +105,8 @@ const children = new Set();
 
 /**
  * Starts a server script and waits for its first stdout line (`{ "url" }` or `{ "urls" }`),
- * returned with the process id. Its stderr is passed through.
+ * returned with the process id and command(obj), which writes one JSON line to the server's
+ * stdin and resolves to its next stdout line (bench/server.mjs's restart). Its stderr is passed through.
  */
 function startServer(name, script, env) {
   const child = spawn(NODE, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
@@ -62,15 +118,28 @@ function startServer(name, script, env) {
     const timer = setTimeout(() => reject(new Error(`${name} did not start in ${STARTUP_TIMEOUT_MS} ms`)), STARTUP_TIMEOUT_MS);
     timer.unref(); // a failed start elsewhere must not keep the run alive
     child.on("exit", (code) => reject(new Error(`${name} exited with ${code} before it served`)));
-    createInterface({ input: child.stdout }).once("line", (line) => {
+    const waiting = [];
+    const command = (message) =>
+      new Promise((resolveCommand, rejectCommand) => {
+        waiting.push((answer) => (answer.failed ? rejectCommand(new Error(answer.failed)) : resolveCommand(answer)));
+        child.stdin.write(`${JSON.stringify(message)}\n`);
+      });
+    let first = true;
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (!first) return waiting.shift()?.(JSON.parse(line));
+      first = false;
       clearTimeout(timer);
-      resolve({ pid: child.pid, ...JSON.parse(line) });
+      resolve({ pid: child.pid, command, ...JSON.parse(line) });
     });
   });
 }
 
 /** The load generator: one long-lived process; run(job) sends a job and awaits its result line. */
-function startLoadGenerator() {
+async function startLoadGenerator() {
+  if (LOAD_IN_PROCESS) {
+    const { run } = await import("./load.mjs");
+    return { run: async (job) => run(job) };
+  }
   const child = spawn(NODE, [join(BENCH, "load.mjs")], { cwd: ROOT, stdio: ["pipe", "pipe", "inherit"] });
   children.add(child);
   const waiting = [];
@@ -126,7 +195,7 @@ async function readWranglerConfig() {
   const configPath = join(ROOT, "wrangler.toml");
   const migrationsDir = join(ROOT, "migrations"); // wrangler.toml's migrations_dir, checked below
   const migrationFiles = readdirSync(migrationsDir).filter((file) => file.endsWith(".sql")).sort();
-  const key = createHash("sha256").update(`v2 ${packageVersion("wrangler")}`).update(readFileSync(configPath)); // v2: this function's output shape
+  const key = createHash("sha256").update(`v3 ${packageVersion("wrangler")}`).update(readFileSync(configPath)); // v3: this function's output shape
   for (const file of migrationFiles) key.update(file).update(readFileSync(join(migrationsDir, file)));
   const cacheFile = join(ROOT, "node_modules", ".cache", "keymint-bench", `wrangler-config-${key.digest("hex").slice(0, 16)}.json`);
   try {
@@ -147,6 +216,17 @@ async function readWranglerConfig() {
     kvNamespaces: Object.fromEntries(config.kv_namespaces.map((kv) => [kv.binding, kv.id])),
     // Workers Rate Limiting bindings ([[ratelimits]]): Miniflare simulates them locally.
     ratelimits: Object.fromEntries((config.ratelimits ?? []).map(({ name, namespace_id, simple }) => [name, { namespace_id, simple }])),
+    // Queues ([[queues.producers]], [[queues.consumers]]): Miniflare runs both locally.
+    queueProducers: Object.fromEntries((config.queues?.producers ?? []).map((p) => [p.binding, { queueName: p.queue, ...(p.delivery_delay === undefined ? {} : { deliveryDelay: p.delivery_delay }) }])),
+    queueConsumers: Object.fromEntries(
+      (config.queues?.consumers ?? []).map((c) => [
+        c.queue,
+        Object.fromEntries(
+          Object.entries({ maxBatchSize: c.max_batch_size, maxBatchTimeout: c.max_batch_timeout, maxRetries: c.max_retries, deadLetterQueue: c.dead_letter_queue, retryDelay: c.retry_delay })
+            .filter(([, v]) => v !== undefined),
+        ),
+      ]),
+    ),
     migrations: migrationFiles.map((file) => splitSql(readFileSync(join(migrationsDir, file), "utf8"))),
   };
   mkdirSync(dirname(cacheFile), { recursive: true });
@@ -272,7 +352,7 @@ function markdown(report, targets) {
     `Each run: ${report.settings.warmup_seconds} s warm-up, then ${report.settings.measure_seconds} s measured, on 127.0.0.1. ` +
       `Load average at start / end: ${report.machine.loadavg_at_start.map((n) => n.toFixed(2)).join(" ")} / ` +
       `${report.machine.loadavg_at_end.map((n) => n.toFixed(2)).join(" ")}; whole run ${report.wall_seconds.toFixed(0)} s.`,
-    `**The load generator (autocannon, one Node process) shares the machine's ${report.machine.cpus} cores with the server ` +
+    `**The load generator (autocannon, ${report.settings.load_generator === "in-process" ? "in the harness's own process, `--load-in-process`" : "in a separate Node process, bench/load.mjs"}) shares the machine's ${report.machine.cpus} cores with the server ` +
       "under test**, so req/s and latency are lower bounds shaped by that contention; CPU µs/req counts only the server's " +
       "own processes (Miniflare's Node host + workerd, or oidc-provider's Node process) and is the steadier number.",
     "Ratio cells read `CPU ×` · `req/s ×`: the row's CPU per request and its throughput, each divided by the reference's.",
@@ -316,6 +396,189 @@ function packageVersion(path) {
   }
 }
 
+// ---- the latency model and cold start ------------------------------------------------------
+
+/**
+ * A Keymint host running the bundle through bench/latency/entry.mjs (copied next to the bundle's
+ * index.js, which it imports), with its own D1 and KV. Resolves to { pid, url(), restart() }.
+ */
+async function startLatencyHost({ host, bundlePath, wrangler, adminToken }) {
+  const entry = join(dirname(bundlePath), "__bench_latency_entry.mjs");
+  copyFileSync(join(BENCH, "latency", "entry.mjs"), entry);
+  const flags = wrangler.compatibilityFlags ?? [];
+  const started = await host([
+    {
+      name: "keymint-latency",
+      scriptPath: entry,
+      // The wrapper needs AsyncLocalStorage; nodejs_compat includes it.
+      compatibilityFlags: flags.includes("nodejs_compat") || flags.includes("nodejs_als") ? flags : [...flags, "nodejs_als"],
+      bindings: {
+        ...wrangler.vars,
+        ADMIN_TOKEN: adminToken,
+        KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64url"),
+        BENCH_LATENCY: JSON.stringify({
+          model: MODEL,
+          d1: Object.keys(wrangler.d1Databases),
+          kv: Object.keys(wrangler.kvNamespaces),
+          queues: Object.keys(wrangler.queueProducers ?? {}),
+          ratelimits: Object.keys(wrangler.ratelimits ?? {}),
+        }),
+      },
+      d1Databases: wrangler.d1Databases,
+      kvNamespaces: wrangler.kvNamespaces,
+      ratelimits: wrangler.ratelimits,
+      queueProducers: wrangler.queueProducers,
+      queueConsumers: wrangler.queueConsumers,
+      migrations: wrangler.migrations,
+    },
+  ]);
+  let url = started.urls["keymint-latency"];
+  return {
+    pid: started.pid,
+    url: () => url,
+    async restart() {
+      const answer = await started.command({ restart: "keymint-latency" });
+      url = answer.url;
+      return answer;
+    },
+  };
+}
+
+/** `wrangler check startup` once: its "Active" startup CPU (ms) and the rest of its summary. */
+function checkStartup(outfile) {
+  const wrangler = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+  const child = spawn(NODE, [wrangler, "check", "startup", "--outfile", outfile], {
+    cwd: ROOT,
+    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk) => (output += chunk));
+  child.stderr.on("data", (chunk) => (output += chunk));
+  return new Promise((resolve, reject) =>
+    child.on("exit", (code) => {
+      const number = (pattern) => {
+        const match = output.match(pattern);
+        return match ? Number(match[1]) : null;
+      };
+      const active = number(/Active:\s*([\d.]+)\s*ms/);
+      if (code !== 0 || active === null) return reject(new Error(`wrangler check startup failed (${code}):\n${output}`));
+      resolve({
+        active_ms: active,
+        gc_ms: number(/including\s*([\d.]+)\s*ms garbage/),
+        profile_window_ms: number(/Profile window:\s*([\d.]+)\s*ms/),
+        idle_ms: number(/Idle:\s*([\d.]+)\s*ms/),
+        samples: number(/Samples:\s*(\d+)/),
+        bundle_kib: number(/Bundle:\s*([\d.]+)\s*KiB/),
+        gzip_kib: number(/gzip:\s*([\d.]+)\s*KiB/),
+      });
+    }),
+  );
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? (sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2) : null;
+};
+
+async function measureStartup(tmp) {
+  const runs = [];
+  for (let i = 0; i < STARTUP_RUNS; i++) {
+    const run = await checkStartup(join(tmp, `startup-${i}.cpuprofile`));
+    log(`  wrangler check startup #${i + 1}: Active ${run.active_ms} ms (GC ${run.gc_ms ?? "?"} ms), bundle ${run.bundle_kib} KiB / gzip ${run.gzip_kib} KiB`);
+    runs.push(run);
+  }
+  return {
+    tool: "wrangler check startup",
+    runs,
+    median_active_ms: median(runs.map((r) => r.active_ms)),
+    bundle_kib: runs[0]?.bundle_kib ?? null,
+    gzip_kib: runs[0]?.gzip_kib ?? null,
+  };
+}
+
+function latencyMarkdown(report) {
+  const latency = report.latency;
+  const m = latency.model;
+  const cell = (v) => fmt(v, 2);
+  const row = (r) => {
+    const p = r.per_request;
+    const bad = r.non2xx ? ` **(${r.non2xx} non-2xx)**` : "";
+    return `| ${r.label}${bad} | ${r.requests} | ${fmt(r.p50_ms, 1)} | ${fmt(r.p99_ms, 1)} | ${cell(p.d1_replica_reads)} | ${cell(p.d1_primary_reads)} | ` +
+      `${cell(p.d1_writes)} | ${cell(p.kv_reads)} (${cell(p.kv_keys_read)}) | ${cell(p.kv_writes)} | ${cell(p.queue_sends)} |`;
+  };
+  const header = [
+    "| case | requests | p50 ms | p99 ms | D1 replica reads | D1 primary reads | D1 writes | KV reads (keys) | KV writes | queue sends |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const all = [...latency.phases, ...(latency.many ? [latency.many] : []), ...latency.first_request];
+  const background = all.filter((r) => Object.keys(r.background).length);
+  const lines = [
+    "## Latency under the model",
+    "",
+    `Model: KV read ${m.kv_read_ms} ms, KV write ${m.kv_write_ms} ms, D1 replica read ${m.d1_replica_ms} ms, D1 primary (reads on the plain binding, writes, batches) ${m.d1_primary_ms} ms, ` +
+      `queue send ${m.queue_send_ms} ms (bench/README.md; flags --kv-read-ms … --queue-send-ms). Each call answers after max(model, local simulator time). ` +
+      "Calls are counted by a bench-only wrapper around the bindings (bench/latency/entry.mjs) and charged to the request that made them, deferred `ctx.waitUntil` work included; the count columns are means per request.",
+    `Requests from the harness's process, ${latency.settings.concurrency} at a time, on 127.0.0.1; p50/p99 on the client's clock (request sent to last byte read). ` +
+      `Load average at start / end of this section: ${latency.loadavg_at_start.map((n) => n.toFixed(2)).join(" ")} / ` +
+      `${latency.loadavg_at_end.map((n) => n.toFixed(2)).join(" ")} (${report.machine.cpus} cores); other work on the machine adds to every figure.`,
+    `Cold = each of ${latency.settings.cold} fresh credentials used once (a client this isolate has never seen); warm = the same ones again right after. ` +
+      "Access-token cases: tokens minted (unmeasured) just before, each presented once (cold), then again (warm). Introspection: a fresh calling client and a fresh token, then the same again.",
+    "",
+    ...header,
+    ...latency.phases.map(row),
+    "",
+  ];
+  if (latency.many) {
+    const many = latency.many;
+    lines.push(
+      "### Many credentials at the real cadence",
+      "",
+      `${many.clients} OAuth clients (the per-isolate credential cache held at most 5,000 when this workload was written), each asking for a token in turn: round-robin, open loop at ` +
+        `${many.rate} req/s (achieved ${fmt(many.achieved_rps, 0)}; the pass took ${fmt(many.pass_seconds, 0)} s). ` +
+        `Each client had asked once before, in an unmeasured first pass (model off) at least ${many.min_gap_seconds} s earlier, with all ` +
+        `${many.clients - 1} others in between: the cadence of a client that fetches a 60-second token when its last one expires.`,
+      "",
+      ...header,
+      row(many),
+      "",
+    );
+  }
+  lines.push(
+    "### First request of a new isolate",
+    "",
+    "One request per route, each right after workerd was restarted on the same stored data: a new isolate with empty caches (the script is loaded and evaluated at start-up, so module evaluation is not in this time; see Cold start). Single samples: noisy.",
+    "",
+    ...header,
+    ...latency.first_request.map(row),
+    "",
+  );
+  if (background.length) {
+    lines.push("Invocations outside any request during a case (queue consumers, crons, calls no request context was found for):", "");
+    for (const r of background) {
+      for (const [kind, group] of Object.entries(r.background)) {
+        const t = group.totals;
+        lines.push(`- ${r.label}: ${group.invocations} ${kind} invocation(s): D1 ${t.d1_replica_reads} replica + ${t.d1_primary_reads} primary reads, ${t.d1_writes} writes; KV ${t.kv_reads} reads, ${t.kv_writes} writes; ${t.queue_sends} queue sends`);
+      }
+    }
+    lines.push("");
+  }
+  lines.push(`Seeding (model off, rate limiters bypassed): ${latency.seed.credentials} credentials through the admin API in ${fmt(latency.seed.seconds, 1)} s.`, "");
+  return lines.join("\n");
+}
+
+function startupMarkdown(report) {
+  const s = report.startup;
+  return [
+    "## Cold start",
+    "",
+    `\`wrangler check startup\` (local workerd, wrangler ${report.versions.wrangler}): **Active ${fmt(s.median_active_ms, 1)} ms** startup CPU, median of ${s.runs.length} runs ` +
+      `(${s.runs.map((r) => fmt(r.active_ms, 1)).join(", ")} ms; GC included). Bundle ${fmt(s.bundle_kib, 1)} KiB / gzip ${fmt(s.gzip_kib, 1)} KiB. ` +
+      "Measured on this machine's CPU, not Cloudflare's; its profile samples are coarse (a few dozen per run).",
+    "",
+  ].join("\n");
+}
+
 // ---- main --------------------------------------------------------------------------------
 
 async function main() {
@@ -323,110 +586,148 @@ async function main() {
   const loadavgAtStart = loadavg(); // other work on the machine skews every number; it is recorded
   const elapsed = () => ((Date.now() - startedAt.getTime()) / 1000).toFixed(1);
   const tmp = mkdtempSync(join(tmpdir(), "keymint-bench-"));
+  const cleanUpAlso = []; // directories outside tmp
   const cleanUp = async () => {
     await stopChildren();
-    rmSync(tmp, { recursive: true, force: true });
+    for (const dir of [tmp, ...cleanUpAlso]) rmSync(dir, { recursive: true, force: true });
   };
   for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => cleanUp().then(() => process.exit(130)));
 
   try {
-    log(`Keymint bench (${QUICK ? "quick" : "full"}): bundling with wrangler deploy --dry-run, starting servers…`);
+    log(`Keymint bench (${QUICK ? "quick" : "full"}; ${[...ONLY].join(", ")}): bundling with wrangler deploy --dry-run, starting servers…`);
     // Bundling and the peer's start need nothing from wrangler.toml: both run meanwhile.
-    const bundled = bundleWorker(join(tmp, "bundle"));
+    const bundled = ONLY.has("throughput") || ONLY.has("latency") ? bundleWorker(join(tmp, "bundle")) : Promise.resolve(null);
     const peerClient = { id: "bench-client", secret: randomBytes(32).toString("base64url") };
-    const peerStarted = startServer("oidc-provider", join(BENCH, "peer", "server.mjs"), { PEER_CLIENT_ID: peerClient.id, PEER_CLIENT_SECRET: peerClient.secret });
+    const peerStarted = ONLY.has("throughput")
+      ? startServer("oidc-provider", join(BENCH, "peer", "server.mjs"), { PEER_CLIENT_ID: peerClient.id, PEER_CLIENT_SECRET: peerClient.secret })
+      : Promise.resolve(null);
     for (const pending of [bundled, peerStarted]) pending.catch(() => {}); // failures surface below, not as unhandled
     const wrangler = await readWranglerConfig();
     const issuer = wrangler.vars.ISSUER;
     const adminToken = randomBytes(32).toString("base64url");
     const floor = floorMaterial(issuer);
 
-    /** A host process running the given Workers in Miniflare (bench/server.mjs); resolves to { pid, urls }. */
-    const host = (workers) =>
+    /** A host process running the given Workers in Miniflare (bench/server.mjs); resolves to { pid, urls, command }. */
+    const host = (workers, persistDir = tmp) =>
       startServer(workers[0].name, join(BENCH, "server.mjs"), {
         BENCH_SERVER: JSON.stringify({
           compatibilityDate: wrangler.compatibilityDate,
           compatibilityFlags: wrangler.compatibilityFlags,
-          persistDir: tmp,
+          persistDir,
           workers,
         }),
       });
     const floorWorker = (name, file, bindings) => ({ name, scriptPath: join(BENCH, "floors", file), bindings, kvNamespaces: { KV: `${name}-kv` } });
 
-    const [keymintHost, floorsHost, peer] = await Promise.all([
-      bundled.then((scriptPath) =>
+    let runs = [];
+    let targets = [];
+    if (ONLY.has("throughput")) {
+      const [keymintHost, floorsHost, peer] = await Promise.all([
+        bundled.then((scriptPath) =>
+          host([
+            {
+              name: "keymint",
+              scriptPath,
+              bindings: { ...wrangler.vars, ADMIN_TOKEN: adminToken, KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64url") },
+              d1Databases: wrangler.d1Databases,
+              kvNamespaces: wrangler.kvNamespaces,
+              ratelimits: wrangler.ratelimits,
+              queueProducers: wrangler.queueProducers,
+              queueConsumers: wrangler.queueConsumers,
+              migrations: wrangler.migrations,
+            },
+          ]),
+        ),
         host([
-          {
-            name: "keymint",
-            scriptPath,
-            bindings: { ...wrangler.vars, ADMIN_TOKEN: adminToken, KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64url") },
-            d1Databases: wrangler.d1Databases,
-            kvNamespaces: wrangler.kvNamespaces,
-            ratelimits: wrangler.ratelimits,
-            migrations: wrangler.migrations,
-          },
+          floorWorker("token-floor", "token.js", { ISSUER: issuer, FLOOR_PRIVATE_JWK: floor.privateJwk, FLOOR_SECRET_SHA256: floor.clientSecretSha256 }),
+          floorWorker("verify-floor", "verify.js", { FLOOR_PUBLIC_JWK: floor.publicJwk }),
+          floorWorker("api-key-floor", "api-key.js", { FLOOR_SECRET_SHA256: floor.apiKeySha256 }),
+          floorWorker("hello", "hello.js", {}),
         ]),
-      ),
-      host([
-        floorWorker("token-floor", "token.js", { ISSUER: issuer, FLOOR_PRIVATE_JWK: floor.privateJwk, FLOOR_SECRET_SHA256: floor.clientSecretSha256 }),
-        floorWorker("verify-floor", "verify.js", { FLOOR_PUBLIC_JWK: floor.publicJwk }),
-        floorWorker("api-key-floor", "api-key.js", { FLOOR_SECRET_SHA256: floor.apiKeySha256 }),
-        floorWorker("hello", "hello.js", {}),
-      ]),
-      peerStarted,
-    ]);
-    // What a load target needs: the URL to load and the process tree to charge.
-    const server = (hostProcess, name) => ({ pid: hostProcess.pid, url: hostProcess.urls[name] });
-    const keymint = server(keymintHost, "keymint");
-    const [tokenFloor, verifyFloor, apiKeyFloor, hello] = ["token-floor", "verify-floor", "api-key-floor", "hello"].map((name) => server(floorsHost, name));
-    log(`Servers up after ${elapsed()} s.`);
+        peerStarted,
+      ]);
+      // What a load target needs: the URL to load and the process tree to charge.
+      const server = (hostProcess, name) => ({ pid: hostProcess.pid, url: hostProcess.urls[name] });
+      const keymint = server(keymintHost, "keymint");
+      const [tokenFloor, verifyFloor, apiKeyFloor, hello] = ["token-floor", "verify-floor", "api-key-floor", "hello"].map((name) => server(floorsHost, name));
+      log(`Servers up after ${elapsed()} s.`);
 
-    log("Seeding Keymint through the admin API…");
-    const seed = await seedKeymint(keymint.url, adminToken);
-    await mintToken(keymint.url, seed.clientBasic); // makes the first signing key
-    log(`Seeded after ${elapsed()} s.`);
+      log("Seeding Keymint through the admin API…");
+      const seed = await seedKeymint(keymint.url, adminToken);
+      await mintToken(keymint.url, seed.clientBasic); // makes the first signing key
+      log(`Seeded after ${elapsed()} s.`);
 
-    const bearer = (token) => ({ authorization: `Bearer ${token}` });
-    // Every load target. kind: keymint | floor | ceiling | peer; floor/peer: the ids to compare to.
-    const targets = [
-      { id: "token", kind: "keymint", label: "POST /oauth/token", server: keymint, floor: "token-floor", peer: "peer-token",
-        request: () => ({ path: "/oauth/token", method: "POST", headers: { authorization: seed.clientBasic, "content-type": FORM }, body: "grant_type=client_credentials" }) },
-      { id: "test-auth-api-key", kind: "keymint", label: "GET /v1/test-auth (API key)", server: keymint, floor: "api-key-floor",
-        request: () => ({ path: "/v1/test-auth", method: "GET", headers: bearer(seed.apiKey) }) },
-      { id: "test-auth-token", kind: "keymint", label: "GET /v1/test-auth (access token)", server: keymint, floor: "verify-floor",
-        request: async () => ({ path: "/v1/test-auth", method: "GET", headers: bearer(await mintToken(keymint.url, seed.clientBasic)) }) },
-      { id: "introspect", kind: "keymint", label: "POST /oauth/introspect", server: keymint, floor: "verify-floor",
-        request: async () => ({ path: "/oauth/introspect", method: "POST", headers: { authorization: seed.clientBasic, "content-type": FORM },
-          body: new URLSearchParams({ token: await mintToken(keymint.url, seed.clientBasic) }).toString() }) },
-      { id: "jwks", kind: "keymint", label: "GET /.well-known/jwks.json", server: keymint, peer: "peer-jwks",
-        request: () => ({ path: "/.well-known/jwks.json", method: "GET" }) },
-      { id: "token-floor", kind: "floor", label: "token floor", server: tokenFloor,
-        request: () => ({ path: "/", method: "POST", headers: { authorization: floor.clientBasic, "content-type": FORM }, body: "grant_type=client_credentials" }) },
-      { id: "verify-floor", kind: "floor", label: "verify floor", server: verifyFloor,
-        request: () => ({ path: "/", method: "GET", headers: bearer(floor.token) }) },
-      { id: "api-key-floor", kind: "floor", label: "API-key floor", server: apiKeyFloor,
-        request: () => ({ path: "/", method: "GET", headers: bearer(floor.apiKey) }) },
-      { id: "hello", kind: "ceiling", label: "hello-world Worker (ceiling)", server: hello,
-        request: () => ({ path: "/", method: "GET" }) },
-      { id: "peer-token", kind: "peer", label: "oidc-provider POST /token", server: peer,
-        request: () => ({ path: "/token", method: "POST", headers: { authorization: basicAuth(peerClient.id, peerClient.secret), "content-type": FORM },
-          body: new URLSearchParams({ grant_type: "client_credentials", scope: SCOPE }).toString() }) },
-      { id: "peer-jwks", kind: "peer", label: "oidc-provider GET /jwks", server: peer,
-        request: () => ({ path: "/jwks", method: "GET" }) },
-    ];
+      const bearer = (token) => ({ authorization: `Bearer ${token}` });
+      // Every load target. kind: keymint | floor | ceiling | peer; floor/peer: the ids to compare to.
+      targets = [
+        { id: "token", kind: "keymint", label: "POST /oauth/token", server: keymint, floor: "token-floor", peer: "peer-token",
+          request: () => ({ path: "/oauth/token", method: "POST", headers: { authorization: seed.clientBasic, "content-type": FORM }, body: "grant_type=client_credentials" }) },
+        { id: "test-auth-api-key", kind: "keymint", label: "GET /v1/test-auth (API key)", server: keymint, floor: "api-key-floor",
+          request: () => ({ path: "/v1/test-auth", method: "GET", headers: bearer(seed.apiKey) }) },
+        { id: "test-auth-token", kind: "keymint", label: "GET /v1/test-auth (access token)", server: keymint, floor: "verify-floor",
+          request: async () => ({ path: "/v1/test-auth", method: "GET", headers: bearer(await mintToken(keymint.url, seed.clientBasic)) }) },
+        { id: "introspect", kind: "keymint", label: "POST /oauth/introspect", server: keymint, floor: "verify-floor",
+          request: async () => ({ path: "/oauth/introspect", method: "POST", headers: { authorization: seed.clientBasic, "content-type": FORM },
+            body: new URLSearchParams({ token: await mintToken(keymint.url, seed.clientBasic) }).toString() }) },
+        { id: "jwks", kind: "keymint", label: "GET /.well-known/jwks.json", server: keymint, peer: "peer-jwks",
+          request: () => ({ path: "/.well-known/jwks.json", method: "GET" }) },
+        { id: "token-floor", kind: "floor", label: "token floor", server: tokenFloor,
+          request: () => ({ path: "/", method: "POST", headers: { authorization: floor.clientBasic, "content-type": FORM }, body: "grant_type=client_credentials" }) },
+        { id: "verify-floor", kind: "floor", label: "verify floor", server: verifyFloor,
+          request: () => ({ path: "/", method: "GET", headers: bearer(floor.token) }) },
+        { id: "api-key-floor", kind: "floor", label: "API-key floor", server: apiKeyFloor,
+          request: () => ({ path: "/", method: "GET", headers: bearer(floor.apiKey) }) },
+        { id: "hello", kind: "ceiling", label: "hello-world Worker (ceiling)", server: hello,
+          request: () => ({ path: "/", method: "GET" }) },
+        { id: "peer-token", kind: "peer", label: "oidc-provider POST /token", server: peer,
+          request: () => ({ path: "/token", method: "POST", headers: { authorization: basicAuth(peerClient.id, peerClient.secret), "content-type": FORM },
+            body: new URLSearchParams({ grant_type: "client_credentials", scope: SCOPE }).toString() }) },
+        { id: "peer-jwks", kind: "peer", label: "oidc-provider GET /jwks", server: peer,
+          request: () => ({ path: "/jwks", method: "GET" }) },
+      ];
 
-    const load = startLoadGenerator();
-    const runs = [];
-    for (const connections of CONNECTIONS) {
-      log(`\n${connections} connections, ${WARMUP_SECONDS} s warm-up + ${MEASURE_SECONDS} s each:`);
-      for (const target of targets) runs.push(await measure(load, target, connections));
+      const load = await startLoadGenerator();
+      log(`Load generator: autocannon ${LOAD_IN_PROCESS ? "in this (the harness's) process" : "in a separate process (bench/load.mjs)"}.`);
+      for (const connections of CONNECTIONS) {
+        log(`\n${connections} connections, ${WARMUP_SECONDS} s warm-up + ${MEASURE_SECONDS} s each:`);
+        for (const target of targets) runs.push(await measure(load, target, connections));
+      }
+      // The throughput servers are done: stop them, so that they cannot disturb what follows.
+      await stopChildren();
+    }
+
+    let latency = null;
+    if (ONLY.has("latency")) {
+      log(`\nLatency model (KV read ${MODEL.kv_read_ms} ms, KV write ${MODEL.kv_write_ms} ms, D1 replica ${MODEL.d1_replica_ms} ms, D1 primary ${MODEL.d1_primary_ms} ms, queue send ${MODEL.queue_send_ms} ms):`);
+      // Its D1 and KV live in memory-backed /dev/shm when there is one: seeding thousands of
+      // credentials is then not bound by the disk's fsyncs (nothing measured writes to disk).
+      const persistDir = existsSync("/dev/shm") ? mkdtempSync(join("/dev/shm", "keymint-bench-")) : join(tmp, "latency");
+      if (persistDir.startsWith("/dev/shm")) cleanUpAlso.push(persistDir);
+      const latencyHost = await startLatencyHost({ host: (workers) => host(workers, persistDir), bundlePath: await bundled, wrangler, adminToken });
+      const loadavgAtLatencyStart = loadavg();
+      latency = { model: MODEL, settings: LATENCY, ...(await runLatency({ latencyHost, adminToken, settings: LATENCY, log })) };
+      Object.assign(latency, { loadavg_at_start: loadavgAtLatencyStart, loadavg_at_end: loadavg() });
+      await stopChildren();
+    }
+
+    let startup = null;
+    if (ONLY.has("startup")) {
+      log(`\nCold start: wrangler check startup × ${STARTUP_RUNS}…`);
+      startup = await measureStartup(tmp);
+      log(`  median Active ${startup.median_active_ms} ms`);
     }
 
     const report = {
       mode: QUICK ? "quick" : "full",
+      sections: [...ONLY],
       started_at: startedAt.toISOString(),
       wall_seconds: (Date.now() - startedAt.getTime()) / 1000,
-      settings: { connections: CONNECTIONS, warmup_seconds: WARMUP_SECONDS, measure_seconds: MEASURE_SECONDS },
+      settings: {
+        connections: CONNECTIONS,
+        warmup_seconds: WARMUP_SECONDS,
+        measure_seconds: MEASURE_SECONDS,
+        load_generator: LOAD_IN_PROCESS ? "in-process" : "separate-process",
+      },
       machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model.trim() ?? "?", loadavg_at_start: loadavgAtStart, loadavg_at_end: loadavg() },
       versions: {
         node: process.versions.node,
@@ -438,8 +739,14 @@ async function main() {
       },
       compatibility_date: wrangler.compatibilityDate,
       runs,
+      latency,
+      startup,
     };
-    const table = markdown(report, targets);
+    const table = [
+      runs.length ? markdown(report, targets) : `# Keymint benchmark (${report.mode})\n\n${report.started_at}; sections: ${report.sections.join(", ")}.\n`,
+      latency ? latencyMarkdown(report) : null,
+      startup ? startupMarkdown(report) : null,
+    ].filter(Boolean).join("\n");
     mkdirSync(RESULTS, { recursive: true });
     const json = `${JSON.stringify(report, null, 2)}\n`;
     writeFileSync(join(RESULTS, `${startedAt.toISOString().replace(/[:.]/g, "-")}.json`), json);
@@ -448,8 +755,10 @@ async function main() {
     process.stdout.write(`\n${table}\n`);
 
     const failed = runs.filter((run) => run.non2xx + run.errors + run.timeouts > 0);
-    if (failed.length) {
-      log(`\n!!!!!!!! ${failed.length} RUN(S) HAD NON-2XX RESPONSES OR ERRORS: ${failed.map((run) => `${run.label} @${run.connections}`).join(", ")} !!!!!!!!`);
+    const latencyFailed = latency ? [...latency.phases, latency.many, ...latency.first_request].filter((r) => r.non2xx > 0) : [];
+    if (failed.length || latencyFailed.length) {
+      log(`\n!!!!!!!! ${failed.length + latencyFailed.length} RUN(S) HAD NON-2XX RESPONSES OR ERRORS: ` +
+        `${[...failed.map((run) => `${run.label} @${run.connections}`), ...latencyFailed.map((r) => r.label)].join(", ")} !!!!!!!!`);
       process.exitCode = 1;
     }
     log(`Done in ${report.wall_seconds.toFixed(0)} s; results in bench/results/latest.{json,md}.`);

@@ -6,29 +6,35 @@
 //
 // Input: the BENCH_SERVER env var, JSON
 //   { compatibilityDate, compatibilityFlags, persistDir,
-//     workers: [{ name, scriptPath, bindings, kvNamespaces, d1Databases?, ratelimits?, migrations? }] }
+//     workers: [{ name, scriptPath, bindings, kvNamespaces, d1Databases?, ratelimits?,
+//                 queueProducers?, queueConsumers?, compatibilityFlags?, migrations? }] }
 // where migrations is a list of SQL statement lists, one per migration file, applied in order
 // through the D1 binding "DB".
 // Output: one JSON line on stdout, { "urls": { <name>: "http://127.0.0.1:<port>" } }, once all serve.
+// Commands, one JSON line each on stdin: { "restart": <name> } restarts that Worker's workerd
+// (a new isolate; D1 and KV persist on disk) and answers { "restarted": <name>, "url", "ms" }.
 // Stops when its stdin closes (the parent exited) or on SIGTERM/SIGINT.
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
 import { Miniflare } from "miniflare";
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? "{}");
 
-function start(worker) {
-  return new Miniflare({
+function options(worker) {
+  return {
     name: worker.name,
     modules: true,
     scriptPath: worker.scriptPath,
     modulesRoot: dirname(worker.scriptPath), // module names must not climb out of it with ".."
     modulesRules: [{ type: "ESModule", include: ["**/*.js"] }], // the floors import ./shared.js
     compatibilityDate: config.compatibilityDate,
-    compatibilityFlags: config.compatibilityFlags,
+    compatibilityFlags: worker.compatibilityFlags ?? config.compatibilityFlags,
     bindings: worker.bindings,
     d1Databases: worker.d1Databases,
     kvNamespaces: worker.kvNamespaces,
     ratelimits: worker.ratelimits,
+    queueProducers: worker.queueProducers,
+    queueConsumers: worker.queueConsumers,
     d1Persist: join(config.persistDir, worker.name, "d1"),
     kvPersist: join(config.persistDir, worker.name, "kv"),
     host: "127.0.0.1",
@@ -40,10 +46,10 @@ function start(worker) {
       stdout.resume();
       stderr.pipe(process.stderr);
     },
-  });
+  };
 }
 
-const instances = config.workers.map((worker) => ({ worker, mf: start(worker) }));
+const instances = config.workers.map((worker) => ({ worker, mf: new Miniflare(options(worker)) }));
 
 let stopping = false;
 async function stop() {
@@ -52,7 +58,24 @@ async function stop() {
   await Promise.all(instances.map(({ mf }) => mf.dispose().catch(() => {}))); // also stops workerd
   process.exit(0);
 }
-process.stdin.on("end", stop).resume();
+process.stdin.on("end", stop);
+createInterface({ input: process.stdin }).on("line", async (line) => {
+  if (!line.trim()) return;
+  const command = JSON.parse(line);
+  const instance = instances.find(({ worker }) => worker.name === command.restart);
+  try {
+    if (!instance) throw new Error(`no worker ${command.restart}`);
+    // A fresh Miniflare (and workerd process) on the same persist dirs: a new isolate that has
+    // seen nothing, over the same stored data. Migrations are not applied again.
+    const started = performance.now();
+    await instance.mf.dispose();
+    instance.mf = new Miniflare(options(instance.worker));
+    const url = await instance.mf.ready;
+    process.stdout.write(`${JSON.stringify({ restarted: command.restart, url: url.origin, ms: performance.now() - started })}\n`);
+  } catch (error) {
+    process.stdout.write(`${JSON.stringify({ failed: String(error) })}\n`);
+  }
+});
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 
