@@ -591,7 +591,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters.
+                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.
                          * @example Billing sync
                          */
                         name: string;
@@ -1166,7 +1166,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters.
+                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.
                          * @example Billing sync
                          */
                         name: string;
@@ -1464,7 +1464,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters.
+                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.
                          * @example Billing sync
                          */
                         name?: string;

@@ -18,14 +18,20 @@ export const ErrorSchema = z
   .openapi("Error");
 
 /**
- * 1 to 100 Unicode code points, not all white space, none of them a C0 or C1 control (Unicode
- * category Cc), a bidirectional control that can make text display differently from what it is
- * (RLO and friends), or a lone surrogate (no character at all: D1 would store bytes that read back
+ * A name's characters: any Unicode code point except a C0 or C1 control (category Cc), a
+ * bidirectional control that can make text display differently from what it is (RLO and
+ * friends), or a lone surrogate (no character at all: D1 would store bytes that read back
  * differently). Written without the `u` flag, so that it means the same to JavaScript with or
- * without it: a surrogate pair is one code point either way. It is also the document's `pattern`.
+ * without it (JSON Schema validators use it): a surrogate pair is one code point either way.
  */
-const NAME =
-  /^(?!\s*$)(?:[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF]){1,100}$/;
+const NAME_CHAR = String.raw`(?:[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])`;
+const NAME_EDGE = String.raw`(?:(?!\s)${NAME_CHAR})`;
+/**
+ * White space around (trimmed away), then 1 to 100 name characters that start and end with
+ * something other than white space. The same pattern checks the trimmed name and is the
+ * document's `pattern` for the name as sent, so both say exactly what is accepted.
+ */
+const NAME = new RegExp(String.raw`^\s*${NAME_EDGE}(?:${NAME_CHAR}{0,98}${NAME_EDGE})?\s*$`);
 
 /** Names are trimmed, then checked: a blank name is a 400, never an empty name stored. */
 export const NameSchema = z
@@ -33,7 +39,10 @@ export const NameSchema = z
   .trim()
   .min(1, { message: "must not be blank", abort: true })
   .regex(NAME, "must be 1 to 100 characters, without control characters")
-  .openapi({ description: "Trimmed, then 1 to 100 Unicode code points, without control characters.", example: "Billing sync" });
+  .openapi({
+    description: "Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.",
+    example: "Billing sync",
+  });
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;

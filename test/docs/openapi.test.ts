@@ -1,5 +1,6 @@
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
 import { call, json } from "../support/http";
@@ -68,6 +69,27 @@ describe("GET /openapi.json, examples and pages", () => {
       return !ajv.validate({ $ref: `doc#${pointer}` }, schema.example);
     });
     expect(invalid).toEqual([]);
+  });
+
+  it("accepts exactly the names its schema allows (trimmed, 1-100 code points, no controls, not blank)", async () => {
+    const doc = await json(await call("/openapi.json", { token: null }));
+    const ajv = new Ajv2020({ strict: false });
+    const valid = ajv.compile({ ...doc.paths["/admin/v1/accounts"].post.requestBody.content["application/json"].schema });
+    const char = fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom("a", "Z", "é", "😀", "請") },
+      { weight: 2, arbitrary: fc.constantFrom(" ", "\t", "\n", "\u00A0", "\u3000", "\uFEFF") },
+      { weight: 1, arbitrary: fc.constantFrom("\u0000", "\u007F", "\u0085", "\u202E", "\u2067", "\uD800", "\uDC00") },
+    );
+    const name = fc.oneof(fc.string({ unit: char, maxLength: 8 }), fc.string({ unit: char, minLength: 95, maxLength: 106 }));
+    await fc.assert(
+      fc.asyncProperty(name, async (name) => {
+        const body = { name, type: "service" };
+        const response = await call("/admin/v1/accounts", { method: "POST", body });
+        expect(response.status, JSON.stringify(name)).toBe(valid(body) ? 201 : 400);
+        if (response.status === 201) expect((await json(response)).name).toBe(name.trim());
+      }),
+      { seed: 17, numRuns: 80 },
+    );
   });
 
   it("leaves the pages for a browser out", async () => {
