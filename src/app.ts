@@ -64,9 +64,8 @@ export function createApp() {
   registerMetadataRoutes(app);
   registerTestAuthRoute(app);
   app.route("/admin/v1", adminApi());
-  const adminConsole = consoleApp();
-  app.route("/console", adminConsole.ui);
-  registerDocs(app, adminConsole.routes.map((route) => ({ ...route, path: `/console${route.path === "/" ? "" : route.path}` })));
+  app.route("/console", consoleApp());
+  registerDocs(app);
 
   const methodsFor = methodMatcher(app);
   app.notFound((c) => {

@@ -1,30 +1,48 @@
 import { z } from "@hono/zod-openapi";
 import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../config";
+import type { IdPrefix } from "../services/ids";
 import { decodeCursor } from "../storage/pagination";
+import { ERROR_STATUS, type ErrorCode } from "./errors";
 
-/** Schemas shared by several routes. Route-specific ones live beside their route. */
+/**
+ * Schemas shared by several routes. Route-specific ones live beside their route. They are both
+ * the validation and the OpenAPI document: a rule the service enforces belongs in the schema,
+ * so the document cannot promise what the service refuses.
+ */
 
 export const ErrorSchema = z
   .object({
-    error: z.string().openapi({ example: "invalid_request" }),
-    error_description: z.string().openapi({ example: "name: must be 1 to 100 characters" }),
+    error: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]).openapi({ example: "invalid_request" }),
+    error_description: z.string().openapi({ example: "name: must be 1 to 100 characters, without control characters" }),
   })
   .openapi("Error");
 
-// C0 and C1 controls (Unicode category Cc) and the bidirectional controls that can make text
-// display differently from what it is (RLO and friends).
-const FORBIDDEN_IN_NAME = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+/**
+ * A name's characters: any Unicode code point except a C0 or C1 control (category Cc), a
+ * bidirectional control that can make text display differently from what it is (RLO and
+ * friends), or a lone surrogate (no character at all: D1 would store bytes that read back
+ * differently). Written without the `u` flag, so that it means the same to JavaScript with or
+ * without it (JSON Schema validators use it): a surrogate pair is one code point either way.
+ */
+const NAME_CHAR = String.raw`(?:[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])`;
+const NAME_EDGE = String.raw`(?:(?!\s)${NAME_CHAR})`;
+/**
+ * White space around (trimmed away), then 1 to 100 name characters that start and end with
+ * something other than white space. The same pattern checks the trimmed name and is the
+ * document's `pattern` for the name as sent, so both say exactly what is accepted.
+ */
+const NAME = new RegExp(String.raw`^\s*${NAME_EDGE}(?:${NAME_CHAR}{0,98}${NAME_EDGE})?\s*$`);
 
+/** Names are trimmed, then checked: a blank name is a 400, never an empty name stored. */
 export const NameSchema = z
   .string()
-  .refine((name) => {
-    const length = [...name].length;
-    return length >= 1 && length <= 100;
-  }, "must be 1 to 100 characters")
-  .refine((name) => !FORBIDDEN_IN_NAME.test(name), "must not contain control characters")
-  // A lone surrogate is no character at all: D1 would store bytes that read back differently.
-  .refine((name) => name.isWellFormed(), "must be well-formed Unicode")
-  .openapi({ example: "Billing sync" });
+  .trim()
+  .min(1, { message: "must not be blank", abort: true })
+  .regex(NAME, "must be 1 to 100 characters, without control characters")
+  .openapi({
+    description: "Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.",
+    example: "Billing sync",
+  });
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
@@ -35,19 +53,37 @@ export const ScopesSchema = z
   .array(z.string().regex(SCOPE_TOKEN, "each scope is 1 to 64 characters of RFC 6749's scope-token set"))
   .max(MAX_SCOPES, `at most ${MAX_SCOPES} scopes`)
   .refine((scopes) => new Set(scopes).size === scopes.length, "scopes must not repeat")
-  .openapi({ example: ["events:write"] });
+  // zod has no uniqueness check of its own to translate: the refine above is this keyword.
+  .openapi({ uniqueItems: true, example: ["events:write"] });
 
-export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "cred_4bV9Qm2xTz8LrKp1WcYd0a" }) });
+/** An RFC 3339 time in UTC, as every response gives it. */
+export const Time = z.iso.datetime().openapi({ example: "2026-11-27T04:15:33.123Z" });
+
+/** Example ids of each kind, in the real format (`src/services/ids.ts`). */
+export const EXAMPLE_ID: Record<IdPrefix, string> = {
+  acct: "acct_7Hq2LmZ0pX4bN8rVt1sKcE",
+  cred: "cred_4bV9Qm2xTz8LrKp1WcYd0a",
+};
+
+/** The `{id}` path parameter of a route about one account (`acct`) or credential (`cred`). */
+export function idParam(prefix: IdPrefix) {
+  return z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: EXAMPLE_ID[prefix] }) });
+}
+
+const LIMIT_RULE = `limit must be an integer from 1 to ${PAGE_LIMIT_MAX}`;
+
+/**
+ * A query value is a string: plain decimal digits become a number for the schema to check, and
+ * anything else ("1e1", " 5", a repeated parameter's array) stays as it is and fails it.
+ */
+const queryInteger = (value: unknown) => (typeof value === "string" && /^\d{1,6}$/.test(value) ? Number(value) : value);
 
 /** `limit` and `cursor`, shared by every list. A repeated parameter arrives as an array and fails. */
 export const pageQuery = {
   limit: z
-    .string()
-    .regex(/^\d{1,3}$/, `limit must be an integer from 1 to ${PAGE_LIMIT_MAX}`)
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= PAGE_LIMIT_MAX, `limit must be an integer from 1 to ${PAGE_LIMIT_MAX}`)
+    .preprocess(queryInteger, z.int(LIMIT_RULE).min(1, LIMIT_RULE).max(PAGE_LIMIT_MAX, LIMIT_RULE))
     .optional()
-    .openapi({ param: { name: "limit", in: "query" }, example: "50", type: "integer" }),
+    .openapi({ param: { name: "limit", in: "query" }, default: PAGE_LIMIT_DEFAULT, example: 20 }),
   cursor: z
     .string()
     .max(200)
@@ -60,7 +96,10 @@ export const pageQuery = {
       return position;
     })
     .optional()
-    .openapi({ param: { name: "cursor", in: "query" }, type: "string" }),
+    .openapi({
+      param: { name: "cursor", in: "query" },
+      description: "Opaque: the `next_cursor` of the previous page. Any other value is a 400.",
+    }),
 };
 
 export function pageOf(query: { limit?: number | undefined; cursor?: { time: string; id: string } | undefined }) {
@@ -68,29 +107,45 @@ export function pageOf(query: { limit?: number | undefined; cursor?: { time: str
 }
 
 export function listSchema<T extends z.ZodType>(item: T, name: string) {
-  return z.object({ data: z.array(item), next_cursor: z.string().nullable() }).openapi(name);
+  return z
+    .object({
+      data: z.array(item),
+      next_cursor: z.string().nullable().openapi({ description: "Pass as `cursor` for the next page; null on the last one." }),
+    })
+    .openapi(name);
 }
 
-/** An error response in the contract's shape, for the OpenAPI document. */
-export function errorContent(description: string) {
-  return { description, content: { "application/json": { schema: ErrorSchema } } };
+/** 429 and 503 say when to try again. */
+const RetryAfter = z.object({
+  "Retry-After": z.int().min(1).openapi({ description: "Seconds to wait before trying again" }),
+});
+
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 503;
+
+const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
+  400: "Invalid request",
+  401: "Missing or unknown credential",
+  403: "Authenticated, but not allowed",
+  404: "Not found",
+  409: "Conflict",
+  413: "Body too large",
+  415: "Body is not JSON",
+  429: "Too many failures (or writes): rate limited",
+  503: "A store is unavailable",
+};
+
+/** One error response in the contract's shape, for the OpenAPI document. */
+export function errorResponse(status: ErrorStatus, description: string = ERROR_DESCRIPTIONS[status]) {
+  return {
+    description,
+    ...(status === 429 || status === 503 ? { headers: RetryAfter } : {}),
+    content: { "application/json": { schema: ErrorSchema } },
+  };
 }
 
-/** The error responses every admin route can give, for the OpenAPI document. */
-export function errorResponses(...statuses: (400 | 401 | 403 | 404 | 413 | 415 | 429 | 503)[]) {
-  const descriptions = {
-    400: "Invalid request",
-    401: "Missing or unknown credential",
-    403: "Authenticated, but not allowed",
-    404: "Not found",
-    413: "Body too large",
-    415: "Body is not JSON",
-    429: "Rate limited",
-    503: "A store is unavailable",
-  } as const;
-  return Object.fromEntries(
-    statuses.map((status) => [status, errorContent(descriptions[status])]),
-  ) as Record<(typeof statuses)[number], ReturnType<typeof errorContent>>;
+/** Error responses with their usual descriptions, for the OpenAPI document. */
+export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
+  return Object.fromEntries(statuses.map((status) => [status, errorResponse(status)])) as Record<S, ReturnType<typeof errorResponse>>;
 }
 
 /** For routes that take no query parameters: any parameter is a 400, as the contract says. */

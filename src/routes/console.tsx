@@ -1,4 +1,4 @@
-import { Hono, type Context, type Handler, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
@@ -106,27 +106,12 @@ async function accountChoices(c: Context<AppEnv>, selected: string | undefined):
 const cursorOf = (c: Context) => decodeCursor(c.req.query("cursor") ?? "") ?? null;
 const page = (c: Context) => ({ limit: 50, after: cursorOf(c) });
 
-/** A console route as the OpenAPI document lists it (HTML pages and form posts). */
-export interface ConsoleRoute {
-  method: "get" | "post";
-  path: string;
-  summary: string;
-}
-
 /**
- * The console app and the list of its routes. Routes are added only through `route`, which
- * records each one, so the OpenAPI document cannot miss a page (test/docs/openapi.test.ts).
+ * The console app: HTML pages and form posts for a browser. They are not part of the API, so the
+ * OpenAPI document leaves them out (src/routes/docs.ts).
  */
-export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
+export function consoleApp(): Hono<AppEnv> {
   const ui = new Hono<AppEnv>();
-  const routes: ConsoleRoute[] = [];
-  const add =
-    (method: "get" | "post") =>
-    <P extends string>(path: P, summary: string, handler: Handler<AppEnv, P>) => {
-      routes.push({ method, path, summary });
-      ui.on(method.toUpperCase(), path, handler);
-    };
-  const route = { get: add("get"), post: add("post") };
   ui.use(
     "*",
     secureHeaders({ contentSecurityPolicy: CONSOLE_CSP, referrerPolicy: "no-referrer", crossOriginEmbedderPolicy: false }),
@@ -137,21 +122,25 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     csrf(),
   );
 
-  route.get("/assets/console.css", "The console stylesheet", (c) => {
+  // The console stylesheet
+  ui.get("/assets/console.css", (c) => {
     c.header("Cache-Control", "public, max-age=300");
     return c.body(CONSOLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" });
   });
-  route.get("/assets/copy.js", "The copy-button script", (c) => {
+  // The copy-button script
+  ui.get("/assets/copy.js", (c) => {
     c.header("Cache-Control", "public, max-age=300");
     return c.body(COPY_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" });
   });
 
   // ---- sign-in --------------------------------------------------------------------------
-  route.get("/login", "Sign-in page (admin token)", (c) => {
+  // Sign-in page (admin token)
+  ui.get("/login", (c) => {
     if (accessConfig(c.env)) return c.redirect("/console/credentials", 303);
     return c.html(<LoginPage signedOut={c.req.query("signed_out") === "1"} />);
   });
-  route.post("/login", "Sign in with the admin token", async (c) => {
+  // Sign in with the admin token
+  ui.post("/login", async (c) => {
     if (accessConfig(c.env)) return c.redirect("/console/credentials", 303);
     // Every attempt counts, right or wrong: guessing the token is the threat.
     const ip = clientIp(c.req.raw.headers);
@@ -172,7 +161,8 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     });
     return c.redirect("/console/credentials", 303);
   });
-  route.post("/logout", "Sign out", async (c) => {
+  // Sign out
+  ui.post("/logout", async (c) => {
     const cookie = getCookie(c, SESSION_COOKIE);
     if (cookie) await endSession(c.env, cookie);
     deleteCookie(c, SESSION_COOKIE, { path: "/console", secure: !isLocal(c), httpOnly: true, sameSite: "Strict" });
@@ -181,9 +171,11 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
 
   // ---- everything else needs an admin ---------------------------------------------------
   ui.use("*", requireConsoleAdmin(), limitWrites());
-  route.get("/", "Redirects to the Credentials screen", (c) => c.redirect("/console/credentials", 303));
+  // Redirects to the Credentials screen
+  ui.get("/", (c) => c.redirect("/console/credentials", 303));
 
-  route.get("/credentials", "The Credentials screen", async (c) => {
+  // The Credentials screen
+  ui.get("/credentials", async (c) => {
     const accountId = c.req.query("account_id") ?? null;
     const accountFilter = accountId ? await accounts.findAccount(c.env, accountId) : null;
     const { limit, after } = page(c);
@@ -195,12 +187,14 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     );
   });
 
-  route.get("/credentials/new", "Form to create a credential", async (c) => {
+  // Form to create a credential
+  ui.get("/credentials/new", async (c) => {
     const selected = c.req.query("account_id");
     return c.html(<NewCredentialPage actor={c.get("actor")} accounts={await accountChoices(c, selected)} nonce={randomBase62(32)} selected={selected} />);
   });
 
-  route.post("/credentials", "Create a credential; the response shows its secret once", async (c) => {
+  // Create a credential; the response shows its secret once
+  ui.post("/credentials", async (c) => {
     const body = await form(c);
     const parsed = CredentialForm.safeParse(body);
     if (!parsed.success) {
@@ -216,20 +210,24 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} />, 201);
   });
 
-  route.get("/credentials/:id/delete", "Confirm deleting a credential", async (c) => {
+  // Confirm deleting a credential
+  ui.get("/credentials/:id/delete", async (c) => {
     const credential = await credentials.getCredential(c.env, c.req.param("id"));
     return c.html(<DeleteCredentialPage actor={c.get("actor")} credential={credential} />);
   });
-  route.post("/credentials/:id/delete", "Delete a credential", async (c) => {
+  // Delete a credential
+  ui.post("/credentials/:id/delete", async (c) => {
     await credentials.deleteCredential(c.env, auditContext(c), c.req.param("id"));
     return c.redirect("/console/credentials?done=deleted", 303);
   });
 
-  route.get("/credentials/:id/roll", "Form to roll the secret of a credential", async (c) => {
+  // Form to roll the secret of a credential
+  ui.get("/credentials/:id/roll", async (c) => {
     const credential = await credentials.getCredential(c.env, c.req.param("id"));
     return c.html(<RollCredentialPage actor={c.get("actor")} credential={credential} nonce={randomBase62(32)} />);
   });
-  route.post("/credentials/:id/roll", "Roll the secret of a credential; the response shows the new one once", async (c) => {
+  // Roll the secret of a credential; the response shows the new one once
+  ui.post("/credentials/:id/roll", async (c) => {
     const body = await form(c);
     const grace = ROLL_GRACE_CHOICES.find((choice) => String(choice.seconds) === body.expires_in);
     if (!grace || !/^[0-9A-Za-z]{32}$/.test(body.nonce ?? "")) throw new ApiError("invalid_request", "Choose a grace period.");
@@ -238,14 +236,16 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} rolled />);
   });
 
-  route.get("/accounts", "The Accounts screen", async (c) => {
+  // The Accounts screen
+  ui.get("/accounts", async (c) => {
     const { limit, after } = page(c);
     const list = await accounts.listAccounts(c.env, limit, after);
     const done = c.req.query("done");
     const flash = done ? `Account ${done === "delete" ? "deleted" : done === "activate" ? "activated" : done === "deactivate" ? "deactivated" : "created"}.` : undefined;
     return c.html(<AccountsPage actor={c.get("actor")} accounts={list.data} next={list.next_cursor} flash={flash} />);
   });
-  route.post("/accounts", "Create an account", async (c) => {
+  // Create an account
+  ui.post("/accounts", async (c) => {
     const parsed = z.object({ name: NameSchema, type: z.enum(["service", "user"]) }).safeParse(await form(c));
     if (!parsed.success) {
       const list = await accounts.listAccounts(c.env, 50, null);
@@ -256,11 +256,11 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
   });
 
   const accountAction = (action: AccountAction) => {
-    route.get(`/accounts/:id/${action}`, `Confirm: ${action} an account`, async (c) => {
+    ui.get(`/accounts/:id/${action}`, async (c) => {
       const account = await accounts.getAccount(c.env, c.req.param("id"));
       return c.html(<ConfirmAccountPage actor={c.get("actor")} account={account} action={action} />);
     });
-    route.post(`/accounts/:id/${action}`, `${action[0]!.toUpperCase()}${action.slice(1)} an account`, async (c) => {
+    ui.post(`/accounts/:id/${action}`, async (c) => {
       const id = c.req.param("id");
       if (action === "delete") await accounts.deleteAccount(c.env, auditContext(c), id);
       else if (action === "activate") await accounts.activateAccount(c.env, auditContext(c), id);
@@ -272,7 +272,8 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
   accountAction("activate");
   accountAction("delete");
 
-  route.get("/audit", "The audit log", async (c) => {
+  // The audit log
+  ui.get("/audit", async (c) => {
     const target = (c.req.query("target_id") ?? "").trim().slice(0, 64);
     const { limit, after } = page(c);
     const list = await listAuditEvents(c.env, target || null, limit, after);
@@ -301,5 +302,5 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     }
     throw error; // the app's handler answers 503 without detail
   });
-  return { ui, routes };
+  return ui;
 }

@@ -1,4 +1,4 @@
-import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
 import { settings } from "../config";
 import type { AppEnv } from "../http/types";
@@ -8,6 +8,10 @@ import type { AppEnv } from "../http/types";
  * an interactive reference (Scalar). Scalar's script is a static asset of this Worker
  * (public/docs/scalar.js, copied from @scalar/api-reference by scripts/vendor-assets.mjs), so the
  * page works offline, and its CSP is written for this page alone: the console's stays strict.
+ *
+ * The document describes the API, and nothing else: pages for a browser (this reference, the
+ * console) and their assets are left out, so that generated clients and gateways see only what
+ * a program calls. test/docs/openapi.test.ts checks that every other route is in it.
  */
 
 const DOCS_CSP = {
@@ -39,14 +43,7 @@ const DOCS_HTML = `<!doctype html>
 
 const DOCS_INIT = `Scalar.createApiReference("#app", { url: "/openapi.json", withDefaultFonts: false, hideClientButton: true });`;
 
-/** Routes outside zod-openapi (the console's pages) that the document should list too. */
-export interface HtmlRoute {
-  method: "get" | "post";
-  path: string;
-  summary: string;
-}
-
-export function registerDocs(app: OpenAPIHono<AppEnv>, consoleRoutes: HtmlRoute[]) {
+export function registerDocs(app: OpenAPIHono<AppEnv>) {
   app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", {
     type: "http",
     scheme: "bearer",
@@ -56,7 +53,8 @@ export function registerDocs(app: OpenAPIHono<AppEnv>, consoleRoutes: HtmlRoute[
   app.openAPIRegistry.registerComponent("securitySchemes", "clientBasic", {
     type: "http",
     scheme: "basic",
-    description: "client_secret_basic: client_id and client_secret (RFC 6749 §2.3.1). client_secret_post sends them in the form instead.",
+    description:
+      "client_secret_basic: client_id and client_secret (RFC 6749 §2.3.1). client_secret_post sends them as `client_id` and `client_secret` in the form instead: that is the empty alternative (`{}`) in these operations' security.",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
@@ -77,36 +75,6 @@ export function registerDocs(app: OpenAPIHono<AppEnv>, consoleRoutes: HtmlRoute[
     security: [{ adminBearer: [] }],
   }));
 
-  for (const [path, summary, type] of [
-    ["/docs", "This API reference, interactive (HTML)", "text/html"],
-    ["/docs/init.js", "The reference page's start-up script", "text/javascript"],
-  ] as const) {
-    app.openAPIRegistry.registerPath({
-      method: "get",
-      path,
-      tags: ["Documentation"],
-      summary,
-      security: [],
-      responses: { 200: { description: summary, content: { [type]: { schema: { type: "string" } } } } },
-    });
-  }
-  for (const route of consoleRoutes) {
-    app.openAPIRegistry.registerPath({
-      method: route.method,
-      path: route.path.replace(/:([A-Za-z_]+)/g, "{$1}"),
-      tags: ["Console"],
-      summary: route.summary,
-      description: "Part of the admin console: HTML for a browser, signed in by Cloudflare Access or a session cookie.",
-      security: [],
-      ...(route.path.includes(":id")
-        ? { request: { params: z.object({ id: z.string().openapi({ param: { name: "id", in: "path" } }) }) } }
-        : {}),
-      responses: {
-        200: { description: "An HTML page", content: { "text/html": { schema: { type: "string" } } } },
-        303: { description: "Redirect (to sign-in, or after a change)" },
-      },
-    });
-  }
   app.get("/docs", secureHeaders({ contentSecurityPolicy: DOCS_CSP, crossOriginEmbedderPolicy: false }), (c) => c.html(DOCS_HTML));
   app.get("/docs/init.js", (c) => c.body(DOCS_INIT, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=300" }));
 }

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { authorizationCredentials } from "../http/auth-header";
 import { ApiError } from "../http/errors";
-import { errorContent } from "../http/schemas";
+import { errorResponse, errorResponses } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { clientIp, countFailure, ipKey, isBlocked } from "../services/rate-limits";
 import { verifyBearer } from "../services/verification";
@@ -24,8 +24,8 @@ const testAuth = createRoute({
   security: [{ bearer: [] }],
   responses: {
     200: { description: "The key works", content: { "application/json": { schema: TestAuthResponse } } },
-    401: errorContent("invalid_token"),
-    503: errorContent("temporarily_unavailable"),
+    401: errorResponse(401, "invalid_token, with `WWW-Authenticate: Bearer error=\"invalid_token\"`"),
+    ...errorResponses(429, 503),
   },
 });
 

@@ -75,6 +75,22 @@ describe("POST /admin/v1/accounts", () => {
     });
   }
 
+  it("trims the name: stored and answered without the white space around it", async () => {
+    const name = uniqueName("trimmed");
+    const response = await post("/admin/v1/accounts", { name: ` \t${name}\u3000 `, type: "service" });
+    expect(response.status).toBe(201);
+    const account = await json(response);
+    expect(account.name).toBe(name);
+    expect((await storedAccount(account.id))!.name).toBe(name);
+  });
+
+  it("counts the 100 characters after trimming", async () => {
+    const name = "a".repeat(100);
+    const response = await post("/admin/v1/accounts", { name: `  ${name}  `, type: "service" });
+    expect(response.status).toBe(201);
+    expect((await json(response)).name).toBe(name);
+  });
+
   const rejected: [string, unknown][] = [
     ["a type that is neither service nor user", { name: "x", type: "admin" }],
     ["a type in another case", { name: "x", type: "Service" }],
@@ -83,6 +99,9 @@ describe("POST /admin/v1/accounts", () => {
     ["a missing name", { type: "service" }],
     ["an empty object", {}],
     ["an empty name", { name: "", type: "service" }],
+    ["a blank name (spaces)", { name: "   ", type: "service" }],
+    ["a blank name (no-break and ideographic spaces)", { name: "\u00A0\u3000\u2003", type: "service" }],
+    ["a name of 101 characters inside spaces", { name: ` ${"a".repeat(101)} `, type: "service" }],
     ["a name of 101 characters", { name: "a".repeat(101), type: "service" }],
     ["a name of 101 emoji code points", { name: "😀".repeat(101), type: "service" }],
     ["a name that is a number", { name: 42, type: "service" }],

@@ -189,6 +189,7 @@ describe("POST /admin/v1/credentials", () => {
     ["an account_id that is a number", () => ({ ...valid(), account_id: 7 })],
     ["an empty object", () => ({})],
     ["an empty name", () => ({ ...valid(), name: "" })],
+    ["a blank name", () => ({ ...valid(), name: " \u00A0 " })],
     ["a name of 101 characters", () => ({ ...valid(), name: "n".repeat(101) })],
     ["a name of 101 emoji", () => ({ ...valid(), name: "🔑".repeat(101) })],
     ["a name with a newline", () => ({ ...valid(), name: "a\nb" })],
@@ -216,6 +217,15 @@ describe("POST /admin/v1/credentials", () => {
       await expectRejected(() => create(body()), 400, "invalid_request");
     });
   }
+
+  it("trims the name", async () => {
+    const name = uniqueName("trimmed");
+    const response = await create({ ...valid(), name: `  ${name}\n` });
+    expect(response.status).toBe(201);
+    const credential = await json(response);
+    expect(credential.name).toBe(name);
+    expect((await json(await call(`/admin/v1/credentials/${credential.id}`))).name).toBe(name);
+  });
 
   it("rejects a JSON string where the object belongs", async () => {
     await expectRejected(
@@ -310,6 +320,22 @@ describe("PATCH /admin/v1/credentials/{id}", () => {
     expectActions(await auditEventsFor(created.id), ["credential.create"]);
   });
 
+  it("treats no body at all as no change: 200, the credential unchanged, no write", async () => {
+    const created = await createCredential(account.id, "api_key", ["read"]);
+    const before = await snapshot();
+    const response = await call(`/admin/v1/credentials/${created.id}`, { method: "PATCH" });
+    expect(response.status).toBe(200);
+    expect(await json(response)).toEqual(withoutSecret(created));
+    expect(await snapshot()).toBe(before);
+  });
+
+  it("trims a new name", async () => {
+    const created = await createCredential(account.id, "oauth_client", ["read"]);
+    const name = uniqueName("renamed");
+    expect((await json(await patch(created.id, { name: ` ${name} ` }))).name).toBe(name);
+    expect((await json(await call(`/admin/v1/credentials/${created.id}`))).name).toBe(name);
+  });
+
   it("answers 404 not_found to an unknown id, with or without changes, and changes nothing", async () => {
     await expectRejected(() => patch(UNKNOWN_CREDENTIAL, { name: "x" }), 404, "not_found");
     await expectRejected(() => patch(UNKNOWN_CREDENTIAL, { scopes: [] }), 404, "not_found");
@@ -318,6 +344,7 @@ describe("PATCH /admin/v1/credentials/{id}", () => {
 
   const rejected: [string, unknown][] = [
     ["an empty name", { name: "" }],
+    ["a blank name", { name: "    " }],
     ["a null name", { name: null }],
     ["a name of 101 characters", { name: "n".repeat(101) }],
     ["a name with U+202E", { name: "a\u202Eb" }],

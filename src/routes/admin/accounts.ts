@@ -1,16 +1,16 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
-import { IdParam, NameSchema, NoQuery, errorResponses, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { EXAMPLE_ID, NameSchema, NoQuery, Time, errorResponses, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import * as accounts from "../../services/accounts";
 import { auditContext } from "./auth";
 
 export const AccountSchema = z
   .object({
-    id: z.string().openapi({ example: "acct_7Hq2LmZ0pX4bN8rVt1sKcE" }),
+    id: z.string().openapi({ example: EXAMPLE_ID.acct }),
     name: z.string().openapi({ example: "Billing integration" }),
     type: z.enum(["service", "user"]),
     status: z.enum(["active", "deactivated"]),
-    created_at: z.string().openapi({ example: "2026-11-27T04:15:33.123Z" }),
+    created_at: Time,
   })
   .openapi("Account");
 
@@ -18,6 +18,8 @@ const NewAccount = z.strictObject({
   name: NameSchema,
   type: z.enum(["service", "user"]).openapi({ description: "`service` is recommended: a stable identity for an integration." }),
 });
+
+const AccountId = idParam("acct");
 
 const AccountResponse = { content: { "application/json": { schema: AccountSchema } } };
 
@@ -27,7 +29,7 @@ const create = createRoute({
   tags: ["Accounts"],
   summary: "Create an account",
   request: { query: NoQuery, body: { required: true, content: { "application/json": { schema: NewAccount } } } },
-  responses: { 201: { description: "Created", ...AccountResponse }, ...errorResponses(400, 401, 403, 413, 415, 503) },
+  responses: { 201: { description: "Created", ...AccountResponse }, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
 });
 
 const list = createRoute({
@@ -47,8 +49,8 @@ const get = createRoute({
   path: "/accounts/{id}",
   tags: ["Accounts"],
   summary: "Get an account",
-  request: { params: IdParam, query: NoQuery },
-  responses: { 200: { description: "The account", ...AccountResponse }, ...errorResponses(401, 403, 404, 503) },
+  request: { params: AccountId, query: NoQuery },
+  responses: { 200: { description: "The account", ...AccountResponse }, ...errorResponses(400, 401, 403, 404, 503) },
 });
 
 const statusChange = (action: "activate" | "deactivate") =>
@@ -60,8 +62,8 @@ const statusChange = (action: "activate" | "deactivate") =>
       action === "deactivate"
         ? "Deactivate an account: its credentials and their tokens stop working"
         : "Activate an account: its credentials work again, tokens issued before stay revoked",
-    request: { params: IdParam, query: NoQuery },
-    responses: { 200: { description: "The account", ...AccountResponse }, ...errorResponses(401, 403, 404, 415, 503) },
+    request: { params: AccountId, query: NoQuery },
+    responses: { 200: { description: "The account", ...AccountResponse }, ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503) },
   });
 
 const remove = createRoute({
@@ -69,8 +71,8 @@ const remove = createRoute({
   path: "/accounts/{id}",
   tags: ["Accounts"],
   summary: "Delete an account and all its credentials",
-  request: { params: IdParam, query: NoQuery },
-  responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 503) },
+  request: { params: AccountId, query: NoQuery },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 429, 503) },
 });
 
 export function registerAccountRoutes(app: OpenAPIHono<AppEnv>) {

@@ -1,17 +1,17 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
-import { errorResponses, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { EXAMPLE_ID, Time, errorResponses, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import { listAuditEvents } from "../../services/audit";
 
 export const AuditEventSchema = z
   .object({
-    id: z.string(),
-    at: z.string(),
+    id: z.string().openapi({ example: "evt_5d2c0f3b9a8e47e1b6c4d2a0f9e8b7c6" }),
+    at: Time,
     actor: z.string().openapi({ example: "admin_token" }),
     action: z.string().openapi({ example: "credential.create" }),
     target_type: z.string().openapi({ example: "credential" }),
-    target_id: z.string(),
-    ip: z.string().nullable(),
+    target_id: z.string().openapi({ example: EXAMPLE_ID.cred }),
+    ip: z.string().nullable().openapi({ description: "The caller's address (CF-Connecting-IP), when known", example: "203.0.113.7" }),
   })
   .openapi("AuditEvent");
 
@@ -23,7 +23,7 @@ const list = createRoute({
   request: {
     query: z.strictObject({
       ...pageQuery,
-      target_id: z.string().max(64).optional().openapi({ param: { name: "target_id", in: "query" } }),
+      target_id: z.string().max(64).optional().openapi({ param: { name: "target_id", in: "query" }, example: EXAMPLE_ID.cred }),
     }),
   },
   responses: {

@@ -1,6 +1,18 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
-import { IdParam, NameSchema, NoQuery, ScopesSchema, errorResponses, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import {
+  EXAMPLE_ID,
+  NameSchema,
+  NoQuery,
+  ScopesSchema,
+  Time,
+  errorResponse,
+  errorResponses,
+  idParam,
+  listSchema,
+  pageOf,
+  pageQuery,
+} from "../../http/schemas";
 import * as credentials from "../../services/credentials";
 import { auditContext } from "./auth";
 
@@ -9,16 +21,16 @@ export const MAX_ROLL_GRACE_SECONDS = 604_800;
 
 export const CredentialSchema = z
   .object({
-    id: z.string().openapi({ example: "cred_4bV9Qm2xTz8LrKp1WcYd0a" }),
+    id: z.string().openapi({ example: EXAMPLE_ID.cred }),
     name: z.string().openapi({ example: "Billing sync" }),
     type: z.enum(["oauth_client", "api_key"]),
-    account_id: z.string().openapi({ example: "acct_7Hq2LmZ0pX4bN8rVt1sKcE" }),
+    account_id: z.string().openapi({ example: EXAMPLE_ID.acct }),
     client_id: z.string().optional().openapi({ description: "oauth_client only", example: "kmc_0Jx3Yb8QeR5tUw2ZaLm9Hk3FyP1c" }),
     scopes: z.array(z.string()),
-    created_at: z.string(),
-    last_used_at: z.string().nullable(),
+    created_at: Time,
+    last_used_at: Time.nullable(),
     hint: z.string().openapi({ description: "The last 4 characters of the current secret", example: "Xy3Q" }),
-    previous_secret_expires_at: z.string().nullable().openapi({ description: "While a rolled secret's grace period runs" }),
+    previous_secret_expires_at: Time.nullable().openapi({ description: "While a rolled secret's grace period runs" }),
   })
   .openapi("Credential");
 
@@ -30,7 +42,7 @@ const CredentialWithSecretSchema = CredentialSchema.extend({
 const NewCredential = z.strictObject({
   name: NameSchema,
   type: z.enum(["oauth_client", "api_key"]).openapi({ description: "`oauth_client` is recommended" }),
-  account_id: z.string().max(64),
+  account_id: z.string().max(64).openapi({ example: EXAMPLE_ID.acct }),
   scopes: ScopesSchema.default([]),
 });
 
@@ -55,6 +67,8 @@ const IdempotencyHeader = z.object({
     .openapi({ param: { name: "idempotency-key", in: "header" }, example: "3f0c2a9e-create-billing-client" }),
 });
 
+const CredentialId = idParam("cred");
+
 const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const create = createRoute({
@@ -66,7 +80,8 @@ const create = createRoute({
   responses: {
     201: { description: "Created, with its secret", ...json(CredentialWithSecretSchema) },
     200: { description: "A retry with the same Idempotency-Key: the first result, without its secret", ...json(CredentialSchema) },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 503),
+    ...errorResponses(401, 403, 404, 413, 415, 429, 503),
+    400: errorResponse(400, "Invalid request, or the account is deactivated"),
   },
 });
 
@@ -78,7 +93,7 @@ const list = createRoute({
   request: {
     query: z.strictObject({
       ...pageQuery,
-      account_id: z.string().max(64).optional().openapi({ param: { name: "account_id", in: "query" } }),
+      account_id: z.string().max(64).optional().openapi({ param: { name: "account_id", in: "query" }, example: EXAMPLE_ID.acct }),
       type: z.enum(["oauth_client", "api_key"]).optional().openapi({ param: { name: "type", in: "query" } }),
     }),
   },
@@ -93,8 +108,8 @@ const get = createRoute({
   path: "/credentials/{id}",
   tags: ["Credentials"],
   summary: "Get a credential (never its secret)",
-  request: { params: IdParam, query: NoQuery },
-  responses: { 200: { description: "The credential", ...json(CredentialSchema) }, ...errorResponses(401, 403, 404, 503) },
+  request: { params: CredentialId, query: NoQuery },
+  responses: { 200: { description: "The credential", ...json(CredentialSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
 });
 
 const update = createRoute({
@@ -102,10 +117,11 @@ const update = createRoute({
   path: "/credentials/{id}",
   tags: ["Credentials"],
   summary: "Rename a credential or change its scopes (for tokens issued after)",
-  request: { params: IdParam, query: NoQuery, body: { required: true, ...json(CredentialChanges) } },
+  request: { params: CredentialId, query: NoQuery, body: { required: false, ...json(CredentialChanges) } },
   responses: {
-    200: { description: "The credential", ...json(CredentialSchema) },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 503),
+    200: { description: "The credential (no body, or `{}`: unchanged)", ...json(CredentialSchema) },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
+    409: errorResponse(409, "Another edit of this credential won the race, even after retries"),
   },
 });
 
@@ -114,8 +130,8 @@ const remove = createRoute({
   path: "/credentials/{id}",
   tags: ["Credentials"],
   summary: "Delete a credential for good: its secret and every token it issued stop working",
-  request: { params: IdParam, query: NoQuery },
-  responses: { 204: { description: "Deleted" }, ...errorResponses(401, 403, 404, 503) },
+  request: { params: CredentialId, query: NoQuery },
+  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 429, 503) },
 });
 
 const roll = createRoute({
@@ -123,13 +139,13 @@ const roll = createRoute({
   path: "/credentials/{id}/roll",
   tags: ["Credentials"],
   summary: "Replace the secret; the previous one works for expires_in seconds more",
-  request: { params: IdParam, query: NoQuery, headers: IdempotencyHeader, body: { required: false, ...json(Roll) } },
+  request: { params: CredentialId, query: NoQuery, headers: IdempotencyHeader, body: { required: false, ...json(Roll) } },
   responses: {
     200: {
       description: "The credential with its new secret (or, for a retry with the same Idempotency-Key, without it)",
       ...json(CredentialWithSecretSchema),
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 503),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
   },
 });
 
@@ -151,7 +167,7 @@ export function registerCredentialRoutes(app: OpenAPIHono<AppEnv>) {
   });
   app.openapi(get, async (c) => c.json(await credentials.getCredential(c.env, c.req.valid("param").id), 200));
   app.openapi(update, async (c) =>
-    c.json(await credentials.updateCredential(c.env, auditContext(c), c.req.valid("param").id, c.req.valid("json")), 200),
+    c.json(await credentials.updateCredential(c.env, auditContext(c), c.req.valid("param").id, c.req.valid("json") ?? {}), 200),
   );
   app.openapi(remove, async (c) => {
     await credentials.deleteCredential(c.env, auditContext(c), c.req.valid("param").id);

@@ -11,6 +11,16 @@ import { verifyClient } from "../../services/verification";
  */
 export type ClientAuthentication = { method: "client_secret_basic" | "client_secret_post"; clientId: string; clientSecret: string };
 
+/**
+ * client_secret_post's form fields, for the OpenAPI document of every endpoint that
+ * authenticates clients. (The forms are read by readForm, not by a zod validator, so their
+ * schemas are written here as JSON Schema.)
+ */
+export const CLIENT_SECRET_POST_FIELDS = {
+  client_id: { type: "string", description: "client_secret_post only (or naming the Basic client again)", example: "kmc_0Jx3Yb8QeR5tUw2ZaLm9Hk3FyP1c" },
+  client_secret: { type: "string", description: "client_secret_post only; not together with an Authorization header" },
+} as const;
+
 const BASIC_CHALLENGE = { "WWW-Authenticate": 'Basic realm="keymint", charset="UTF-8"' };
 
 /** 401 invalid_client; with a Basic challenge when the client used (or should use) the header. */

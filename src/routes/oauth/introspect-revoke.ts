@@ -1,11 +1,11 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors";
-import { errorContent } from "../../http/schemas";
+import { errorResponse, errorResponses } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { revocation } from "../../services/revocation";
 import { countTokenVerification, verifyAccessToken } from "../../services/verification";
 import { readForm } from "../../http/form";
-import { authenticateClient, clientAuthentication } from "./client-auth";
+import { CLIENT_SECRET_POST_FIELDS, authenticateClient, clientAuthentication } from "./client-auth";
 import type { Context } from "hono";
 
 const tokenForm = {
@@ -17,7 +17,12 @@ const tokenForm = {
         required: ["token"],
         properties: {
           token: { type: "string" as const, description: "An access token" },
-          token_type_hint: { type: "string" as const, enum: ["access_token"] },
+          token_type_hint: {
+            type: "string" as const,
+            description: "Any hint is accepted and ignored (RFC 7662 §2.1, RFC 7009 §2.1): only access tokens exist here.",
+            example: "access_token",
+          },
+          ...CLIENT_SECRET_POST_FIELDS,
         },
       },
     },
@@ -32,8 +37,8 @@ const IntrospectionResponse = z
     sub: z.string().optional(),
     aud: z.string().optional(),
     iss: z.string().optional(),
-    exp: z.number().optional(),
-    iat: z.number().optional(),
+    exp: z.int().optional(),
+    iat: z.int().optional(),
     jti: z.string().optional(),
     token_type: z.literal("Bearer").optional(),
   })
@@ -48,9 +53,9 @@ const introspect = createRoute({
   request: { body: tokenForm },
   responses: {
     200: { description: "Whether the token is active, and its claims if it is", content: { "application/json": { schema: IntrospectionResponse } } },
-    400: errorContent("invalid_request"),
-    401: errorContent("invalid_client"),
-    503: errorContent("temporarily_unavailable"),
+    400: errorResponse(400, "invalid_request"),
+    401: errorResponse(401, "invalid_client"),
+    ...errorResponses(413, 429, 503),
   },
 });
 
@@ -63,9 +68,9 @@ const revoke = createRoute({
   request: { body: tokenForm },
   responses: {
     200: { description: "Revoked, or not a token this service would accept" },
-    400: errorContent("invalid_request or unauthorized_client (another client's token)"),
-    401: errorContent("invalid_client"),
-    503: errorContent("temporarily_unavailable"),
+    400: errorResponse(400, "invalid_request or unauthorized_client (another client's token)"),
+    401: errorResponse(401, "invalid_client"),
+    ...errorResponses(413, 429, 503),
   },
 });
 

@@ -1,5 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { JWKS_MAX_AGE_SECONDS, settings } from "../../config";
+import { errorResponses } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { jwks } from "../../services/signing-keys";
 
@@ -33,6 +34,7 @@ const jwksRoute = createRoute({
   summary: "Public signing keys (RFC 7517): the active key, the next one and recently retired ones",
   responses: {
     200: { description: "JWK Set", content: { "application/json": { schema: JwksSchema } } },
+    ...errorResponses(503),
   },
 });
 

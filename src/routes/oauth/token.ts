@@ -1,12 +1,12 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors";
-import { errorContent } from "../../http/schemas";
+import { errorResponse, errorResponses } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { prefetchSigningKeys } from "../../services/signing-keys";
 import { issueAccessToken } from "../../services/tokens";
 import { recordUsage } from "../../services/usage";
 import { readForm } from "../../http/form";
-import { authenticateClient, clientAuthentication } from "./client-auth";
+import { CLIENT_SECRET_POST_FIELDS, authenticateClient, clientAuthentication } from "./client-auth";
 
 const TokenResponse = z
   .object({
@@ -16,6 +16,8 @@ const TokenResponse = z
     scope: z.string().openapi({ example: "events:write" }),
   })
   .openapi("TokenResponse");
+
+const SCOPE_LIST = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 
 const token = createRoute({
   method: "post",
@@ -33,9 +35,8 @@ const token = createRoute({
             required: ["grant_type"],
             properties: {
               grant_type: { type: "string", enum: ["client_credentials"] },
-              scope: { type: "string", description: "Space-separated subset of the credential's scopes" },
-              client_id: { type: "string", description: "client_secret_post only" },
-              client_secret: { type: "string", description: "client_secret_post only" },
+              scope: { type: "string", pattern: SCOPE_LIST.source, description: "Space-separated subset of the credential's scopes" },
+              ...CLIENT_SECRET_POST_FIELDS,
             },
           },
         },
@@ -44,13 +45,11 @@ const token = createRoute({
   },
   responses: {
     200: { description: "An access token", content: { "application/json": { schema: TokenResponse } } },
-    400: errorContent("invalid_request, unsupported_grant_type or invalid_scope"),
-    401: errorContent("invalid_client"),
-    503: errorContent("temporarily_unavailable"),
+    400: errorResponse(400, "invalid_request, unsupported_grant_type or invalid_scope"),
+    401: errorResponse(401, "invalid_client"),
+    ...errorResponses(413, 429, 503),
   },
 });
-
-const SCOPE_LIST = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 
 /** The requested scopes, which must all be the credential's (none requested: all of them). */
 function grantedScopes(requested: string | undefined, allowed: string[]): string[] {
