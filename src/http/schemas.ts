@@ -17,6 +17,7 @@ const FORBIDDEN_IN_NAME = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/
 
 export const NameSchema = z
   .string()
+  .trim()
   .refine((name) => {
     const length = [...name].length;
     return length >= 1 && length <= 100;

@@ -29,7 +29,8 @@ import * as credentials from "../services/credentials";
 import { randomBase62 } from "../services/secrets";
 import { SESSION_COOKIE, createSession, endSession } from "../services/sessions";
 import { decodeCursor } from "../storage/pagination";
-import { auditContext, limitWrites } from "./admin/auth";
+import { limitWrites } from "./admin/auth";
+import type { AuditContext } from "../storage/audit-events";
 import { assertNotBlocked, clientIp, hit } from "../services/rate-limits";
 
 /**
@@ -101,6 +102,11 @@ async function accountChoices(c: Context<AppEnv>, selected: string | undefined):
   if (!selected || list.some((account) => account.id === selected)) return list;
   const extra = await accounts.findAccount(c.env, selected);
   return extra ? [...list, extra] : list;
+}
+
+/** Who is acting in the console, for the audit log: channel "console". */
+function consoleAudit(c: Context<AppEnv>): AuditContext {
+  return { actor: c.get("actor"), channel: "console", ip: c.req.header("cf-connecting-ip") ?? null };
 }
 
 const cursorOf = (c: Context) => decodeCursor(c.req.query("cursor") ?? "") ?? null;
@@ -211,7 +217,7 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
       );
     }
     const { nonce, ...input } = parsed.data;
-    const result = await credentials.createCredential(c.env, auditContext(c), { ...input, scopes: [] }, `console:${nonce}`);
+    const result = await credentials.createCredential(c.env, consoleAudit(c), { ...input, scopes: [] }, `console:${nonce}`);
     if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} />);
     return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} />, 201);
   });
@@ -221,7 +227,7 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     return c.html(<DeleteCredentialPage actor={c.get("actor")} credential={credential} />);
   });
   route.post("/credentials/:id/delete", "Delete a credential", async (c) => {
-    await credentials.deleteCredential(c.env, auditContext(c), c.req.param("id"));
+    await credentials.deleteCredential(c.env, consoleAudit(c), c.req.param("id"));
     return c.redirect("/console/credentials?done=deleted", 303);
   });
 
@@ -233,7 +239,7 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     const body = await form(c);
     const grace = ROLL_GRACE_CHOICES.find((choice) => String(choice.seconds) === body.expires_in);
     if (!grace || !/^[0-9A-Za-z]{32}$/.test(body.nonce ?? "")) throw new ApiError("invalid_request", "Choose a grace period.");
-    const result = await credentials.rollCredential(c.env, auditContext(c), c.req.param("id"), grace.seconds, `console:${body.nonce}`);
+    const result = await credentials.rollCredential(c.env, consoleAudit(c), c.req.param("id"), grace.seconds, `console:${body.nonce}`);
     if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} rolled />);
     return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} rolled />);
   });
@@ -251,7 +257,7 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
       const list = await accounts.listAccounts(c.env, 50, null);
       return c.html(<AccountsPage actor={c.get("actor")} accounts={list.data} next={list.next_cursor} error={formProblem(parsed.error)} />, 400);
     }
-    await accounts.createAccount(c.env, auditContext(c), parsed.data);
+    await accounts.createAccount(c.env, consoleAudit(c), parsed.data);
     return c.redirect("/console/accounts?done=create", 303);
   });
 
@@ -262,9 +268,9 @@ export function consoleApp(): { ui: Hono<AppEnv>; routes: ConsoleRoute[] } {
     });
     route.post(`/accounts/:id/${action}`, `${action[0]!.toUpperCase()}${action.slice(1)} an account`, async (c) => {
       const id = c.req.param("id");
-      if (action === "delete") await accounts.deleteAccount(c.env, auditContext(c), id);
-      else if (action === "activate") await accounts.activateAccount(c.env, auditContext(c), id);
-      else await accounts.deactivateAccount(c.env, auditContext(c), id);
+      if (action === "delete") await accounts.deleteAccount(c.env, consoleAudit(c), id);
+      else if (action === "activate") await accounts.activateAccount(c.env, consoleAudit(c), id);
+      else await accounts.deactivateAccount(c.env, consoleAudit(c), id);
       return c.redirect(`/console/accounts?done=${action}`, 303);
     });
   };

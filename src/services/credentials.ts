@@ -90,8 +90,11 @@ export async function createCredential(
   input: NewCredential,
   idempotencyKey?: string,
 ): Promise<CredentialWithSecret | Replayed> {
-  if (!(await getAccount(env.DB, input.account_id))) {
-    throw new ApiError("not_found", "account_id does not name an account.");
+  const account = await getAccount(env.DB, input.account_id);
+  if (!account) throw new ApiError("not_found", "account_id does not name an account.");
+  // Its credentials would be refused everywhere: say so instead of creating a dead one.
+  if (account.status === "deactivated") {
+    throw new ApiError("invalid_request", "The account is deactivated; activate it before creating credentials for it.");
   }
   const at = nowIso();
   const { reveal, stored } = await newSecret(input.type);
@@ -110,7 +113,7 @@ export async function createCredential(
     updated_at: at,
     last_used_at: null,
   };
-  const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id }, {
+  const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id, target_name: row.name }, {
     sql: "changes() > 0",
     values: [],
   });
@@ -164,7 +167,8 @@ export async function updateCredential(
 ): Promise<Credential> {
   // Nothing to change (`{}`): answer like a get, with no write and no audit event.
   if (changes.name === undefined && changes.scopes === undefined) return getCredential(env, id);
-  const at = nextVersion(await mustGet(env, id));
+  const current = await mustGet(env, id);
+  const at = nextVersion(current);
   // Before the change, so no cached or replica copy of the old scopes outlives it (fail closed).
   await revocation.credentialChanged(env.REVOCATIONS, id, at);
   const [changed] = await commit(env.DB, [
@@ -174,7 +178,7 @@ export async function updateCredential(
       { name: changes.name ?? null, scopes: changes.scopes ? JSON.stringify(changes.scopes) : null },
       at,
     ),
-    insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id }, {
+    insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id, target_name: changes.name ?? current.name }, {
       sql: "changes() > 0",
       values: [],
     }),
@@ -192,11 +196,11 @@ export async function updateCredential(
  * location), then the row and its audit event in one batch. A second delete is a 404.
  */
 export async function deleteCredential(env: Env, who: AuditContext, id: string): Promise<void> {
-  await mustGet(env, id);
+  const row = await mustGet(env, id);
   await revocation.credentialDeleted(env.REVOCATIONS, id);
   const at = nowIso();
   const results = await commit(env.DB, [
-    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id }, {
+    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id, target_name: row.name }, {
       sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ?)",
       values: [id],
     }),
@@ -232,7 +236,7 @@ export async function rollCredential(
       ? []
       : [claimIdempotencyKey(env.DB, { actor: who.actor, key: idempotencyKey, operation: "credential.roll", request_hash: hash, credential_id: id, created_at: at })]),
     credentials.rollSecret(env.DB, id, stored, previousExpiresAt, at, idempotencyKey !== undefined),
-    insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id }, {
+    insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id, target_name: row.name }, {
       sql: "changes() > 0",
       values: [],
     }),

@@ -8,9 +8,11 @@ export const AuditEventSchema = z
     id: z.string(),
     at: z.string(),
     actor: z.string().openapi({ example: "admin_token" }),
+    channel: z.enum(["api", "console", "system"]).openapi({ description: "Where the change came from" }),
     action: z.string().openapi({ example: "credential.create" }),
     target_type: z.string().openapi({ example: "credential" }),
     target_id: z.string(),
+    target_name: z.string().nullable().openapi({ description: "The target's name when the event happened", example: "Billing sync" }),
     ip: z.string().nullable(),
   })
   .openapi("AuditEvent");
