@@ -69,11 +69,13 @@ export function insertCredentialDeletionsOfAccount(
     .bind(at, who.actor, who.channel, who.ip, accountId);
 }
 
-export function listAuditEvents(
+/** Newest first from `after` (or, with direction "newer", the rows just newer than it, still returned newest first). */
+export async function listAuditEvents(
   db: D1Database,
   limit: number,
   after: Position | null,
   targetId: string | null,
+  direction: "older" | "newer" = "older",
 ): Promise<AuditEventRow[]> {
   const conditions: string[] = [];
   const values: unknown[] = [];
@@ -82,11 +84,13 @@ export function listAuditEvents(
     values.push(targetId);
   }
   if (after) {
-    conditions.push("(at, id) < (?, ?)");
+    conditions.push(direction === "older" ? "(at, id) < (?, ?)" : "(at, id) > (?, ?)");
     values.push(after.time, after.id);
   }
   const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-  return all<AuditEventRow>(
-    db.prepare(`SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY at DESC, id DESC LIMIT ?`).bind(...values, limit),
+  const order = direction === "older" ? "DESC" : "ASC";
+  const rows = await all<AuditEventRow>(
+    db.prepare(`SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY at ${order}, id ${order} LIMIT ?`).bind(...values, limit),
   );
+  return direction === "older" ? rows : rows.reverse();
 }
