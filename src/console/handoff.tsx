@@ -70,19 +70,19 @@ export const TestResultView: FC<{ result: TestResult }> = ({ result }) => (
     {result.ok ? (
       result.kind === "access_token" ? (
         <>
-          <h3>It works: Keymint issued an access token</h3>
+          <h2>It works: Keymint issued an access token</h2>
           <p>These are its claims (the token itself is not shown). It lives until <When at={new Date(result.claims.exp * 1000).toISOString()} /> UTC.</p>
           <pre class="claims">{JSON.stringify(result.claims, null, 2)}</pre>
         </>
       ) : (
         <>
-          <h3>It works: the API key is accepted</h3>
+          <h2>It works: the API key is accepted</h2>
           <pre class="claims">{JSON.stringify({ ok: true, account_id: result.account_id, credential_id: result.credential_id, scopes: result.scopes }, null, 2)}</pre>
         </>
       )
     ) : (
       <>
-        <h3>It did not work</h3>
+        <h2>It did not work</h2>
         <p>{result.reason}</p>
       </>
     )}
