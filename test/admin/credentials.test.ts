@@ -131,10 +131,10 @@ describe("POST /admin/v1/credentials", () => {
     expect((await storedCredential(credential.id))!.name).toBe(name);
   });
 
-  it("creates a credential for a deactivated account (it works again on reactivation)", async () => {
+  it("refuses a credential for a deactivated account with 400 invalid_request, storing nothing (it would work nowhere)", async () => {
     const deactivated = await createAccount();
     await call(`/admin/v1/accounts/${deactivated.id}/deactivate`, { method: "POST" });
-    expect((await create({ name: uniqueName(), type: "api_key", account_id: deactivated.id })).status).toBe(201);
+    await expectRejected(() => create({ name: uniqueName(), type: "api_key", account_id: deactivated.id }), 400, "invalid_request");
   });
 
   it("never gives two credentials the same id, client_id or secret (20 creations)", async () => {

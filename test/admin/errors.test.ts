@@ -163,7 +163,7 @@ describe("no error echoes a secret", () => {
     for (const secret of [client.client_secret as string, key.api_key as string]) {
       const digest = await sha256Hex(secret);
       const sends: [string, () => Promise<Response>][] = [
-        ["name with a control character", () => call("/admin/v1/accounts", { method: "POST", body: { name: `${secret}\n`, type: "service" } })],
+        ["name with a control character", () => call("/admin/v1/accounts", { method: "POST", body: { name: `${secret}\u0007`, type: "service" } })],
         ["name too long", () => call("/admin/v1/accounts", { method: "POST", body: { name: secret.repeat(3), type: "service" } })],
         ["type", () => call("/admin/v1/accounts", { method: "POST", body: { name: "x", type: secret } })],
         ["unknown field name", () => call("/admin/v1/accounts", { method: "POST", body: { name: "x", type: "service", [secret]: 1 } })],
