@@ -6,7 +6,7 @@ import { limitBody, requestContext } from "./http/middleware";
 import type { AppEnv } from "./http/types";
 import { validationHook } from "./http/validation";
 import { adminApi } from "./routes/admin";
-import { consoleApp } from "./routes/console";
+import { consoleApp, consoleNotFound } from "./routes/console";
 import { registerDocs } from "./routes/docs";
 import { registerHealthRoute } from "./routes/health";
 import { registerIntrospectionRoutes } from "./routes/oauth/introspect-revoke";
@@ -76,6 +76,7 @@ export function createApp() {
         new ApiError("method_not_allowed", `Use ${allowed.join(", ")} on this path.`, { Allow: allowed.join(", ") }),
       );
     }
+    if (c.req.path === "/console" || c.req.path.startsWith("/console/")) return consoleNotFound(c);
     return errorResponse(c, new ApiError("not_found", "No such route."));
   });
   app.onError(onError);

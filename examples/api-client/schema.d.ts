@@ -1790,7 +1790,7 @@ export interface components {
              * @example invalid_request
              * @enum {string}
              */
-            error: "invalid_request" | "invalid_grant" | "invalid_scope" | "unauthorized_client" | "unsupported_grant_type" | "unsupported_token_type" | "unauthorized" | "invalid_client" | "invalid_token" | "forbidden" | "not_found" | "method_not_allowed" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable";
+            error: "invalid_request" | "invalid_grant" | "invalid_scope" | "unauthorized_client" | "unsupported_grant_type" | "unsupported_token_type" | "unauthorized" | "invalid_client" | "invalid_token" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable";
             /** @example name: must be 1 to 100 characters, without control characters */
             error_description: string;
         };
@@ -1922,12 +1922,22 @@ export interface components {
             at: string;
             /** @example admin_token */
             actor: string;
+            /**
+             * @description Where the change came from
+             * @enum {string}
+             */
+            channel: "api" | "console" | "system";
             /** @example credential.create */
             action: string;
             /** @example credential */
             target_type: string;
             /** @example cred_4bV9Qm2xTz8LrKp1WcYd0a */
             target_id: string;
+            /**
+             * @description The target's name when the event happened
+             * @example Billing sync
+             */
+            target_name: string | null;
             /**
              * @description The caller's address (CF-Connecting-IP), when known
              * @example 203.0.113.7

@@ -1,107 +1,231 @@
 import type { FC } from "hono/jsx";
 import type { Account } from "../services/accounts";
-import { Layout, Notice, Pager, When } from "./layout";
+import type { Credential } from "../services/credentials";
+import type { TwoWayPage } from "../services/search";
+import { AccountStatusBadge } from "./credentials";
+import { Field, Layout, Name, Notice, Pager, When, withQuery } from "./layout";
 
-export const AccountsPage: FC<{ actor: string; accounts: Account[]; next: string | null; flash?: string | undefined; error?: string | undefined }> = ({
-  actor,
-  accounts,
-  next,
-  flash,
-  error,
-}) => (
-  <Layout title="Accounts" section="accounts" actor={actor}>
-    <h1>Accounts</h1>
-    <p class="lead">Every credential belongs to an account. Deactivating an account stops all of its credentials at once.</p>
-    {flash ? <Notice kind="ok">{flash}</Notice> : null}
-    {error ? <Notice kind="error">{error}</Notice> : null}
-    <form method="post" action="/console/accounts" class="card stack">
-      <h2 style="margin:0;font-size:17px">Create account</h2>
-      <div>
-        <label for="account-name">Account Name</label>
-        <input id="account-name" name="name" type="text" required maxlength={100} autocomplete="off" />
-      </div>
-      <fieldset>
-        <legend>Account Type</legend>
-        <label>
-          <input type="radio" name="type" value="service" checked /> Service account (Recommended)
-        </label>
-        <div class="hint">A stable, auditable identity for an integration that does not depend on any person's employment.</div>
-        <label>
-          <input type="radio" name="type" value="user" /> User
-        </label>
-      </fieldset>
-      <div>
-        <button type="submit" class="primary">Create account</button>
-      </div>
-    </form>
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Type</th>
-          <th scope="col">Status</th>
-          <th scope="col">Created (UTC)</th>
-          <th scope="col"><span class="sr-only">Actions</span></th>
-        </tr>
-      </thead>
-      <tbody>
-        {accounts.length === 0 ? (
+export interface AccountFilters {
+  q: string | null;
+  type: "service" | "user" | null;
+  status: "active" | "deactivated" | null;
+}
+
+export const accountsHref = (back: string) => (back ? `/console/accounts?${back}` : "/console/accounts");
+
+export const AccountsPage: FC<{
+  actor: string;
+  page: TwoWayPage<Account>;
+  filters: AccountFilters;
+  back: string;
+  flash?: string | undefined;
+  error?: string | undefined;
+  values?: { name: string; type: "service" | "user" } | undefined;
+}> = ({ actor, page, filters, back, flash, error, values }) => {
+  const filtered = Boolean(filters.q || filters.type || filters.status);
+  return (
+    <Layout title="Accounts" section="accounts" actor={actor} focus={flash ? "heading" : undefined}>
+      <h1>Accounts</h1>
+      <p class="lead">Every credential belongs to an account. Deactivating an account stops all of its credentials at once.</p>
+      {flash ? <Notice kind="ok">{flash}</Notice> : null}
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      <form method="post" action="/console/accounts" class="card stack">
+        <h2>Create account</h2>
+        <div>
+          <label for="account-name">Account Name</label>
+          <input
+            id="account-name"
+            name="name"
+            type="text"
+            required
+            maxlength={100}
+            autocomplete="off"
+            dir="auto"
+            value={values?.name ?? ""}
+            {...(error ? { "aria-invalid": "true", "aria-describedby": "account-name-error", autofocus: true } : {})}
+          />
+          {error ? (
+            <div class="field-error" id="account-name-error">
+              {error}
+            </div>
+          ) : null}
+        </div>
+        <fieldset>
+          <legend>Account Type</legend>
+          <label>
+            <input type="radio" name="type" value="service" checked={(values?.type ?? "service") === "service"} /> Service account (Recommended)
+          </label>
+          <div class="hint">A stable, auditable identity for an integration that does not depend on any person's employment.</div>
+          <label>
+            <input type="radio" name="type" value="user" checked={values?.type === "user"} /> User
+          </label>
+        </fieldset>
+        <div>
+          <button type="submit" class="primary">
+            Create account
+          </button>
+        </div>
+      </form>
+      <form method="get" action="/console/accounts" class="filters" role="search" aria-label="Find accounts">
+        <div class="search">
+          <label for="q">Search</label>
+          <input id="q" name="q" type="search" value={filters.q ?? ""} dir="auto" autocomplete="off" aria-describedby="q-hint" />
+          <div class="hint" id="q-hint">Name or account ID</div>
+        </div>
+        <div>
+          <label for="type">Type</label>
+          <select id="type" name="type">
+            <option value="">Any type</option>
+            <option value="service" selected={filters.type === "service"}>Service account</option>
+            <option value="user" selected={filters.type === "user"}>User</option>
+          </select>
+        </div>
+        <div>
+          <label for="status">Status</label>
+          <select id="status" name="status">
+            <option value="">Any status</option>
+            <option value="active" selected={filters.status === "active"}>Active</option>
+            <option value="deactivated" selected={filters.status === "deactivated"}>Deactivated</option>
+          </select>
+        </div>
+        <button type="submit">Filter</button>
+        {filtered ? (
+          <a class="button" href="/console/accounts">
+            Clear
+          </a>
+        ) : null}
+      </form>
+      <table class="cards">
+        <thead>
           <tr>
-            <td colspan={5} class="empty">No accounts yet.</td>
+            <th scope="col">Name</th>
+            <th scope="col">Type</th>
+            <th scope="col">Status</th>
+            <th scope="col">Created (UTC)</th>
+            <th scope="col">
+              <span class="sr-only">Actions</span>
+            </th>
           </tr>
-        ) : (
-          accounts.map((account) => (
+        </thead>
+        <tbody>
+          {page.data.length === 0 ? (
             <tr>
-              <td>
-                <a href={`/console/credentials?account_id=${encodeURIComponent(account.id)}`}>{account.name}</a>
-                <div class="hint mono">{account.id}</div>
-              </td>
-              <td>{account.type === "service" ? "Service account" : "User"}</td>
-              <td>
-                <span class={`badge ${account.status === "active" ? "ok" : "off"}`}>{account.status === "active" ? "Active" : "Deactivated"}</span>
-              </td>
-              <td><When at={account.created_at} /></td>
-              <td class="actions">
-                <form method="get" action={`/console/accounts/${account.id}/${account.status === "active" ? "deactivate" : "activate"}`}>
-                  <button type="submit" aria-label={`${account.status === "active" ? "Deactivate" : "Activate"} ${account.name}`}>
-                    {account.status === "active" ? "Deactivate" : "Activate"}
-                  </button>
-                </form>{" "}
-                <form method="get" action={`/console/accounts/${account.id}/delete`}>
-                  <button type="submit" class="danger" aria-label={`Delete ${account.name}`}>Delete</button>
-                </form>
+              <td colspan={5} class="empty">
+                {filtered || page.newer ? "No accounts match." : "No accounts yet."}
               </td>
             </tr>
-          ))
-        )}
-      </tbody>
-    </table>
-    <Pager next={next} base="/console/accounts" />
-  </Layout>
-);
+          ) : (
+            page.data.map((account) => {
+              const verb = account.status === "active" ? "Deactivate" : "Activate";
+              return (
+                <tr>
+                  <td data-label="Name">
+                    <a href={withQuery("/console/credentials", { account_id: account.id })}>
+                      <Name>{account.name}</Name>
+                    </a>
+                    <div class="hint mono">{account.id}</div>
+                  </td>
+                  <td data-label="Type">{account.type === "service" ? "Service account" : "User"}</td>
+                  <td data-label="Status">
+                    <AccountStatusBadge status={account.status} />
+                  </td>
+                  <td data-label="Created (UTC)">
+                    <When at={account.created_at} />
+                  </td>
+                  <td class="actions">
+                    <a class="button small" href={withQuery(`/console/accounts/${account.id}/${verb.toLowerCase()}`, { back })} aria-label={`${verb} ${account.name}`}>
+                      {verb}
+                    </a>{" "}
+                    <a class="button small danger" href={withQuery(`/console/accounts/${account.id}/delete`, { back })} aria-label={`Delete ${account.name}`}>
+                      Delete
+                    </a>
+                  </td>
+                </tr>
+              );
+            })
+          )}
+        </tbody>
+      </table>
+      <Pager path="/console/accounts" filters={{ ...filters }} newer={page.newer} older={page.older} />
+    </Layout>
+  );
+};
 
 export type AccountAction = "deactivate" | "activate" | "delete";
 
 const CONSEQUENCE: Record<AccountAction, string> = {
-  deactivate: "Every credential of this account stops working at once, and so does every access token they issued. You can activate it again later; tokens issued before stay revoked.",
+  deactivate:
+    "Every credential of this account stops working at once, and so does every access token they issued. It cannot get new credentials while deactivated. You can activate it again later; tokens issued before stay revoked.",
   activate: "The account's credentials work again. Access tokens issued before it was deactivated stay revoked.",
-  delete: "Deletion is permanent: the account and all of its credentials are deleted, and every access token they issued stops working. This cannot be undone.",
+  delete: "Deletion is permanent: the account and all of its credentials are deleted, and every access token they issued stops working. This cannot be undone. The audit history stays.",
 };
 
-export const ConfirmAccountPage: FC<{ actor: string; account: Account; action: AccountAction }> = ({ actor, account, action }) => {
+/** How many of an account's credentials the delete page names. */
+export const NAMED_CREDENTIALS = 10;
+
+export const ConfirmAccountPage: FC<{
+  actor: string;
+  account: Account;
+  action: AccountAction;
+  back: string;
+  credentialCount: number;
+  credentials: Credential[];
+}> = ({ actor, account, action, back, credentialCount, credentials }) => {
   const verb = action === "delete" ? "Delete" : action === "deactivate" ? "Deactivate" : "Activate";
   return (
     <Layout title={`${verb} ${account.name}`} section="accounts" actor={actor}>
       <h1>
-        {verb} {account.name}?
+        {verb} <Name>{account.name}</Name>?
       </h1>
       <Notice kind={action === "activate" ? "warn" : "error"}>{CONSEQUENCE[action]}</Notice>
-      <form method="post" action={`/console/accounts/${account.id}/${action}`}>
+      <dl class="fields card">
+        <Field label="Account ID">
+          <span class="mono">{account.id}</span>
+        </Field>
+        <Field label="Type">{account.type === "service" ? "Service account" : "User"}</Field>
+        <Field label="Status">
+          <AccountStatusBadge status={account.status} />
+        </Field>
+        <Field label="Credentials">
+          {credentialCount === 0 ? (
+            "None"
+          ) : (
+            <>
+              <strong>
+                {credentialCount} credential{credentialCount === 1 ? "" : "s"}
+              </strong>
+              {action === "delete" ? " will be deleted with it" : action === "deactivate" ? " will stop working" : " will work again"}
+              {": "}
+              {credentials.map((credential, i) => (
+                <>
+                  {i ? ", " : ""}
+                  <Name>{credential.name}</Name>
+                </>
+              ))}
+              {credentialCount > credentials.length ? `, and ${credentialCount - credentials.length} more` : ""}.
+            </>
+          )}
+        </Field>
+      </dl>
+      <form method="post" action={`/console/accounts/${account.id}/${action}`} class="confirm-actions">
+        <input type="hidden" name="back" value={back} />
+        <a class="button" href={accountsHref(back)} data-cancel>
+          Cancel
+        </a>
         <button type="submit" class={action === "activate" ? "primary" : "danger"}>
           {action === "delete" ? "Delete permanently" : verb}
-        </button>{" "}
-        <a class="button" href="/console/accounts">Cancel</a>
+        </button>
       </form>
+      {action === "delete" && account.status === "active" ? (
+        <section class="card" aria-labelledby="instead-heading">
+          <h2 id="instead-heading">Or deactivate it instead</h2>
+          <p>Deactivating stops the account and its credentials just as quickly, and can be undone: activate it again at any time.</p>
+          <form method="post" action={`/console/accounts/${account.id}/deactivate`}>
+            <input type="hidden" name="back" value={back} />
+            <button type="submit">Deactivate instead</button>
+          </form>
+        </section>
+      ) : null}
     </Layout>
   );
 };

@@ -1,77 +1,159 @@
 /**
  * The console's only static files, served by the Worker itself so the CSP can stay 'self'.
- * No build step: plain CSS, and a few lines of script for the copy buttons (the pages work
- * without it).
+ * No build step: plain CSS, and a few lines of script (copy buttons, focus, Escape, Test now);
+ * every page works without it.
  */
+
+/** Below this width, tables become stacked cards (a 390 px phone, with room for zoom). */
+const NARROW = "720px";
 
 export const CONSOLE_CSS = `
 :root { --fg:#1b1f24; --muted:#59636e; --line:#d1d9e0; --bg:#f6f8fa; --card:#fff; --accent:#0b5fff;
-  --danger:#c62828; --ok:#1a7f37; --warn-bg:#fff8c5; --warn-line:#d4a72c; font-family: system-ui, -apple-system,
+  --danger:#c62828; --ok:#1a7f37; --warn-bg:#fff8c5; --warn-line:#d4a72c; --ring:#0b5fff; font-family: system-ui, -apple-system,
   "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 * { box-sizing: border-box; }
-body { margin: 0; font-size: 15px; line-height: 1.5; }
+body { margin: 0; font-size: 15px; line-height: 1.5; overflow-wrap: anywhere; }
 a { color: var(--accent); }
+.skip { position: absolute; left: 8px; top: -100px; z-index: 10; background: #fff; color: var(--accent); padding: 8px 14px; border-radius: 6px; border: 2px solid var(--ring); }
+.skip:focus { top: 8px; }
 header.top { background: #111827; color: #fff; }
-header.top .bar { max-width: 1200px; margin: 0 auto; display: flex; align-items: center; gap: 24px; padding: 10px 20px; }
+header.top .bar { max-width: 1200px; margin: 0 auto; display: flex; flex-wrap: wrap; align-items: center; gap: 8px 24px; padding: 10px 20px; }
 header.top .brand { font-weight: 700; letter-spacing: .02em; color: #fff; text-decoration: none; }
-header.top nav { display: flex; gap: 4px; flex: 1; }
+header.top nav { display: flex; flex-wrap: wrap; gap: 4px; flex: 1 1 auto; }
 header.top nav a { color: #d1d5db; text-decoration: none; padding: 6px 10px; border-radius: 6px; }
 header.top nav a[aria-current="page"], header.top nav a:hover { background: #1f2937; color: #fff; }
-header.top .who { color: #9ca3af; font-size: 13px; display: flex; gap: 12px; align-items: center; }
+header.top .who { color: #c9ced6; font-size: 13px; display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: center; }
+header.top :focus-visible { outline-color: #fff; }
 main { max-width: 1200px; margin: 0 auto; padding: 24px 20px 64px; }
+main:focus { outline: none; }
 h1 { font-size: 24px; margin: 0 0 4px; }
+h1:focus { outline: none; }
+h2 { font-size: 17px; margin: 0 0 12px; }
 .lead { color: var(--muted); margin: 0 0 20px; }
-.page-head { display: flex; justify-content: space-between; align-items: flex-start; gap: 16px; margin-bottom: 16px; }
+.page-head { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: flex-start; gap: 16px; margin-bottom: 16px; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 10px; padding: 20px; margin-bottom: 20px; }
-table { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 10px; overflow: hidden; }
-th, td { text-align: left; padding: 10px 12px; border-bottom: 1px solid var(--line); vertical-align: middle; }
+table { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 10px; }
+th, td { text-align: left; padding: 10px 12px; border-bottom: 1px solid var(--line); vertical-align: top; overflow-wrap: anywhere; }
 th { background: #f0f3f6; font-size: 13px; color: var(--muted); font-weight: 600; }
 tr:last-child td { border-bottom: 0; }
 td.actions { text-align: right; white-space: nowrap; }
-td.nowrap, td time, td a { white-space: nowrap; }
-.table-wrap { overflow-x: auto; }
+td.nowrap, td time { white-space: nowrap; }
 .button.small, button.small { padding: 4px 10px; font-size: 13px; font-weight: 500; }
-td.actions form { display: inline; }
+.actions form, .actions a { display: inline-flex; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; border: 1px solid var(--line); background: #f6f8fa; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px; border: 1px solid var(--line); background: #f6f8fa; white-space: nowrap; }
 .badge.ok { color: var(--ok); border-color: #aceebb; background: #dafbe1; }
-.badge.off { color: var(--danger); border-color: #ffcecb; background: #ffebe9; }
+.badge.off { color: #a40e26; border-color: #ffcecb; background: #ffebe9; }
+.badge.warn { color: #6c4a00; border-color: var(--warn-line); background: var(--warn-bg); }
 .button, button { display: inline-flex; align-items: center; gap: 6px; font: inherit; font-weight: 600; padding: 7px 14px;
-  border-radius: 6px; border: 1px solid var(--line); background: #f6f8fa; color: var(--fg); cursor: pointer; text-decoration: none; }
+  border-radius: 6px; border: 1px solid #818b98; background: #f6f8fa; color: var(--fg); cursor: pointer; text-decoration: none; }
 .button.primary, button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 .button.danger, button.danger { background: var(--danger); border-color: var(--danger); color: #fff; }
-button.icon { padding: 5px 8px; background: transparent; border-color: var(--line); color: var(--danger); vertical-align: middle; }
-button.icon svg { display: block; }
-button.icon:hover { color: var(--danger); border-color: var(--line); background: #fff; }
-button:focus-visible, .button:focus-visible, a:focus-visible, input:focus-visible, select:focus-visible { outline: 3px solid #80b3ff; outline-offset: 1px; }
+.icon { padding: 5px 8px; background: transparent; border: 1px solid #818b98; border-radius: 6px; color: var(--danger); vertical-align: middle; display: inline-flex; }
+.icon svg { display: block; }
+.icon:hover { background: #fff; }
+/* The ring contrasts at least 3:1 with the page, the cards and the header (WCAG 1.4.11). */
+:focus-visible { outline: 3px solid var(--ring); outline-offset: 2px; }
 form.stack { display: grid; gap: 16px; max-width: 560px; }
 label, legend { font-weight: 600; display: block; margin-bottom: 4px; }
-fieldset { border: 0; padding: 0; margin: 0; }
+fieldset { border: 0; padding: 0; margin: 0; min-width: 0; }
 fieldset label { font-weight: 400; display: flex; gap: 8px; align-items: center; margin: 4px 0; }
-input[type=text], input[type=password], select { width: 100%; font: inherit; padding: 8px 10px; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
+input[type=text], input[type=search], input[type=password], select, textarea { width: 100%; max-width: 100%; font: inherit; padding: 8px 10px; border: 1px solid #818b98; border-radius: 6px; background: #fff; color: var(--fg); }
+[aria-invalid="true"] { border-color: var(--danger); border-width: 2px; }
+.field-error { color: #a40e26; font-size: 13px; margin-top: 4px; font-weight: 600; }
 .hint { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .notice { padding: 12px 16px; border-radius: 8px; border: 1px solid var(--line); background: #fff; margin-bottom: 16px; }
 .notice.warn { background: var(--warn-bg); border-color: var(--warn-line); }
 .notice.error { background: #ffebe9; border-color: #ffcecb; color: #82071e; }
 .notice.ok { background: #dafbe1; border-color: #aceebb; }
-.secret { display: flex; gap: 8px; align-items: center; margin: 6px 0 14px; }
-.secret input { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
+.secret { display: flex; gap: 8px; align-items: flex-start; margin: 6px 0 14px; }
+.secret input, .secret textarea { flex: 1 1 auto; min-width: 0; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; resize: vertical; }
 .pager { display: flex; justify-content: flex-end; gap: 8px; margin-top: 12px; }
-.filters { display: flex; gap: 8px; align-items: flex-end; margin-bottom: 12px; }
-.filters input { width: 320px; }
+.filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; margin-bottom: 12px; }
+.filters > div { flex: 1 1 160px; max-width: 320px; }
+.filters .search { flex-basis: 220px; }
 .empty { color: var(--muted); text-align: center; padding: 28px; }
 .login { max-width: 380px; margin: 80px auto; }
-.sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0,0,0,0); border: 0; }
+.confirm-actions { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+dl.fields { display: grid; grid-template-columns: minmax(0, 1fr); gap: 0; margin: 0; }
+dl.fields .field { display: grid; grid-template-columns: 200px minmax(0, 1fr); gap: 12px; padding: 8px 0; border-bottom: 1px solid var(--line); }
+dl.fields .field:last-child { border-bottom: 0; }
+dl.fields dt { color: var(--muted); font-weight: 600; }
+dl.fields dd { margin: 0; min-width: 0; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+.claims { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 12px; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
+.sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0,0,0,0); white-space: nowrap; border: 0; }
+@media (max-width: ${NARROW}) {
+  main { padding: 16px 12px 48px; }
+  header.top .bar { padding: 10px 12px; }
+  table.cards, table.cards tbody, table.cards tr, table.cards td { display: block; width: 100%; }
+  table.cards thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0,0,0,0); }
+  table.cards tr { border-bottom: 1px solid var(--line); padding: 8px 0; }
+  table.cards tr:last-child { border-bottom: 0; }
+  table.cards td { border: 0; padding: 4px 14px; text-align: left; white-space: normal; }
+  table.cards td[data-label]::before { content: attr(data-label); display: block; font-size: 12px; color: var(--muted); font-weight: 600; }
+  dl.fields .field { grid-template-columns: minmax(0, 1fr); gap: 2px; }
+  .filters > div { max-width: none; }
+}
 `;
 
 export const COPY_JS = `
+const announce = (text) => {
+  const region = document.getElementById("announce");
+  if (!region) return;
+  region.textContent = "";
+  setTimeout(() => { region.textContent = text; }, 50);
+};
+
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-copy]");
   if (!button) return;
   const field = document.getElementById(button.dataset.copy);
   try { await navigator.clipboard.writeText(field.value); } catch { field.select(); document.execCommand("copy"); }
-  const label = button.textContent;
-  button.textContent = "Copied";
-  setTimeout(() => { button.textContent = label; }, 1500);
+  const state = button.querySelector(".copy-state");
+  state.textContent = "Copied";
+  announce(button.dataset.label + " copied to the clipboard.");
+  setTimeout(() => { state.textContent = "Copy"; }, 1500);
+});
+
+// Focus: the first field with an error; after an action, the page's heading.
+const focusFirst = () => {
+  const invalid = document.querySelector("[aria-invalid=true]");
+  if (invalid) { invalid.focus(); return; }
+  if (document.body.dataset.focus === "heading") {
+    const heading = document.querySelector("main h1");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+  }
+};
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusFirst); else focusFirst();
+
+// Escape on a confirmation page is its Cancel.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || event.defaultPrevented) return;
+  const cancel = document.querySelector("a[data-cancel]");
+  if (cancel) location.assign(cancel.href);
+});
+
+// Test now: the result appears on this page, so the secret shown once stays in view.
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form[data-inline-result]");
+  if (!form) return;
+  event.preventDefault();
+  const target = document.getElementById(form.dataset.inlineResult);
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const response = await fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin" });
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const result = page.getElementById(form.dataset.inlineResult);
+    target.replaceChildren(...(result ? result.childNodes : [document.createTextNode("The test could not run; try again.")]));
+  } catch {
+    target.textContent = "The test could not run; try again.";
+  } finally {
+    button.disabled = false;
+  }
+  target.setAttribute("tabindex", "-1");
+  target.focus();
+  announce(target.querySelector("h2, h3")?.textContent ?? "Test finished.");
 });
 `;

@@ -1,173 +1,327 @@
 import type { FC } from "hono/jsx";
 import type { Account } from "../services/accounts";
+import type { AuditEvent } from "../services/audit";
 import type { Credential, CredentialWithSecret } from "../services/credentials";
-import { Layout, Notice, Pager, TrashIcon, When } from "./layout";
+import type { Handoff } from "../services/handoff";
+import type { TwoWayPage } from "../services/search";
+import { HandoffKit } from "./handoff";
+import { CopyField, Field, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
 
 const TYPE_LABEL = { oauth_client: "OAuth 2.0 client", api_key: "API key" } as const;
 
+export interface CredentialFilters {
+  q: string | null;
+  type: "oauth_client" | "api_key" | null;
+  status: "active" | "deactivated" | null;
+  account_id: string | null;
+}
+
+/** The list (with its filters and page) to return to, as a query string; "" for the plain list. */
+export const listHref = (back: string) => (back ? `/console/credentials?${back}` : "/console/credentials");
+const credentialHref = (id: string, back: string) => withQuery(`/console/credentials/${id}`, { back });
+
+export const AccountStatusBadge: FC<{ status: Account["status"] }> = ({ status }) =>
+  status === "active" ? <span class="badge ok">Active</span> : <span class="badge off">Deactivated</span>;
+
 export const CredentialsPage: FC<{
   actor: string;
-  credentials: Credential[];
-  accountNames: Map<string, string>;
-  next: string | null;
+  page: TwoWayPage<Credential>;
+  accounts: Map<string, Pick<Account, "name" | "status">>;
+  filters: CredentialFilters;
   accountFilter: Account | null;
+  back: string;
   flash?: string | undefined;
-}> = ({ actor, credentials, accountNames, next, accountFilter, flash }) => (
-  <Layout title="Credentials" section="credentials" actor={actor}>
-    <div class="page-head">
-      <div>
-        <h1>Credentials</h1>
-        <p class="lead">
-          {accountFilter ? <>Credentials of {accountFilter.name}. <a href="/console/credentials">Show all</a></> : "OAuth clients and API keys that let integrations call your APIs."}
-        </p>
+}> = ({ actor, page, accounts, filters, accountFilter, back, flash }) => {
+  const filtered = Boolean(filters.q || filters.type || filters.status);
+  return (
+    <Layout title="Credentials" section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
+      <div class="page-head">
+        <div>
+          <h1>Credentials</h1>
+          <p class="lead">
+            {accountFilter ? (
+              <>
+                Credentials of <Name>{accountFilter.name}</Name>. <a href="/console/credentials">Show all</a>
+              </>
+            ) : (
+              "OAuth clients and API keys that let integrations call your APIs."
+            )}
+          </p>
+        </div>
+        <a class="button primary" href={withQuery("/console/credentials/new", { account_id: accountFilter?.id })}>
+          Create
+        </a>
       </div>
-      <form method="get" action="/console/credentials/new">
+      {flash ? <Notice kind="ok">{flash}</Notice> : null}
+      <form method="get" action="/console/credentials" class="filters" role="search" aria-label="Find credentials">
         {accountFilter ? <input type="hidden" name="account_id" value={accountFilter.id} /> : null}
-        <button type="submit" class="primary">Create</button>
+        <div class="search">
+          <label for="q">Search</label>
+          <input id="q" name="q" type="search" value={filters.q ?? ""} dir="auto" autocomplete="off" aria-describedby="q-hint" />
+          <div class="hint" id="q-hint">Name, client ID, credential ID or the secret's last 4 characters</div>
+        </div>
+        <div>
+          <label for="type">Type</label>
+          <select id="type" name="type">
+            <option value="">Any type</option>
+            <option value="oauth_client" selected={filters.type === "oauth_client"}>OAuth 2.0 client</option>
+            <option value="api_key" selected={filters.type === "api_key"}>API key</option>
+          </select>
+        </div>
+        <div>
+          <label for="status">Account status</label>
+          <select id="status" name="status">
+            <option value="">Any status</option>
+            <option value="active" selected={filters.status === "active"}>Active</option>
+            <option value="deactivated" selected={filters.status === "deactivated"}>Deactivated</option>
+          </select>
+        </div>
+        <button type="submit">Filter</button>
+        {filtered ? (
+          <a class="button" href={withQuery("/console/credentials", { account_id: accountFilter?.id })}>
+            Clear
+          </a>
+        ) : null}
       </form>
-    </div>
-    {flash ? <Notice kind="ok">{flash}</Notice> : null}
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Type</th>
-          <th scope="col">Account</th>
-          <th scope="col">Hint</th>
-          <th scope="col">Created (UTC)</th>
-          <th scope="col">Last used (UTC)</th>
-          <th scope="col"><span class="sr-only">Actions</span></th>
-        </tr>
-      </thead>
-      <tbody>
-        {credentials.length === 0 ? (
+      <table class="cards">
+        <thead>
           <tr>
-            <td colspan={7} class="empty">No credentials yet. Create one to let an integration in.</td>
+            <th scope="col">Name</th>
+            <th scope="col">Type</th>
+            <th scope="col">Account</th>
+            <th scope="col">Secret ends in</th>
+            <th scope="col">Created (UTC)</th>
+            <th scope="col">Last used (UTC)</th>
+            <th scope="col">
+              <span class="sr-only">Actions</span>
+            </th>
           </tr>
-        ) : (
-          credentials.map((credential) => (
+        </thead>
+        <tbody>
+          {page.data.length === 0 ? (
             <tr>
-              <td>
-                {credential.name}
-                {credential.client_id ? <div class="hint mono">{credential.client_id}</div> : null}
-              </td>
-              <td class="nowrap">{TYPE_LABEL[credential.type]}</td>
-              <td>
-                <a href={`/console/credentials?account_id=${encodeURIComponent(credential.account_id)}`}>
-                  {accountNames.get(credential.account_id) ?? credential.account_id}
-                </a>
-              </td>
-              <td class="mono nowrap">…{credential.hint}</td>
-              <td><When at={credential.created_at} /></td>
-              <td><When at={credential.last_used_at} /></td>
-              <td class="actions">
-                <form method="get" action={`/console/credentials/${credential.id}/roll`}>
-                  <button type="submit" class="small" aria-label={`Roll secret of ${credential.name}`}>Roll secret</button>
-                </form>{" "}
-                <form method="get" action={`/console/credentials/${credential.id}/delete`}>
-                  <button type="submit" class="icon" aria-label={`Delete ${credential.name}`} title="Delete">
-                    <TrashIcon />
-                  </button>
-                </form>
+              <td colspan={7} class="empty">
+                {filtered || page.newer ? "No credentials match." : "No credentials yet. Create one to let an integration in."}
               </td>
             </tr>
-          ))
-        )}
-      </tbody>
-    </table>
-    <Pager next={next} base={accountFilter ? `/console/credentials?account_id=${encodeURIComponent(accountFilter.id)}` : "/console/credentials"} />
-  </Layout>
-);
+          ) : (
+            page.data.map((credential) => {
+              const account = accounts.get(credential.account_id);
+              return (
+                <tr>
+                  <td data-label="Name">
+                    <a href={credentialHref(credential.id, back)}>
+                      <Name>{credential.name}</Name>
+                    </a>
+                    {credential.client_id ? <div class="hint mono">{credential.client_id}</div> : null}
+                    <div class="hint mono">{credential.id}</div>
+                  </td>
+                  <td data-label="Type">{TYPE_LABEL[credential.type]}</td>
+                  <td data-label="Account">
+                    <Name>{account?.name ?? credential.account_id}</Name>
+                    {account?.status === "deactivated" ? (
+                      <>
+                        {" "}
+                        <span class="badge off">Deactivated</span>
+                      </>
+                    ) : null}
+                  </td>
+                  <td data-label="Secret ends in" class="mono nowrap">
+                    …{credential.hint}
+                    {credential.previous_secret_expires_at ? (
+                      <div>
+                        <span class="badge warn">Old secret in grace</span>
+                      </div>
+                    ) : null}
+                  </td>
+                  <td data-label="Created (UTC)">
+                    <When at={credential.created_at} />
+                  </td>
+                  <td data-label="Last used (UTC)">
+                    <When at={credential.last_used_at} />
+                  </td>
+                  <td class="actions">
+                    <a class="icon" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })} aria-label={`Delete ${credential.name}`} title="Delete">
+                      <TrashIcon />
+                    </a>
+                  </td>
+                </tr>
+              );
+            })
+          )}
+        </tbody>
+      </table>
+      <Pager path="/console/credentials" filters={{ ...filters }} newer={page.newer} older={page.older} />
+    </Layout>
+  );
+};
 
-export const NewCredentialPage: FC<{ actor: string; accounts: Account[]; nonce: string; selected?: string | undefined; error?: string | undefined }> = ({
-  actor,
-  accounts,
-  nonce,
-  selected,
-  error,
-}) => (
-  <Layout title="Create credential" section="credentials" actor={actor}>
-    <h1>Create credential</h1>
-    <p class="lead">The secret is shown once, right after you create it. Keymint keeps only its hash.</p>
-    {error ? <Notice kind="error">{error}</Notice> : null}
-    {accounts.length === 0 ? (
-      <Notice kind="warn">
-        A credential belongs to an account. <a href="/console/accounts">Create a service account</a> first.
-      </Notice>
-    ) : (
+export interface NewCredentialValues {
+  name: string;
+  type: "oauth_client" | "api_key";
+  account_id: string;
+  account_q: string;
+}
+
+export interface FormError {
+  field: "name" | "type" | "account_id" | "form";
+  message: string;
+}
+
+/** aria-invalid and a pointer to the message, for the field the error is about. */
+const invalid = (error: FormError | undefined, field: FormError["field"]) =>
+  error?.field === field ? { "aria-invalid": "true", "aria-describedby": `${field}-error`, autofocus: true } : {};
+
+export const NewCredentialPage: FC<{
+  actor: string;
+  accounts: Account[];
+  nonce: string;
+  values: NewCredentialValues;
+  error?: FormError | undefined;
+}> = ({ actor, accounts, nonce, values, error }) => {
+  const chosen = accounts.find((account) => account.id === values.account_id);
+  return (
+    <Layout title="Create credential" section="credentials" actor={actor}>
+      <h1>Create credential</h1>
+      <p class="lead">The secret is shown once, right after you create it. Keymint keeps only its hash.</p>
+      {error ? (
+        <Notice kind="error" id="form-error">
+          {error.message}
+        </Notice>
+      ) : null}
       <form method="post" action="/console/credentials" class="stack card">
         <input type="hidden" name="nonce" value={nonce} />
         <div>
           <label for="name">Credential Name</label>
-          <input id="name" name="name" type="text" required maxlength={100} autocomplete="off" />
+          <input id="name" name="name" type="text" required maxlength={100} autocomplete="off" dir="auto" value={values.name} {...invalid(error, "name")} />
+          {error?.field === "name" ? (
+            <div class="field-error" id="name-error">
+              {error.message}
+            </div>
+          ) : null}
         </div>
         <fieldset>
           <legend>Credential Type</legend>
           <label>
-            <input type="radio" name="type" value="oauth_client" checked /> OAuth 2.0 w/ Client Credentials (Recommended)
+            <input type="radio" name="type" value="oauth_client" checked={values.type === "oauth_client"} /> OAuth 2.0 w/ Client Credentials (Recommended)
           </label>
-          <div class="hint">Trade the client ID and secret for 60-second access tokens at /oauth/token.</div>
+          <div class="hint">Trade the client ID and secret for 60-second access tokens at the token endpoint.</div>
           <label>
-            <input type="radio" name="type" value="api_key" /> API Key
+            <input type="radio" name="type" value="api_key" checked={values.type === "api_key"} /> API Key
           </label>
           <div class="hint">A single long-lived key, checked at /v1/test-auth.</div>
         </fieldset>
         <div>
+          <label for="account_q">Find an account</label>
+          <div class="secret">
+            <input id="account_q" name="account_q" type="search" value={values.account_q} dir="auto" autocomplete="off" aria-describedby="account_q-hint" />
+            <button type="submit" formmethod="get" formaction="/console/credentials/new" formnovalidate>
+              Find
+            </button>
+          </div>
+          <div class="hint" id="account_q-hint">
+            Searches every account by name or ID; the list below shows {values.account_q ? "the matches" : "the newest"} (up to 100).
+          </div>
+        </div>
+        <div>
           <label for="account_id">Account</label>
-          <select id="account_id" name="account_id" required>
+          <select id="account_id" name="account_id" required {...invalid(error, "account_id")}>
+            <option value="" selected={!chosen}>
+              Choose an account…
+            </option>
             {accounts.map((account) => (
-              <option value={account.id} selected={account.id === selected}>
+              <option value={account.id} selected={account.id === chosen?.id} disabled={account.status === "deactivated"}>
                 {account.name} ({account.type === "service" ? "service account" : "user"}
                 {account.status === "deactivated" ? ", deactivated" : ""})
               </option>
             ))}
           </select>
-          <div class="hint">Prefer a service account: it is a stable identity that does not leave with a person.</div>
+          {error?.field === "account_id" ? (
+            <div class="field-error" id="account_id-error">
+              {error.message}
+            </div>
+          ) : null}
+          <div class="hint">
+            Prefer a service account: it is a stable identity that does not leave with a person. Deactivated accounts cannot get new credentials.
+            {accounts.length === 0 ? (
+              <>
+                {" "}
+                No account matches. <a href="/console/accounts">Create a service account</a> first.
+              </>
+            ) : null}
+          </div>
         </div>
-        <div>
-          <button type="submit" class="primary">Create credential</button> <a class="button" href="/console/credentials">Cancel</a>
+        <div class="confirm-actions">
+          <a class="button" href="/console/credentials">
+            Cancel
+          </a>
+          <button type="submit" class="primary">
+            Create credential
+          </button>
         </div>
       </form>
-    )}
-  </Layout>
-);
-
-const SecretField: FC<{ id: string; label: string; value: string }> = ({ id, label, value }) => (
-  <div>
-    <label for={id}>{label}</label>
-    <div class="secret">
-      <input id={id} type="text" readonly value={value} autocomplete="off" spellcheck={false} />
-      <button type="button" data-copy={id} aria-label={`Copy ${label}`}>Copy</button>
-    </div>
-  </div>
-);
+    </Layout>
+  );
+};
 
 /** The shown-once page: the response to the create (or roll) POST, never stored or cached. */
-export const SecretShownOncePage: FC<{ actor: string; credential: CredentialWithSecret; rolled?: boolean }> = ({ actor, credential, rolled }) => (
-  <Layout title="Copy your secret" section="credentials" actor={actor}>
-    <h1>{rolled ? `New secret for ${credential.name}` : `${credential.name} is ready`}</h1>
-    <Notice kind="warn">
-      <strong>Copy the secret now. This is the only time it is shown.</strong> Keymint stores only its hash, so it cannot show it again;
-      if it is lost, roll the secret or create a new credential.
-    </Notice>
-    <div class="card">
-      {"client_secret" in credential ? (
-        <>
-          <SecretField id="client_id" label="Client ID" value={credential.client_id ?? ""} />
-          <SecretField id="client_secret" label="Client Secret" value={credential.client_secret} />
-        </>
-      ) : (
-        <SecretField id="api_key" label="API Key" value={credential.api_key} />
-      )}
-      {rolled && credential.previous_secret_expires_at ? (
-        <p class="hint">
-          The previous secret keeps working until <When at={credential.previous_secret_expires_at} />.
-        </p>
-      ) : null}
-    </div>
-    <a class="button primary" href="/console/credentials">Done</a>
-  </Layout>
-);
+export const SecretShownOncePage: FC<{ actor: string; credential: CredentialWithSecret; urls: Handoff; rolled?: boolean }> = ({ actor, credential, urls, rolled }) => {
+  const secret = "client_secret" in credential ? credential.client_secret : credential.api_key;
+  return (
+    <Layout title="Copy your secret" section="credentials" actor={actor} focus="heading">
+      <h1>
+        {rolled ? (
+          <>
+            New secret for <Name>{credential.name}</Name>
+          </>
+        ) : (
+          <>
+            <Name>{credential.name}</Name> is ready
+          </>
+        )}
+      </h1>
+      <Notice kind="warn">
+        <strong>Copy the secret now. This is the only time it is shown.</strong> Keymint stores only its hash, so it cannot show it again; if it is
+        lost, roll the secret or create a new credential.
+      </Notice>
+      <div class="card">
+        {"client_secret" in credential ? (
+          <>
+            <CopyField id="client_id" label="Client ID" value={credential.client_id ?? ""} />
+            <CopyField id="client_secret" label="Client Secret" value={credential.client_secret} />
+          </>
+        ) : (
+          <CopyField id="api_key" label="API Key" value={credential.api_key} />
+        )}
+        {rolled && credential.previous_secret_expires_at ? (
+          <p class="hint">
+            The previous secret keeps working until <When at={credential.previous_secret_expires_at} /> UTC.
+          </p>
+        ) : null}
+        <form method="post" action={`/console/credentials/${credential.id}/test`} target="_blank" data-inline-result="test-result">
+          <input type="hidden" name="secret" value={secret} />
+          <button type="submit">Test now</button>{" "}
+          <span class="hint">
+            {credential.type === "oauth_client"
+              ? "Gets a token with this secret, here on the server, and shows its claims."
+              : "Checks the key as an API would, here on the server."}{" "}
+            The secret is not stored.
+          </span>
+        </form>
+        <div id="test-result" aria-live="polite"></div>
+      </div>
+      <HandoffKit credential={credential} urls={urls} secret={secret} idPrefix="kit" />
+      <div class="confirm-actions">
+        <a class="button" href={`/console/credentials/${credential.id}`}>
+          Open the credential
+        </a>
+        <a class="button primary" href="/console/credentials">
+          Done
+        </a>
+      </div>
+    </Layout>
+  );
+};
 
 export const AlreadyShownPage: FC<{ actor: string; rolled?: boolean }> = ({ actor, rolled }) => (
   <Layout title="Secret already shown" section="credentials" actor={actor}>
@@ -176,19 +330,220 @@ export const AlreadyShownPage: FC<{ actor: string; rolled?: boolean }> = ({ acto
       The {rolled ? "secret was rolled" : "credential was created"} when the form was first sent, and its {rolled ? "new " : ""}secret was shown
       then, once. It cannot be shown again. If it was not copied, roll the secret or delete the credential and create a new one.
     </Notice>
-    <a class="button" href="/console/credentials">Back to credentials</a>
+    <a class="button" href="/console/credentials">
+      Back to credentials
+    </a>
   </Layout>
 );
 
-export const DeleteCredentialPage: FC<{ actor: string; credential: Credential }> = ({ actor, credential }) => (
+/** What the confirmation pages show about the credential they act on. */
+const Summary: FC<{ credential: Credential; account: Account | null }> = ({ credential, account }) => (
+  <dl class="fields card">
+    <Field label="Name">
+      <Name>{credential.name}</Name>
+    </Field>
+    <Field label="Type">{TYPE_LABEL[credential.type]}</Field>
+    {credential.client_id ? (
+      <Field label="Client ID">
+        <span class="mono">{credential.client_id}</span>
+      </Field>
+    ) : null}
+    <Field label="Secret ends in">
+      <span class="mono">…{credential.hint}</span>
+    </Field>
+    <Field label="Account">
+      {account ? (
+        <>
+          <Name>{account.name}</Name> <AccountStatusBadge status={account.status} />
+        </>
+      ) : (
+        <span class="mono">{credential.account_id}</span>
+      )}
+    </Field>
+    <Field label="Last used (UTC)">
+      <When at={credential.last_used_at} />
+    </Field>
+    {credential.previous_secret_expires_at ? (
+      <Field label="Previous secret works until (UTC)">
+        <When at={credential.previous_secret_expires_at} />
+      </Field>
+    ) : null}
+  </dl>
+);
+
+export const CredentialPage: FC<{
+  actor: string;
+  credential: Credential;
+  account: Account | null;
+  events: AuditEvent[];
+  moreEvents: boolean;
+  urls: Handoff;
+  back: string;
+  flash?: string | undefined;
+}> = ({ actor, credential, account, events, moreEvents, urls, back, flash }) => (
+  <Layout title={credential.name} section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
+    <p>
+      <a href={listHref(back)}>← Credentials</a>
+    </p>
+    <div class="page-head">
+      <div>
+        <h1>
+          <Name>{credential.name}</Name>
+        </h1>
+        <p class="lead">{TYPE_LABEL[credential.type]}</p>
+      </div>
+      <div class="confirm-actions">
+        <a class="button" href={withQuery(`/console/credentials/${credential.id}/roll`, { back })}>
+          Roll secret
+        </a>
+        {credential.previous_secret_expires_at ? (
+          <a class="button" href={withQuery(`/console/credentials/${credential.id}/end-grace`, { back })}>
+            End grace now
+          </a>
+        ) : null}
+        <a class="button danger" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })}>
+          Delete
+        </a>
+      </div>
+    </div>
+    {flash ? <Notice kind="ok">{flash}</Notice> : null}
+    {account?.status === "deactivated" ? (
+      <Notice kind="warn">Its account is deactivated, so this credential works nowhere until the account is activated again.</Notice>
+    ) : null}
+    <dl class="fields card">
+      <Field label="Credential ID">
+        <span class="mono">{credential.id}</span>
+      </Field>
+      <Field label="Account">
+        {account ? (
+          <>
+            <a href={withQuery("/console/credentials", { account_id: account.id })}>
+              <Name>{account.name}</Name>
+            </a>{" "}
+            <AccountStatusBadge status={account.status} /> <span class="hint mono">{account.id}</span>
+          </>
+        ) : (
+          <span class="mono">{credential.account_id}</span>
+        )}
+      </Field>
+      {credential.client_id ? (
+        <Field label="Client ID">
+          <span class="mono">{credential.client_id}</span>
+        </Field>
+      ) : null}
+      <Field label="Secret ends in">
+        <span class="mono">…{credential.hint}</span>
+      </Field>
+      <Field label="Scopes">{credential.scopes.length ? <span class="mono">{credential.scopes.join(" ")}</span> : <span class="hint">None</span>}</Field>
+      <Field label="Created (UTC)">
+        <When at={credential.created_at} />
+      </Field>
+      <Field label="Last used (UTC)">
+        <When at={credential.last_used_at} />
+      </Field>
+      <Field label="Expires">
+        <span>Never: it works until it is deleted</span>
+      </Field>
+      <Field label="Previous secret">
+        {credential.previous_secret_expires_at ? (
+          <>
+            Still works until <When at={credential.previous_secret_expires_at} /> UTC (grace after a roll)
+          </>
+        ) : (
+          <span class="hint">None: only the current secret works</span>
+        )}
+      </Field>
+    </dl>
+    <HandoffKit credential={credential} urls={urls} idPrefix="kit" />
+    <section aria-labelledby="history-heading">
+      <h2 id="history-heading">History</h2>
+      <AuditTable events={events} caption={null} />
+      {moreEvents ? (
+        <p>
+          <a href={withQuery("/console/audit", { target_id: credential.id })}>The whole history in the audit log</a>
+        </p>
+      ) : null}
+    </section>
+  </Layout>
+);
+
+/** Audit events as a table (the audit page and a credential's history). */
+export const AuditTable: FC<{ events: AuditEvent[]; caption: string | null }> = ({ events, caption }) => (
+  <table class="cards">
+    {caption ? <caption class="sr-only">{caption}</caption> : null}
+    <thead>
+      <tr>
+        <th scope="col">When (UTC)</th>
+        <th scope="col">Who</th>
+        <th scope="col">Action</th>
+        <th scope="col">Target</th>
+        <th scope="col">IP</th>
+      </tr>
+    </thead>
+    <tbody>
+      {events.length === 0 ? (
+        <tr>
+          <td colspan={5} class="empty">
+            No events.
+          </td>
+        </tr>
+      ) : (
+        events.map((event) => (
+          <tr>
+            <td data-label="When (UTC)">
+              <When at={event.at} />
+            </td>
+            <td data-label="Who">
+              <span class="mono">
+                <bdi>{event.actor}</bdi>
+              </span>
+              <div class="hint">via {event.channel === "api" ? "the API" : event.channel === "console" ? "the console" : "Keymint itself"}</div>
+            </td>
+            <td data-label="Action" class="mono">
+              {event.action}
+            </td>
+            <td data-label="Target">
+              {event.target_name !== null ? <Name>{event.target_name}</Name> : <span class="hint">(name not recorded)</span>}
+              <div>
+                <a class="mono" href={withQuery("/console/audit", { target_id: event.target_id })}>
+                  {event.target_id}
+                </a>
+              </div>
+            </td>
+            <td data-label="IP" class="mono">
+              {event.ip ?? ""}
+            </td>
+          </tr>
+        ))
+      )}
+    </tbody>
+  </table>
+);
+
+export const DeleteCredentialPage: FC<{ actor: string; credential: Credential; account: Account | null; back: string }> = ({
+  actor,
+  credential,
+  account,
+  back,
+}) => (
   <Layout title={`Delete ${credential.name}`} section="credentials" actor={actor}>
-    <h1>Delete {credential.name}?</h1>
+    <h1>
+      Delete <Name>{credential.name}</Name>?
+    </h1>
     <Notice kind="error">
-      Deletion is permanent. The {credential.type === "api_key" ? "API key" : "client secret"} stops working at once, and so does every access
-      token it issued. This cannot be undone.
+      Deletion is permanent. The {credential.type === "api_key" ? "API key" : "client secret"}
+      {credential.previous_secret_expires_at ? " (and the previous one, still in its grace period)" : ""} stops working at once, and so does every
+      access token it issued. This cannot be undone. Its audit history stays.
     </Notice>
-    <form method="post" action={`/console/credentials/${credential.id}/delete`}>
-      <button type="submit" class="danger">Delete permanently</button> <a class="button" href="/console/credentials">Cancel</a>
+    <Summary credential={credential} account={account} />
+    <form method="post" action={`/console/credentials/${credential.id}/delete`} class="confirm-actions">
+      <input type="hidden" name="back" value={back} />
+      <a class="button" href={listHref(back)} data-cancel>
+        Cancel
+      </a>
+      <button type="submit" class="danger">
+        Delete permanently
+      </button>
     </form>
   </Layout>
 );
@@ -200,13 +555,25 @@ export const ROLL_GRACE_CHOICES = [
   { seconds: 604_800, label: "7 days" },
 ] as const;
 
-export const RollCredentialPage: FC<{ actor: string; credential: Credential; nonce: string }> = ({ actor, credential, nonce }) => (
+export const RollCredentialPage: FC<{ actor: string; credential: Credential; account: Account | null; nonce: string; back: string }> = ({
+  actor,
+  credential,
+  account,
+  nonce,
+  back,
+}) => (
   <Layout title={`Roll secret of ${credential.name}`} section="credentials" actor={actor}>
-    <h1>Roll secret of {credential.name}</h1>
+    <h1>
+      Roll secret of <Name>{credential.name}</Name>
+    </h1>
     <p class="lead">
       A new secret replaces the current one{credential.client_id ? " (the client ID stays the same)" : ""}. The old one can keep working for a
       grace period while you update your integration.
     </p>
+    {credential.previous_secret_expires_at ? (
+      <Notice kind="warn">Only one previous secret is kept: rolling again ends the grace period of the one before at once.</Notice>
+    ) : null}
+    <Summary credential={credential} account={account} />
     <form method="post" action={`/console/credentials/${credential.id}/roll`} class="stack card">
       <input type="hidden" name="nonce" value={nonce} />
       <div>
@@ -219,9 +586,36 @@ export const RollCredentialPage: FC<{ actor: string; credential: Credential; non
           ))}
         </select>
       </div>
-      <div>
-        <button type="submit" class="primary">Roll secret</button> <a class="button" href="/console/credentials">Cancel</a>
+      <div class="confirm-actions">
+        <a class="button" href={credentialHref(credential.id, back)} data-cancel>
+          Cancel
+        </a>
+        <button type="submit" class="primary">
+          Roll secret
+        </button>
       </div>
+    </form>
+  </Layout>
+);
+
+export const EndGracePage: FC<{ actor: string; credential: Credential; account: Account | null; back: string }> = ({ actor, credential, account, back }) => (
+  <Layout title={`End grace of ${credential.name}`} section="credentials" actor={actor}>
+    <h1>
+      Stop the previous secret of <Name>{credential.name}</Name> now?
+    </h1>
+    <Notice kind="warn">
+      The secret that was replaced at the last roll stops working at once, instead of at the end of its grace period. Clients still using it
+      will be refused. The current secret is not affected.
+    </Notice>
+    <Summary credential={credential} account={account} />
+    <form method="post" action={`/console/credentials/${credential.id}/end-grace`} class="confirm-actions">
+      <input type="hidden" name="back" value={back} />
+      <a class="button" href={credentialHref(credential.id, back)} data-cancel>
+        Cancel
+      </a>
+      <button type="submit" class="danger">
+        End grace now
+      </button>
     </form>
   </Layout>
 );

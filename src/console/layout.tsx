@@ -4,7 +4,13 @@ import type { Child, FC } from "hono/jsx";
 
 export type Section = "credentials" | "accounts" | "audit";
 
-export const Layout: FC<{ title: string; section?: Section; actor?: string; children: Child }> = ({ title, section, actor, children }) => (
+export const Layout: FC<{ title: string; section?: Section | undefined; actor?: string | undefined; focus?: "heading" | undefined; children: Child }> = ({
+  title,
+  section,
+  actor,
+  focus,
+  children,
+}) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -14,7 +20,8 @@ export const Layout: FC<{ title: string; section?: Section; actor?: string; chil
       <link rel="stylesheet" href="/console/assets/console.css" />
       <script src="/console/assets/copy.js" defer></script>
     </head>
-    <body>
+    <body data-focus={focus}>
+      <a class="skip" href="#main">Skip to content</a>
       <header class="top">
         <div class="bar">
           <a class="brand" href="/console/credentials">Keymint</a>
@@ -28,7 +35,9 @@ export const Layout: FC<{ title: string; section?: Section; actor?: string; chil
               <div class="who">
                 {actor.startsWith("access:") ? (
                   <>
-                    <span>Signed in as {actor.slice("access:".length)}</span>
+                    <span>
+                      Signed in as <bdi>{actor.slice("access:".length)}</bdi>
+                    </span>
                     {/* Cloudflare Access owns the session: its logout URL ends it. */}
                     <a class="button small" href="/cdn-cgi/access/logout">Sign out</a>
                   </>
@@ -45,25 +54,32 @@ export const Layout: FC<{ title: string; section?: Section; actor?: string; chil
           ) : null}
         </div>
       </header>
-      <main>{children}</main>
+      <main id="main" tabindex={-1}>
+        {children}
+      </main>
+      {/* Copy buttons and "Test now" announce what they did here (console.js). */}
+      <div id="announce" class="sr-only" role="status" aria-live="polite"></div>
     </body>
   </html>
 );
 
-export const Notice: FC<{ kind?: "warn" | "error" | "ok"; children: Child }> = ({ kind, children }) => (
-  <div class={`notice${kind ? ` ${kind}` : ""}`} role={kind === "error" ? "alert" : "status"}>
+export const Notice: FC<{ kind?: "warn" | "error" | "ok"; id?: string; children: Child }> = ({ kind, id, children }) => (
+  <div id={id} class={`notice${kind ? ` ${kind}` : ""}`} role={kind === "error" ? "alert" : "status"}>
     {children}
   </div>
 );
 
-/** A date as people read it, with the exact UTC time in the markup. */
-export const When: FC<{ at: string | null }> = ({ at }) =>
+/** A name someone typed: isolated, so a right-to-left name does not reorder the text around it. */
+export const Name: FC<{ children: Child }> = ({ children }) => <bdi dir="auto">{children}</bdi>;
+
+/** A time as people read it, to the second, in UTC, with the exact value in the markup. */
+export const When: FC<{ at: string | null; never?: string }> = ({ at, never }) =>
   at ? (
     <time datetime={at} title={`${at} (UTC)`}>
-      {at.replace("T", " ").slice(0, 16)}
+      {at.replace("T", " ").slice(0, 19)}
     </time>
   ) : (
-    <span class="hint">Never</span>
+    <span class="hint">{never ?? "Never"}</span>
   );
 
 export const TrashIcon: FC = () => (
@@ -75,12 +91,60 @@ export const TrashIcon: FC = () => (
   </svg>
 );
 
-export const Pager: FC<{ next: string | null; base: string }> = ({ next, base }) => (
-  <div class="pager">
-    {next ? (
-      <a class="button" href={`${base}${base.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(next)}`}>
-        Older
-      </a>
-    ) : null}
+/** A URL with a query: empty values are left out. */
+export function withQuery(path: string, query: Record<string, string | null | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value) params.set(key, value);
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+/** Newer and Older, keeping the filters of the list. */
+export const Pager: FC<{ path: string; filters: Record<string, string | null | undefined>; newer: string | null; older: string | null }> = ({
+  path,
+  filters,
+  newer,
+  older,
+}) =>
+  newer || older ? (
+    <nav class="pager" aria-label="Pages">
+      {newer ? (
+        <a class="button" href={withQuery(path, { ...filters, before: newer })} rel="prev">
+          ← Newer
+        </a>
+      ) : null}
+      {older ? (
+        <a class="button" href={withQuery(path, { ...filters, cursor: older })} rel="next">
+          Older →
+        </a>
+      ) : null}
+    </nav>
+  ) : null;
+
+/** A value with a Copy button (console.js; without script the field can be selected by hand). */
+export const CopyField: FC<{ id: string; label: string; value: string; multiline?: boolean }> = ({ id, label, value, multiline }) => (
+  <div class="copy-field">
+    <label for={id}>{label}</label>
+    <div class="secret">
+      {multiline ? (
+        <textarea id={id} readonly rows={value.split("\n").length} spellcheck={false} autocomplete="off">
+          {value}
+        </textarea>
+      ) : (
+        <input id={id} type="text" readonly value={value} autocomplete="off" spellcheck={false} />
+      )}
+      <button type="button" data-copy={id} data-label={label}>
+        <span class="copy-state">Copy</span>
+        <span class="sr-only"> {label}</span>
+      </button>
+    </div>
+  </div>
+);
+
+/** A row of a definition list: a label and its value. */
+export const Field: FC<{ label: string; children: Child }> = ({ label, children }) => (
+  <div class="field">
+    <dt>{label}</dt>
+    <dd>{children}</dd>
   </div>
 );

@@ -11,20 +11,36 @@ export const LoginPage: FC<{ error?: string | undefined; signedOut?: boolean }> 
       <form method="post" action="/console/login" class="stack">
         <div>
           <label for="admin_token">Admin token</label>
-          <input id="admin_token" name="admin_token" type="password" required autocomplete="current-password" />
+          <input
+            id="admin_token"
+            name="admin_token"
+            type="password"
+            required
+            autocomplete="current-password"
+            {...(error ? { "aria-invalid": "true", autofocus: true } : {})}
+          />
         </div>
         <div>
-          <button type="submit" class="primary">Sign in</button>
+          <button type="submit" class="primary">
+            Sign in
+          </button>
         </div>
       </form>
     </div>
   </Layout>
 );
 
-export const ErrorPage: FC<{ actor?: string | undefined; title: string; message: string }> = ({ actor, title, message }) => (
-  <Layout title={title} actor={actor}>
+export const ErrorPage: FC<{ actor?: string | undefined; title: string; message: string; back?: { href: string; label: string } | undefined }> = ({
+  actor,
+  title,
+  message,
+  back,
+}) => (
+  <Layout title={title} actor={actor} focus="heading">
     <h1>{title}</h1>
     <Notice kind="error">{message}</Notice>
-    <a class="button" href="/console/credentials">Back to credentials</a>
+    <a class="button" href={back?.href ?? "/console/credentials"}>
+      {back?.label ?? "Back to credentials"}
+    </a>
   </Layout>
 );

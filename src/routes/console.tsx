@@ -4,18 +4,26 @@ import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
-import { AccountsPage, type AccountAction, ConfirmAccountPage } from "../console/accounts";
+import { AccountsPage, type AccountAction, type AccountFilters, ConfirmAccountPage, NAMED_CREDENTIALS, accountsHref } from "../console/accounts";
 import { COPY_JS, CONSOLE_CSS } from "../console/assets";
 import { AuditPage } from "../console/audit";
 import {
   AlreadyShownPage,
+  type CredentialFilters,
+  CredentialPage,
   CredentialsPage,
   DeleteCredentialPage,
+  EndGracePage,
+  type FormError,
   NewCredentialPage,
+  type NewCredentialValues,
   ROLL_GRACE_CHOICES,
   RollCredentialPage,
   SecretShownOncePage,
+  listHref,
 } from "../console/credentials";
+import { TestResultView } from "../console/handoff";
+import { Layout } from "../console/layout";
 import { ErrorPage, LoginPage } from "../console/login";
 import { ApiError, RETRY_AFTER_UNAVAILABLE_SECONDS, StoreUnavailableError } from "../http/errors";
 import { readForm } from "../http/form";
@@ -24,12 +32,15 @@ import type { AppEnv } from "../http/types";
 import * as accounts from "../services/accounts";
 import { accessConfig } from "../services/access";
 import { authenticateAdmin, isAdminToken } from "../services/admin-auth";
-import { listAuditEvents } from "../services/audit";
+import { endGrace } from "../services/credential-grace";
+import { handoff, testSecret } from "../services/handoff";
+import * as search from "../services/search";
 import * as credentials from "../services/credentials";
 import { randomBase62 } from "../services/secrets";
 import { SESSION_COOKIE, createSession, endSession } from "../services/sessions";
 import { decodeCursor } from "../storage/pagination";
-import { auditContext, limitWrites } from "./admin/auth";
+import { limitWrites } from "./admin/auth";
+import type { AuditContext } from "../storage/audit-events";
 import { assertNotBlocked, clientIp, hit } from "../services/rate-limits";
 
 /**
@@ -72,19 +83,23 @@ function requireConsoleAdmin(): MiddlewareHandler<AppEnv> {
   };
 }
 
+const NONCE = /^[0-9A-Za-z]{32}$/;
+
 const CredentialForm = z.object({
-  nonce: z.string().regex(/^[0-9A-Za-z]{32}$/),
+  nonce: z.string().regex(NONCE, "the form expired; load it again"),
   name: NameSchema,
-  type: z.enum(["oauth_client", "api_key"]),
-  account_id: z.string().max(64),
+  type: z.enum(["oauth_client", "api_key"], { message: "choose a type" }),
+  account_id: z.string().min(1, "choose an account").max(64, "choose an account"),
 });
 
-/** The first problem of a failed form, in words for a person. */
-function formProblem(error: z.ZodError): string {
+const FIELD_LABELS: Record<string, string> = { name: "Name", type: "Type", account_id: "Account", nonce: "Form" };
+
+/** The first problem of a failed form, in words for a person, and the field it is about. */
+function formProblem(error: z.ZodError): FormError {
   const issue = error.issues[0];
   const field = String(issue?.path[0] ?? "form");
-  const labels: Record<string, string> = { name: "Name", type: "Type", account_id: "Account", nonce: "Form" };
-  return `${labels[field] ?? "Form"}: ${issue?.message ?? "invalid"}.`;
+  const known = (["name", "type", "account_id"] as const).find((name) => name === field);
+  return { field: known ?? "form", message: `${FIELD_LABELS[field] ?? "Form"}: ${issue?.message ?? "invalid"}.` };
 }
 
 /** A console form, read as strictly as the OAuth forms: valid UTF-8, no field twice. */
@@ -92,19 +107,96 @@ async function form(c: Context<AppEnv>): Promise<Record<string, string>> {
   return Object.fromEntries(await readForm(c));
 }
 
-/**
- * The accounts the new-credential form offers: the newest 100, plus the preselected one when it
- * is older (so "Create" from an older account's credentials list can still choose it).
- */
-async function accountChoices(c: Context<AppEnv>, selected: string | undefined): Promise<accounts.Account[]> {
-  const list = (await accounts.listAccounts(c.env, 100, null)).data;
-  if (!selected || list.some((account) => account.id === selected)) return list;
-  const extra = await accounts.findAccount(c.env, selected);
-  return extra ? [...list, extra] : list;
+/** Who is acting in the console, for the audit log: channel "console". */
+function consoleAudit(c: Context<AppEnv>): AuditContext {
+  return { actor: c.get("actor"), channel: "console", ip: c.req.header("cf-connecting-ip") ?? null };
 }
 
-const cursorOf = (c: Context) => decodeCursor(c.req.query("cursor") ?? "") ?? null;
-const page = (c: Context) => ({ limit: 50, after: cursorOf(c) });
+/** Rows per list page, and the history a credential page shows before linking to the audit log. */
+const PAGE_SIZE = 50;
+const HISTORY_SIZE = 20;
+/** The account picker shows this many accounts: the newest, or those matching the search. */
+const ACCOUNT_CHOICES = 100;
+/** Longest search text accepted (a name is at most 100 characters; ids are shorter). */
+const MAX_SEARCH = 200;
+
+/**
+ * A list page's query, strictly: a parameter the page does not know, or one given twice, is a
+ * 400 (an unknown filter must not silently show everything).
+ */
+function strictQuery<K extends string>(c: Context<AppEnv>, allowed: readonly K[]): Partial<Record<K, string>> {
+  const all = c.req.queries();
+  const out: Partial<Record<K, string>> = {};
+  for (const [key, values] of Object.entries(all)) {
+    if (!(allowed as readonly string[]).includes(key)) throw new ApiError("invalid_request", `Unknown parameter "${key.slice(0, 40)}".`);
+    if (values.length > 1) throw new ApiError("invalid_request", `The parameter "${key}" is given more than once.`);
+    out[key as K] = values[0]!;
+  }
+  return out;
+}
+
+/** One of `choices`, nothing (empty), or a 400 naming the choices. */
+function oneOf<T extends string>(name: string, value: string | undefined, choices: readonly T[]): T | null {
+  if (!value) return null;
+  if ((choices as readonly string[]).includes(value)) return value as T;
+  throw new ApiError("invalid_request", `${name} must be one of: ${choices.join(", ")}.`);
+}
+
+function searchText(value: string | undefined): string | null {
+  const text = (value ?? "").trim();
+  if (text.length > MAX_SEARCH) throw new ApiError("invalid_request", `Search for at most ${MAX_SEARCH} characters.`);
+  return text || null;
+}
+
+/** Where a list page starts: `cursor` (older than) or `before` (newer than), never both. */
+function pageRequest(query: { cursor?: string | undefined; before?: string | undefined }, limit = PAGE_SIZE): search.PageRequest {
+  if (query.cursor && query.before) throw new ApiError("invalid_request", "Give cursor or before, not both.");
+  const raw = query.cursor ?? query.before;
+  if (!raw) return { limit, from: null };
+  const position = decodeCursor(raw);
+  if (!position) throw new ApiError("invalid_request", "This page link is broken: its cursor is not one Keymint issued.");
+  return { limit, from: { position, direction: query.cursor ? "older" : "newer" } };
+}
+
+const CREDENTIAL_LIST_KEYS = ["q", "type", "status", "account_id", "cursor", "before"] as const;
+const ACCOUNT_LIST_KEYS = ["q", "type", "status", "cursor", "before"] as const;
+
+/**
+ * The list a page came from (its filters and page), carried through confirmations as `back` so
+ * that Cancel and the redirect after an action return to it. Only the list's own parameters
+ * survive, re-encoded: it is never a URL, so it cannot send anyone elsewhere.
+ */
+function sanitizeBack(raw: string | undefined, keys: readonly string[]): string {
+  if (!raw || raw.length > 1000) return "";
+  const kept = new URLSearchParams();
+  for (const [key, value] of new URLSearchParams(raw)) if (keys.includes(key) && value && !kept.has(key)) kept.set(key, value.slice(0, MAX_SEARCH));
+  return kept.toString();
+}
+
+const andDone = (href: string, done: string) => `${href}${href.includes("?") ? "&" : "?"}done=${done}`;
+
+function credentialFilters(query: Partial<Record<(typeof CREDENTIAL_LIST_KEYS)[number], string>>): CredentialFilters {
+  return {
+    q: searchText(query.q),
+    type: oneOf("type", query.type, ["oauth_client", "api_key"] as const),
+    status: oneOf("status", query.status, ["active", "deactivated"] as const),
+    account_id: query.account_id || null,
+  };
+}
+
+/** The accounts the new-credential form offers: the newest, or those matching the search; plus the chosen one. */
+async function accountChoices(c: Context<AppEnv>, accountQuery: string, selected: string): Promise<accounts.Account[]> {
+  const text = accountQuery.trim().slice(0, MAX_SEARCH) || null;
+  const list = (await search.findAccounts(c.env, { text, type: null, status: null }, { limit: ACCOUNT_CHOICES, from: null })).data;
+  if (!selected || list.some((account) => account.id === selected)) return list;
+  const extra = await accounts.findAccount(c.env, selected.slice(0, 64));
+  return extra ? [extra, ...list] : list;
+}
+
+/** The console's 404: a page in the console's frame, not the API's JSON (app.ts sends /console/* here). */
+export function consoleNotFound(c: Context<AppEnv>): Response | Promise<Response> {
+  return c.html(<ErrorPage actor={c.get("actor")} title="Page not found" message="There is no console page at this address." />, 404);
+}
 
 /**
  * The console app: HTML pages and form posts for a browser. They are not part of the API, so the
@@ -127,7 +219,8 @@ export function consoleApp(): Hono<AppEnv> {
     c.header("Cache-Control", "public, max-age=300");
     return c.body(CONSOLE_CSS, 200, { "Content-Type": "text/css; charset=utf-8" });
   });
-  // The copy-button script
+  // The console script: copy buttons, focus, Escape, Test now
+
   ui.get("/assets/copy.js", (c) => {
     c.header("Cache-Control", "public, max-age=300");
     return c.body(COPY_JS, 200, { "Content-Type": "text/javascript; charset=utf-8" });
@@ -174,110 +267,238 @@ export function consoleApp(): Hono<AppEnv> {
   // Redirects to the Credentials screen
   ui.get("/", (c) => c.redirect("/console/credentials", 303));
 
-  // The Credentials screen
+  // ---- credentials ------------------------------------------------------------------------
+  // The Credentials screen: search, filters and pages
+
   ui.get("/credentials", async (c) => {
-    const accountId = c.req.query("account_id") ?? null;
-    const accountFilter = accountId ? await accounts.findAccount(c.env, accountId) : null;
-    const { limit, after } = page(c);
-    const list = await credentials.listCredentials(c.env, { account_id: accountFilter?.id ?? null, type: null }, limit, after);
-    const names = await accounts.accountNames(c.env, list.data.map((credential) => credential.account_id));
-    const flash = c.req.query("done") === "deleted" ? "Credential deleted. Its secret and tokens no longer work." : undefined;
+    const query = strictQuery(c, [...CREDENTIAL_LIST_KEYS, "done"]);
+    const filters = credentialFilters(query);
+    const request = pageRequest(query);
+    const accountFilter = filters.account_id ? await accounts.getAccount(c.env, filters.account_id) : null;
+    const page = await search.findCredentials(
+      c.env,
+      { text: filters.q, type: filters.type, account_status: filters.status, account_id: filters.account_id },
+      request,
+    );
+    const owners = await search.accountSummaries(c.env, page.data.map((credential) => credential.account_id));
+    const back = sanitizeBack(new URL(c.req.url).search.slice(1), CREDENTIAL_LIST_KEYS);
+    const flash = query.done === "deleted" ? "Credential deleted. Its secret and tokens no longer work." : undefined;
     return c.html(
-      <CredentialsPage actor={c.get("actor")} credentials={list.data} accountNames={names} next={list.next_cursor} accountFilter={accountFilter} flash={flash} />,
+      <CredentialsPage actor={c.get("actor")} page={page} accounts={owners} filters={filters} accountFilter={accountFilter} back={back} flash={flash} />,
     );
   });
 
-  // Form to create a credential
+  const newCredentialForm = async (c: Context<AppEnv>, values: NewCredentialValues, error?: FormError, status: 200 | 400 = 200) =>
+    c.html(
+      <NewCredentialPage
+        actor={c.get("actor")}
+        accounts={await accountChoices(c, values.account_q, values.account_id)}
+        nonce={randomBase62(32)}
+        values={values}
+        error={error}
+      />,
+      status,
+    );
+
+  // Form to create a credential; the account picker searches every account
+
   ui.get("/credentials/new", async (c) => {
-    const selected = c.req.query("account_id");
-    return c.html(<NewCredentialPage actor={c.get("actor")} accounts={await accountChoices(c, selected)} nonce={randomBase62(32)} selected={selected} />);
+    const query = strictQuery(c, ["account_id", "account_q", "name", "type", "nonce"] as const);
+    const values: NewCredentialValues = {
+      name: (query.name ?? "").slice(0, 200),
+      type: query.type === "api_key" ? "api_key" : "oauth_client",
+      account_id: (query.account_id ?? "").slice(0, 64),
+      account_q: (query.account_q ?? "").slice(0, MAX_SEARCH),
+    };
+    return newCredentialForm(c, values);
   });
 
   // Create a credential; the response shows its secret once
   ui.post("/credentials", async (c) => {
     const body = await form(c);
+    const values: NewCredentialValues = {
+      name: (body.name ?? "").slice(0, 200),
+      type: body.type === "api_key" ? "api_key" : "oauth_client",
+      account_id: (body.account_id ?? "").slice(0, 64),
+      account_q: (body.account_q ?? "").slice(0, MAX_SEARCH),
+    };
     const parsed = CredentialForm.safeParse(body);
-    if (!parsed.success) {
-      const selected = body.account_id?.slice(0, 64);
-      return c.html(
-        <NewCredentialPage actor={c.get("actor")} accounts={await accountChoices(c, selected)} nonce={randomBase62(32)} selected={selected} error={formProblem(parsed.error)} />,
-        400,
-      );
-    }
+    if (!parsed.success) return newCredentialForm(c, values, formProblem(parsed.error), 400);
     const { nonce, ...input } = parsed.data;
-    const result = await credentials.createCredential(c.env, auditContext(c), { ...input, scopes: [] }, `console:${nonce}`);
+    let result: Awaited<ReturnType<typeof credentials.createCredential>>;
+    try {
+      result = await credentials.createCredential(c.env, consoleAudit(c), { ...input, scopes: [] }, `console:${nonce}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "not_found") {
+        return newCredentialForm(c, { ...values, account_id: "" }, { field: "account_id", message: "Account: no account has this id." }, 400);
+      }
+      if (error instanceof ApiError && error.code === "invalid_request" && /deactivated/.test(error.description)) {
+        const account = await accounts.findAccount(c.env, input.account_id);
+        const message = `Account: ${account?.name ?? "this account"} is deactivated, so its credentials would work nowhere. Activate it on the Accounts page first, or choose another account.`;
+        return newCredentialForm(c, values, { field: "account_id", message }, 400);
+      }
+      throw error;
+    }
     if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} />);
-    return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} />, 201);
+    return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} urls={handoff(c.env)} />, 201);
+  });
+
+  const backOf = (c: Context<AppEnv>) => sanitizeBack(c.req.query("back"), CREDENTIAL_LIST_KEYS);
+  const ownerOf = (c: Context<AppEnv>, credential: credentials.Credential) => accounts.findAccount(c.env, credential.account_id);
+
+  // A credential: its fields, account, handoff kit and history
+
+  ui.get("/credentials/:id", async (c) => {
+    const query = strictQuery(c, ["back", "done"] as const);
+    const credential = await credentials.getCredential(c.env, c.req.param("id"));
+    const [account, history] = await Promise.all([
+      ownerOf(c, credential),
+      search.findAuditEvents(c.env, credential.id, { limit: HISTORY_SIZE, from: null }),
+    ]);
+    const flash = query.done === "grace-ended" ? "The previous secret no longer works." : undefined;
+    return c.html(
+      <CredentialPage
+        actor={c.get("actor")}
+        credential={credential}
+        account={account}
+        events={history.data}
+        moreEvents={history.older !== null}
+        urls={handoff(c.env)}
+        back={backOf(c)}
+        flash={flash}
+      />,
+    );
+  });
+
+  // Test now: try the secret just shown (server side, never stored) and show the token's claims
+
+  ui.post("/credentials/:id/test", async (c) => {
+    const credential = await credentials.getCredential(c.env, c.req.param("id"));
+    const { secret = "" } = await form(c);
+    const result = await testSecret(c.env, c.executionCtx, credential, secret.slice(0, 512));
+    return c.html(
+      <Layout title="Test result" section="credentials" actor={c.get("actor")} focus="heading">
+        <h1>Test of {credential.name}</h1>
+        <TestResultView result={result} />
+      </Layout>,
+    );
   });
 
   // Confirm deleting a credential
   ui.get("/credentials/:id/delete", async (c) => {
     const credential = await credentials.getCredential(c.env, c.req.param("id"));
-    return c.html(<DeleteCredentialPage actor={c.get("actor")} credential={credential} />);
+    return c.html(<DeleteCredentialPage actor={c.get("actor")} credential={credential} account={await ownerOf(c, credential)} back={backOf(c)} />);
   });
   // Delete a credential
+
   ui.post("/credentials/:id/delete", async (c) => {
-    await credentials.deleteCredential(c.env, auditContext(c), c.req.param("id"));
-    return c.redirect("/console/credentials?done=deleted", 303);
+    const { back } = await form(c);
+    await credentials.deleteCredential(c.env, consoleAudit(c), c.req.param("id"));
+    return c.redirect(andDone(listHref(sanitizeBack(back, CREDENTIAL_LIST_KEYS)), "deleted"), 303);
   });
 
   // Form to roll the secret of a credential
   ui.get("/credentials/:id/roll", async (c) => {
     const credential = await credentials.getCredential(c.env, c.req.param("id"));
-    return c.html(<RollCredentialPage actor={c.get("actor")} credential={credential} nonce={randomBase62(32)} />);
+    return c.html(
+      <RollCredentialPage actor={c.get("actor")} credential={credential} account={await ownerOf(c, credential)} nonce={randomBase62(32)} back={backOf(c)} />,
+    );
   });
   // Roll the secret of a credential; the response shows the new one once
   ui.post("/credentials/:id/roll", async (c) => {
     const body = await form(c);
     const grace = ROLL_GRACE_CHOICES.find((choice) => String(choice.seconds) === body.expires_in);
-    if (!grace || !/^[0-9A-Za-z]{32}$/.test(body.nonce ?? "")) throw new ApiError("invalid_request", "Choose a grace period.");
-    const result = await credentials.rollCredential(c.env, auditContext(c), c.req.param("id"), grace.seconds, `console:${body.nonce}`);
+    if (!grace || !NONCE.test(body.nonce ?? "")) throw new ApiError("invalid_request", "Choose a grace period.");
+    const result = await credentials.rollCredential(c.env, consoleAudit(c), c.req.param("id"), grace.seconds, `console:${body.nonce}`);
     if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} rolled />);
-    return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} rolled />);
+    return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} urls={handoff(c.env)} rolled />);
   });
 
-  // The Accounts screen
+  // Confirm ending the grace period of a rolled secret
+
+  ui.get("/credentials/:id/end-grace", async (c) => {
+    const credential = await credentials.getCredential(c.env, c.req.param("id"));
+    if (!credential.previous_secret_expires_at) {
+      throw new ApiError("invalid_request", "This credential has no previous secret in a grace period.");
+    }
+    return c.html(<EndGracePage actor={c.get("actor")} credential={credential} account={await ownerOf(c, credential)} back={backOf(c)} />);
+  });
+  // End the grace period: the previous secret stops working now
+
+  ui.post("/credentials/:id/end-grace", async (c) => {
+    const { back } = await form(c);
+    const credential = await endGrace(c.env, consoleAudit(c), c.req.param("id"));
+    const href = `/console/credentials/${credential.id}?${new URLSearchParams({ ...(back ? { back: sanitizeBack(back, CREDENTIAL_LIST_KEYS) } : {}), done: "grace-ended" })}`;
+    return c.redirect(href, 303);
+  });
+
+  // ---- accounts ---------------------------------------------------------------------------
+  const accountsPage = async (c: Context<AppEnv>, extra: { flash?: string; error?: string; values?: { name: string; type: "service" | "user" } } = {}, status: 200 | 400 = 200) => {
+    const query = status === 200 ? strictQuery(c, [...ACCOUNT_LIST_KEYS, "done"]) : {};
+    const filters: AccountFilters = {
+      q: searchText(query.q),
+      type: oneOf("type", query.type, ["service", "user"] as const),
+      status: oneOf("status", query.status, ["active", "deactivated"] as const),
+    };
+    const page = await search.findAccounts(c.env, { text: filters.q, type: filters.type, status: filters.status }, pageRequest(query));
+    const back = status === 200 ? sanitizeBack(new URL(c.req.url).search.slice(1), ACCOUNT_LIST_KEYS) : "";
+    return c.html(<AccountsPage actor={c.get("actor")} page={page} filters={filters} back={back} {...extra} />, status);
+  };
+
+  // The Accounts screen: search, filters and pages
+
   ui.get("/accounts", async (c) => {
-    const { limit, after } = page(c);
-    const list = await accounts.listAccounts(c.env, limit, after);
     const done = c.req.query("done");
-    const flash = done ? `Account ${done === "delete" ? "deleted" : done === "activate" ? "activated" : done === "deactivate" ? "deactivated" : "created"}.` : undefined;
-    return c.html(<AccountsPage actor={c.get("actor")} accounts={list.data} next={list.next_cursor} flash={flash} />);
+    const flash = done
+      ? `Account ${done === "delete" ? "deleted" : done === "activate" ? "activated" : done === "deactivate" ? "deactivated" : "created"}.`
+      : undefined;
+    return accountsPage(c, flash ? { flash } : {});
   });
   // Create an account
+
   ui.post("/accounts", async (c) => {
-    const parsed = z.object({ name: NameSchema, type: z.enum(["service", "user"]) }).safeParse(await form(c));
+    const body = await form(c);
+    const parsed = z.object({ name: NameSchema, type: z.enum(["service", "user"]) }).safeParse(body);
     if (!parsed.success) {
-      const list = await accounts.listAccounts(c.env, 50, null);
-      return c.html(<AccountsPage actor={c.get("actor")} accounts={list.data} next={list.next_cursor} error={formProblem(parsed.error)} />, 400);
+      const values = { name: (body.name ?? "").slice(0, 200), type: body.type === "user" ? ("user" as const) : ("service" as const) };
+      return accountsPage(c, { error: formProblem(parsed.error).message, values }, 400);
     }
-    await accounts.createAccount(c.env, auditContext(c), parsed.data);
+    await accounts.createAccount(c.env, consoleAudit(c), parsed.data);
     return c.redirect("/console/accounts?done=create", 303);
   });
 
   const accountAction = (action: AccountAction) => {
     ui.get(`/accounts/:id/${action}`, async (c) => {
       const account = await accounts.getAccount(c.env, c.req.param("id"));
-      return c.html(<ConfirmAccountPage actor={c.get("actor")} account={account} action={action} />);
+      const [count, some] = await Promise.all([
+        search.credentialCount(c.env, account.id),
+        search.findCredentials(c.env, { text: null, type: null, account_status: null, account_id: account.id }, { limit: NAMED_CREDENTIALS, from: null }),
+      ]);
+      const back = sanitizeBack(c.req.query("back"), ACCOUNT_LIST_KEYS);
+      return c.html(<ConfirmAccountPage actor={c.get("actor")} account={account} action={action} back={back} credentialCount={count} credentials={some.data} />);
     });
     ui.post(`/accounts/:id/${action}`, async (c) => {
       const id = c.req.param("id");
-      if (action === "delete") await accounts.deleteAccount(c.env, auditContext(c), id);
-      else if (action === "activate") await accounts.activateAccount(c.env, auditContext(c), id);
-      else await accounts.deactivateAccount(c.env, auditContext(c), id);
-      return c.redirect(`/console/accounts?done=${action}`, 303);
+      const { back } = await form(c);
+      if (action === "delete") await accounts.deleteAccount(c.env, consoleAudit(c), id);
+      else if (action === "activate") await accounts.activateAccount(c.env, consoleAudit(c), id);
+      else await accounts.deactivateAccount(c.env, consoleAudit(c), id);
+      return c.redirect(andDone(accountsHref(sanitizeBack(back, ACCOUNT_LIST_KEYS)), action), 303);
     });
   };
   accountAction("deactivate");
   accountAction("activate");
   accountAction("delete");
 
+  // ---- audit ------------------------------------------------------------------------------
   // The audit log
+
   ui.get("/audit", async (c) => {
-    const target = (c.req.query("target_id") ?? "").trim().slice(0, 64);
-    const { limit, after } = page(c);
-    const list = await listAuditEvents(c.env, target || null, limit, after);
-    return c.html(<AuditPage actor={c.get("actor")} events={list.data} next={list.next_cursor} target={target} />);
+    const query = strictQuery(c, ["target_id", "cursor", "before"] as const);
+    const target = (query.target_id ?? "").trim();
+    if (target.length > 64) throw new ApiError("invalid_request", "A target ID is at most 64 characters.");
+    const page = await search.findAuditEvents(c.env, target || null, pageRequest(query));
+    return c.html(<AuditPage actor={c.get("actor")} page={page} target={target} />);
   });
 
   ui.onError((error, c) => {

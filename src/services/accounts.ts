@@ -34,7 +34,7 @@ export async function createAccount(env: Env, who: AuditContext, input: { name: 
   const row: AccountRow = { id: newId("acct"), name: input.name, type: input.type, status: "active", created_at: at, deactivated_at: null };
   await commit(env.DB, [
     accounts.insertAccount(env.DB, row),
-    insertAuditEvent(env.DB, who, at, { action: "account.create", target_type: "account", target_id: row.id }),
+    insertAuditEvent(env.DB, who, at, { action: "account.create", target_type: "account", target_id: row.id, target_name: row.name }),
   ]);
   return toAccount(row);
 }
@@ -71,7 +71,7 @@ export async function deactivateAccount(env: Env, who: AuditContext, id: string)
   const at = nowIso();
   const [changed] = await commit(env.DB, [
     accounts.setAccountStatus(env.DB, id, "deactivated", at),
-    insertAuditEvent(env.DB, who, at, { action: "account.deactivate", target_type: "account", target_id: id }, {
+    insertAuditEvent(env.DB, who, at, { action: "account.deactivate", target_type: "account", target_id: id, target_name: row.name }, {
       sql: "changes() > 0",
       values: [],
     }),
@@ -97,7 +97,7 @@ export async function activateAccount(env: Env, who: AuditContext, id: string): 
   const at = nowIso();
   const [changed] = await commit(env.DB, [
     accounts.setAccountStatus(env.DB, id, "active", row.deactivated_at),
-    insertAuditEvent(env.DB, who, at, { action: "account.activate", target_type: "account", target_id: id }, {
+    insertAuditEvent(env.DB, who, at, { action: "account.activate", target_type: "account", target_id: id, target_name: row.name }, {
       sql: "changes() > 0",
       values: [],
     }),
@@ -126,7 +126,7 @@ async function markReactivated(env: Env, id: string, deactivatedAt: string | nul
 
 /** Deletes the account and its credentials, with one audit event for each, in one batch. */
 export async function deleteAccount(env: Env, who: AuditContext, id: string): Promise<void> {
-  await mustGet(env, id);
+  const row = await mustGet(env, id);
   // Before the commit (fail closed): the account marker stops all their tokens, and each
   // credential's entry says deleted.
   await revocation.accountDeleted(env.REVOCATIONS, id);
@@ -135,7 +135,7 @@ export async function deleteAccount(env: Env, who: AuditContext, id: string): Pr
   const exists = { sql: "EXISTS (SELECT 1 FROM accounts WHERE id = ?)", values: [id] };
   const results = await commit(env.DB, [
     insertCredentialDeletionsOfAccount(env.DB, who, at, id),
-    insertAuditEvent(env.DB, who, at, { action: "account.delete", target_type: "account", target_id: id }, exists),
+    insertAuditEvent(env.DB, who, at, { action: "account.delete", target_type: "account", target_id: id, target_name: row.name }, exists),
     deleteCredentialsOfAccount(env.DB, id),
     accounts.deleteAccount(env.DB, id),
   ]);

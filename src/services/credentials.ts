@@ -116,7 +116,7 @@ export async function createCredential(
     updated_at: at,
     last_used_at: null,
   };
-  const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id }, {
+  const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id, target_name: row.name }, {
     sql: "changes() > 0",
     values: [],
   });
@@ -205,7 +205,7 @@ export async function updateCredential(
     // Conditional on the version read: a stalled edit cannot land over a newer one.
     const [changed] = await commit(env.DB, [
       credentials.updateCredential(env.DB, id, values, row.updated_at, at),
-      insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id }, {
+      insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id, target_name: changes.name ?? row.name }, {
         sql: "changes() > 0",
         values: [],
       }),
@@ -229,7 +229,7 @@ export async function deleteCredential(env: Env, who: AuditContext, id: string):
   await edgeEntries.restrict(env, row, () => deletedEntry(row));
   const at = nowIso();
   const results = await commit(env.DB, [
-    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id }, {
+    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id, target_name: row.name }, {
       sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ?)",
       values: [id],
     }),
@@ -267,7 +267,7 @@ export async function rollCredential(
     const statements = [
       ...(claim ? [claimIdempotencyKey(env.DB, claim)] : []),
       credentials.rollSecret(env.DB, id, stored, previousExpiresAt, row.updated_at, at, claim !== null),
-      insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id }, {
+      insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id, target_name: row.name }, {
         sql: "changes() > 0",
         values: [],
       }),

@@ -8,24 +8,33 @@ export interface AuditEventRow {
   action: string;
   target_type: string;
   target_id: string;
+  /** The target's name when the event happened; null only for events older than migration 0003 whose target is gone. */
+  target_name: string | null;
+  channel: AuditChannel;
   ip: string | null;
 }
 
-/** Who made a change, and from where: recorded with every audit event. */
+/** Where a change came from: the management API, the console, or Keymint itself. */
+export type AuditChannel = "api" | "console" | "system";
+
+/** Who made a change, through which channel, and from where: recorded with every audit event. */
 export interface AuditContext {
   actor: string;
+  channel: AuditChannel;
   ip: string | null;
 }
 
 // Audit ids are made in SQL, so one statement can record an event per row it selects
 // (deleting an account records one per credential, atomically with the delete).
 const NEW_ID = "'evt_' || lower(hex(randomblob(16)))";
-const COLUMNS = "id, at, actor, action, target_type, target_id, ip";
+const COLUMNS = "id, at, actor, channel, action, target_type, target_id, target_name, ip";
 
 export interface AuditEntry {
   action: string;
   target_type: "account" | "credential";
   target_id: string;
+  /** The target's name at the time of the event (after the change, for a rename). */
+  target_name: string;
 }
 
 /**
@@ -41,8 +50,8 @@ export function insertAuditEvent(
 ): D1PreparedStatement {
   const where = guard ? ` WHERE ${guard.sql}` : "";
   return db
-    .prepare(`INSERT INTO audit_events (${COLUMNS}) SELECT ${NEW_ID}, ?, ?, ?, ?, ?, ?${where}`)
-    .bind(at, who.actor, entry.action, entry.target_type, entry.target_id, who.ip, ...(guard?.values ?? []));
+    .prepare(`INSERT INTO audit_events (${COLUMNS}) SELECT ${NEW_ID}, ?, ?, ?, ?, ?, ?, ?, ?${where}`)
+    .bind(at, who.actor, who.channel, entry.action, entry.target_type, entry.target_id, entry.target_name, who.ip, ...(guard?.values ?? []));
 }
 
 /** One `credential.delete` event for each credential of an account, before they are deleted. */
@@ -55,16 +64,18 @@ export function insertCredentialDeletionsOfAccount(
   return db
     .prepare(
       `INSERT INTO audit_events (${COLUMNS})
-       SELECT ${NEW_ID}, ?, ?, 'credential.delete', 'credential', id, ? FROM credentials WHERE account_id = ?`,
+       SELECT ${NEW_ID}, ?, ?, ?, 'credential.delete', 'credential', id, name, ? FROM credentials WHERE account_id = ?`,
     )
-    .bind(at, who.actor, who.ip, accountId);
+    .bind(at, who.actor, who.channel, who.ip, accountId);
 }
 
-export function listAuditEvents(
+/** Newest first from `after` (or, with direction "newer", the rows just newer than it, still returned newest first). */
+export async function listAuditEvents(
   db: D1Database,
   limit: number,
   after: Position | null,
   targetId: string | null,
+  direction: "older" | "newer" = "older",
 ): Promise<AuditEventRow[]> {
   const conditions: string[] = [];
   const values: unknown[] = [];
@@ -73,11 +84,13 @@ export function listAuditEvents(
     values.push(targetId);
   }
   if (after) {
-    conditions.push("(at, id) < (?, ?)");
+    conditions.push(direction === "older" ? "(at, id) < (?, ?)" : "(at, id) > (?, ?)");
     values.push(after.time, after.id);
   }
   const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
-  return all<AuditEventRow>(
-    db.prepare(`SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY at DESC, id DESC LIMIT ?`).bind(...values, limit),
+  const order = direction === "older" ? "DESC" : "ASC";
+  const rows = await all<AuditEventRow>(
+    db.prepare(`SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY at ${order}, id ${order} LIMIT ?`).bind(...values, limit),
   );
+  return direction === "older" ? rows : rows.reverse();
 }

@@ -45,7 +45,7 @@ describe("console in a browser", () => {
   /** Opens the Create credential form from the Credentials screen and fills it in. */
   async function fillNewCredential(name: string, type: "API Key" | "OAuth 2.0 w/ Client Credentials (Recommended)") {
     await page.goto(`${server.url}/console/credentials`);
-    await page.getByRole("button", { name: "Create", exact: true }).click();
+    await page.getByRole("link", { name: "Create", exact: true }).click();
     await page.getByRole("heading", { name: "Create credential" }).waitFor();
     await page.getByLabel("Credential Name").fill(name);
     await page.getByRole("radio", { name: type, exact: true }).check();
@@ -94,7 +94,7 @@ describe("console in a browser", () => {
     await page.getByRole("radio", { name: "Service account (Recommended)" }).check();
     await page.getByRole("button", { name: "Create account" }).click();
     await page.getByText("Account created.").waitFor();
-    await page.getByRole("link", { name: ACCOUNT }).waitFor();
+    await page.getByRole("link", { name: ACCOUNT, exact: true }).waitFor();
   });
 
   it("creates an API key and shows it once, with a copy button and a warning", async () => {
@@ -109,7 +109,9 @@ describe("console in a browser", () => {
 
     const copy = page.getByRole("button", { name: "Copy API Key" });
     await copy.click();
-    await page.getByRole("button", { name: "Copy API Key" }).filter({ hasText: "Copied" }).waitFor();
+    await page.getByRole("button", { name: "Copied API Key" }).waitFor();
+    // Screen readers hear it too: the live region says what was copied.
+    await page.locator("#announce", { hasText: "API Key copied to the clipboard." }).waitFor();
     // Runs in the page (the DOM types are not in this project's lib).
     const clipboard = await page.evaluate(() => (navigator as unknown as { clipboard: { readText(): Promise<string> } }).clipboard.readText());
     expect(clipboard).toBe(apiKey);
@@ -128,7 +130,7 @@ describe("console in a browser", () => {
     // The first sending created it; the second did not create another.
     await page.getByRole("link", { name: "Back to credentials" }).click();
     await page.getByRole("heading", { name: "Credentials", level: 1 }).waitFor();
-    expect(await page.getByRole("cell", { name: API_KEY_NAME, exact: true }).count()).toBe(1);
+    expect(await page.getByRole("link", { name: API_KEY_NAME, exact: true }).count()).toBe(1);
   });
 
   it("creates an OAuth client whose credentials work at /oauth/token", async () => {
@@ -160,18 +162,18 @@ describe("console in a browser", () => {
     await page.getByRole("link", { name: "Done" }).click();
     await page.getByRole("heading", { name: "Credentials", level: 1 }).waitFor();
     await clientRow().waitFor();
-    expect(await page.getByRole("cell", { name: API_KEY_NAME, exact: true }).count()).toBe(1);
+    expect(await page.getByRole("link", { name: API_KEY_NAME, exact: true }).count()).toBe(1);
     expect(await page.content()).not.toContain(apiKey);
     await page.screenshot({ path: `${SCREENSHOTS}/credentials.png`, fullPage: true });
   });
 
   it("deletes the API key with the trash icon, after a warning that deletion is permanent", async () => {
-    await page.getByRole("button", { name: `Delete ${API_KEY_NAME}` }).click();
+    await page.getByRole("link", { name: `Delete ${API_KEY_NAME}` }).click();
     await page.getByRole("heading", { name: `Delete ${API_KEY_NAME}?` }).waitFor();
     await page.getByText("Deletion is permanent.").waitFor();
     await page.getByRole("button", { name: "Delete permanently" }).click();
     await page.getByText("Credential deleted.").waitFor();
-    expect(await page.getByRole("cell", { name: API_KEY_NAME, exact: true }).count()).toBe(0);
+    expect(await page.getByRole("link", { name: API_KEY_NAME, exact: true }).count()).toBe(0);
     await clientRow().waitFor();
 
     const refused = await testAuth(apiKey);

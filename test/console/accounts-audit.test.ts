@@ -23,8 +23,11 @@ function unescapeAttr(value: string): string {
 interface AuditRow {
   at: string;
   actor: string;
+  /** "the API" or "the console" */
+  channel: string;
   action: string;
   target: string;
+  targetName: string;
 }
 
 /** The audit table's rows, top to bottom. */
@@ -37,15 +40,17 @@ function auditRows(html: string): AuditRow[] {
       const cells = [...row.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((cell) => cell[1]!);
       return {
         at: /datetime="([^"]+)"/.exec(cells[0]!)![1]!,
-        actor: textOf(cells[1]!),
+        actor: textOf(/<bdi>([\s\S]*?)<\/bdi>/.exec(cells[1]!)![1]!),
+        channel: /via ([^<]+)</.exec(cells[1]!)![1]!,
         action: textOf(cells[2]!),
-        target: textOf(cells[3]!),
+        target: textOf(/<a[^>]*>([\s\S]*?)<\/a>/.exec(cells[3]!)![1]!),
+        targetName: textOf(cells[3]!.slice(0, cells[3]!.indexOf("<div>"))),
       };
     });
 }
 
 function olderLink(html: string): string | null {
-  const match = /<a class="button" href="([^"]+)">\s*Older\s*<\/a>/.exec(html);
+  const match = /<a class="button" href="([^"]+)" rel="next">/.exec(html);
   return match ? unescapeAttr(match[1]!) : null;
 }
 
@@ -105,9 +110,9 @@ describe("accounts page", () => {
 
     // The list links to the account's credentials and offers Deactivate and Delete, named for the account.
     let list = await (await browser.get("/console/accounts")).text();
-    expect(list).toContain(`<a href="/console/credentials?account_id=${account.id}">${name}</a>`);
-    expect(list).toMatch(new RegExp(`<form method="get" action="/console/accounts/${account.id}/deactivate">\\s*<button[^>]*aria-label="Deactivate ${name}"`));
-    expect(list).toMatch(new RegExp(`<form method="get" action="/console/accounts/${account.id}/delete">\\s*<button[^>]*aria-label="Delete ${name}"`));
+    expect(list).toContain(`<a href="/console/credentials?account_id=${account.id}"><bdi dir="auto">${name}</bdi></a>`);
+    expect(list).toMatch(new RegExp(`<a class="button small" href="/console/accounts/${account.id}/deactivate" aria-label="Deactivate ${name}"`));
+    expect(list).toMatch(new RegExp(`<a class="button small danger" href="/console/accounts/${account.id}/delete" aria-label="Delete ${name}"`));
     const credentials = await (await browser.get(`/console/credentials?account_id=${account.id}`)).text();
     expect(textOf(credentials)).toContain(`Credentials of ${name}`);
     expect(textOf(credentials)).toContain("lifecycle key");
@@ -118,7 +123,8 @@ describe("accounts page", () => {
     const deactivateHtml = await confirmDeactivate.text();
     expect(textOf(deactivateHtml)).toContain(`Deactivate ${name}?`);
     expect(textOf(deactivateHtml)).toContain("stops working at once");
-    expect(deactivateHtml).toContain(`<form method="post" action="/console/accounts/${account.id}/deactivate">`);
+    expect(deactivateHtml).toContain(`<form method="post" action="/console/accounts/${account.id}/deactivate" class="confirm-actions">`);
+    expect(textOf(deactivateHtml)).toContain("1 credential will stop working");
     expect((await accountByName(name))!.status).toBe("active"); // the GET changed nothing
     const deactivated = await browser.post(`/console/accounts/${account.id}/deactivate`);
     expect(deactivated.status).toBe(303);
@@ -127,7 +133,7 @@ describe("accounts page", () => {
     expect((await testAuth(apiKey)).status).toBe(401);
     list = await (await browser.get("/console/accounts?done=deactivate")).text();
     expect(textOf(list)).toContain("Account deactivated.");
-    expect(list).toMatch(new RegExp(`<form method="get" action="/console/accounts/${account.id}/activate">\\s*<button[^>]*aria-label="Activate ${name}"`));
+    expect(list).toMatch(new RegExp(`<a class="button small" href="/console/accounts/${account.id}/activate" aria-label="Activate ${name}"`));
 
     // Activate.
     const confirmActivate = await browser.get(`/console/accounts/${account.id}/activate`);
@@ -144,6 +150,11 @@ describe("accounts page", () => {
     expect(textOf(deleteHtml)).toContain(`Delete ${name}?`);
     expect(textOf(deleteHtml)).toContain("Deletion is permanent");
     expect(deleteHtml).toMatch(/<button type="submit" class="danger">Delete permanently<\/button>/);
+    // Cancel comes first, Escape follows it (data-cancel), and Deactivate is offered instead.
+    expect(deleteHtml.indexOf("data-cancel")).toBeLessThan(deleteHtml.indexOf("Delete permanently"));
+    expect(textOf(deleteHtml)).toContain("1 credential will be deleted with it");
+    expect(deleteHtml).toContain(`<form method="post" action="/console/accounts/${account.id}/deactivate">`);
+    expect(textOf(deleteHtml)).toContain("can be undone");
     expect(await accountByName(name)).not.toBeNull();
     const deleted = await browser.post(`/console/accounts/${account.id}/delete`);
     expect(deleted.status).toBe(303);
@@ -246,14 +257,17 @@ describe("audit page", () => {
     expect(html).toMatch(/<h1>Audit log<\/h1>/);
     expect(html).toContain(`value="${account.id}"`); // the filter shows what it filters by
     const rows = auditRows(html);
-    expect(rows.every((row) => row.target === account.id && row.actor === "admin_token")).toBe(true);
+    expect(rows.every((row) => row.target === account.id && row.actor === "admin_token" && row.channel === "the console")).toBe(true);
+    expect(rows.every((row) => row.targetName === name)).toBe(true);
+    // Times to the second.
+    expect(html).toMatch(/<time datetime="[^"]+"[^>]*>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d<\/time>/);
     expectActions(rows, ["account.activate", "account.deactivate", "account.create"]);
     expect(rows[0]!.action).toBe("account.activate");
     expect(textOf(html)).not.toContain(other.id);
 
     // Unfiltered: newest first, so the newest event (the other account's creation) comes first.
     const all = auditRows(await (await browser.get("/console/audit")).text());
-    expect(all[0]).toMatchObject({ target: other.id, action: "account.create" });
+    expect(all[0]).toMatchObject({ target: other.id, action: "account.create", channel: "the API", targetName: other.name });
     for (let i = 0; i + 1 < all.length; i++) expect(all[i]!.at >= all[i + 1]!.at).toBe(true);
     // Each target links to its own filtered view.
     expect(await (await browser.get("/console/audit")).text()).toContain(`href="/console/audit?target_id=${other.id}"`);
@@ -295,8 +309,10 @@ describe("audit page", () => {
     // The unfiltered log has more than 50 events now too, and its Older link carries no filter.
     const unfiltered = olderLink(await (await browser.get("/console/audit")).text());
     expect(unfiltered).toMatch(/^\/console\/audit\?cursor=/);
-    // A malformed cursor does not break the page.
-    expect((await browser.get("/console/audit?cursor=%%%")).status).toBeLessThan(500);
+    // A malformed cursor is an error page, not the first page again.
+    const broken = await browser.get("/console/audit?cursor=%%%");
+    expect(broken.status).toBe(400);
+    expect(textOf(await broken.text())).toContain("cursor is not one Keymint issued");
   });
 
   it("records console changes with actor admin_token and shows credential events too", async () => {
@@ -305,6 +321,9 @@ describe("audit page", () => {
     expect((await browser.post(`/console/credentials/${credential.id}/delete`)).status).toBe(303);
     const rows = auditRows(await (await browser.get(`/console/audit?target_id=${credential.id}`)).text());
     expectActions(rows, ["credential.delete", "credential.create"]);
-    expect(rows.map((row) => row.actor)).toEqual(["admin_token", "admin_token"]);
+    expect(rows.map((row) => [row.actor, row.channel, row.targetName])).toEqual([
+      ["admin_token", "the console", credential.name],
+      ["admin_token", "the API", credential.name],
+    ]);
   });
 });

@@ -40,9 +40,9 @@ describe("GET /console/credentials", () => {
     expect(response.status).toBe(200);
     const html = await response.text();
     expect(html).toMatch(/<h1>Credentials<\/h1>/);
-    expect(html).toMatch(/<form method="get" action="\/console\/credentials\/new">[\s\S]*?<button[^>]*>Create<\/button>/);
+    expect(html).toMatch(/<a class="button primary" href="\/console\/credentials\/new">\s*Create\s*<\/a>/);
     const headers = [...html.matchAll(/<th scope="col">([^<]*)<\/th>/g)].map((match) => match[1]);
-    expect(headers).toEqual(["Name", "Type", "Account", "Hint", "Created (UTC)", "Last used (UTC)"]);
+    expect(headers).toEqual(["Name", "Type", "Account", "Secret ends in", "Created (UTC)", "Last used (UTC)"]);
     const text = textOf(html);
     for (const credential of [oauth, key]) {
       expect(text).toContain(credential.name);
@@ -56,7 +56,10 @@ describe("GET /console/credentials", () => {
     expect(text).toContain("Never"); // last used
     // Each row has a delete button named for screen readers after the credential.
     for (const credential of [oauth, key]) {
-      expect(html).toMatch(new RegExp(`<button[^>]*aria-label="Delete ${credential.name}"`));
+      expect(html).toMatch(new RegExp(`<a class="icon" href="/console/credentials/${credential.id}/delete" aria-label="Delete ${credential.name}"`));
+      // The name links to the credential's own page, and its id (what the audit filter takes) is shown.
+      expect(html).toContain(`<a href="/console/credentials/${credential.id}"><bdi dir="auto">${credential.name}</bdi></a>`);
+      expect(text).toContain(credential.id);
     }
   });
 
@@ -69,10 +72,12 @@ describe("GET /console/credentials", () => {
     expect(textOf(html)).toContain(keep.name);
     expect(textOf(html)).not.toContain(hide.name);
     expect(textOf(html)).toContain(`Credentials of ${mine.name}`);
-    expect(html).toContain(`<input type="hidden" name="account_id" value="${mine.id}"`);
-    // An unknown account id shows everything rather than failing.
+    expect(html).toContain(`<a class="button primary" href="/console/credentials/new?account_id=${mine.id}">`);
+    // An unknown account id is an error page, not everything.
     const unknown = await browser.get("/console/credentials?account_id=acct_0000000000000000000000");
-    expect(unknown.status).toBe(200);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(textOf(await unknown.text())).not.toContain(keep.name);
   });
 });
 
@@ -122,7 +127,7 @@ describe("creating a credential in the console", () => {
     const clientSecret = shownSecret(html, "client_secret")!;
     expect(clientId).toMatch(/^kmc_/);
     expect(clientSecret).toMatch(/^kms_/);
-    expect(html).toContain('aria-label="Copy Client Secret"');
+    expect(html).toMatch(/<button type="button" data-copy="client_secret" data-label="Client Secret">/);
     expect(headerText(response)).not.toContain(clientSecret);
 
     const rows = await credentialRows(name);
@@ -199,7 +204,8 @@ describe("creating a credential in the console", () => {
       if (fields.account_id) expect(html).toMatch(new RegExp(`<option value="${account.id}" selected`)); // the choice is kept
     }
     const unknown = await browser.post("/console/credentials", { nonce, name: "ok", type: "api_key", account_id: "acct_0000000000000000000000" });
-    expect(unknown.status).toBe(404);
+    expect(unknown.status).toBe(400);
+    expect(textOf(await unknown.text())).toContain("no account has this id");
     const after = await env.DB.prepare("SELECT count(*) AS n FROM credentials").first<{ n: number }>();
     expect(after!.n).toBe(before!.n);
   });
@@ -272,14 +278,19 @@ describe("deleting a credential in the console", () => {
     const id = row!.id as string;
 
     const list = await (await browser.get("/console/credentials")).text();
-    expect(list).toMatch(new RegExp(`<form method="get" action="/console/credentials/${id}/delete">\\s*<button[^>]*aria-label="Delete ${name}"`));
+    expect(list).toMatch(new RegExp(`<a class="icon" href="/console/credentials/${id}/delete" aria-label="Delete ${name}"`));
 
     const confirm = await browser.get(`/console/credentials/${id}/delete`);
     expect(confirm.status).toBe(200);
     const confirmHtml = await confirm.text();
     expect(textOf(confirmHtml)).toContain(`Delete ${name}?`);
     expect(textOf(confirmHtml)).toContain("Deletion is permanent.");
-    expect(confirmHtml).toContain(`<form method="post" action="/console/credentials/${id}/delete">`);
+    expect(confirmHtml).toContain(`<form method="post" action="/console/credentials/${id}/delete" class="confirm-actions">`);
+    // It says what goes: the secret's ending, the account, the last use; Cancel comes first.
+    expect(textOf(confirmHtml)).toContain(`Secret ends in …${apiKey.slice(-4)}`);
+    expect(textOf(confirmHtml)).toContain(`Account ${account.name} Active`);
+    expect(textOf(confirmHtml)).toMatch(/Last used \(UTC\) \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    expect(confirmHtml.indexOf("data-cancel")).toBeLessThan(confirmHtml.indexOf("Delete permanently"));
     expect(await credentialRows(name)).toHaveLength(1); // the GET changed nothing
 
     const deleted = await browser.post(`/console/credentials/${id}/delete`);

@@ -737,10 +737,10 @@ const duplicates: Case[] = [
     check: async (_, __, fx) => stillValid(revokedCandidate.get(fx)!),
   },
   {
-    name: "GET /console/credentials?account_id=a&account_id=b, signed in → 200 page",
+    name: "GET /console/credentials?account_id=a&account_id=b, signed in → 400 page (a filter twice is refused, not guessed)",
     send: consoleGet("/console/credentials?account_id=a&account_id=b"),
-    status: 200,
-    page: "Credentials",
+    status: 400,
+    page: "Request refused",
   },
   {
     name: "POST /console/accounts with name repeated, both with U+202E → 400 page (a field twice is refused)",
@@ -1503,16 +1503,16 @@ const publicRoutes: Case[] = [
 
 const consoleCases: Case[] = [
   {
-    name: "GET /console/credentials?account_id=SQL OR → 200, the filter ignored",
+    name: "GET /console/credentials?account_id=SQL OR → 404 page (an unknown account, not everything)",
     send: consoleGet(`/console/credentials?account_id=${enc(SQL_OR)}`),
-    status: 200,
-    page: "Credentials",
+    status: 404,
+    page: "Not found",
   },
   {
-    name: "GET /console/accounts?cursor=traversal → 200 (first page)",
+    name: "GET /console/accounts?cursor=traversal → 400 page (a broken page link, not the first page)",
     send: consoleGet(`/console/accounts?cursor=${enc(TRAVERSAL)}`),
-    status: 200,
-    page: "Accounts",
+    status: 400,
+    page: "Request refused",
   },
   {
     name: "GET /console/audit?target_id=<script> → 200, the script escaped",
@@ -1616,10 +1616,10 @@ const consoleCases: Case[] = [
     page: "Create credential",
   },
   {
-    name: "POST /console/credentials, account_id = SQL DROP → 404 page",
+    name: "POST /console/credentials, account_id = SQL DROP → 400, the form again with the account marked",
     send: (fx) => consolePost("/console/credentials", `nonce=${nonce()}&name=k&type=api_key&account_id=${enc(SQL_DROP)}`)(fx),
-    status: 404,
-    page: "Not found",
+    status: 400,
+    page: "Create credential",
   },
   {
     name: "POST /console/accounts, an HTML name → 303, then listed escaped",

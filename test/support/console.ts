@@ -115,6 +115,7 @@ export async function createViaConsole(browser: Browser, fields: { name: string;
 /** Page text without tags, whitespace collapsed, entities of the common five decoded. */
 export function textOf(html: string): string {
   return html
+    .replace(/<\/?bdi[^>]*>/g, "") // inline: isolates a name without separating it from what follows
     .replace(/<[^>]*>/g, " ")
     .replace(/&lt;/g, "<")
     .replace(/&gt;/g, ">")

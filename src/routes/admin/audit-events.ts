@@ -8,9 +8,11 @@ export const AuditEventSchema = z
     id: z.string().openapi({ example: "evt_5d2c0f3b9a8e47e1b6c4d2a0f9e8b7c6" }),
     at: Time,
     actor: z.string().openapi({ example: "admin_token" }),
+    channel: z.enum(["api", "console", "system"]).openapi({ description: "Where the change came from" }),
     action: z.string().openapi({ example: "credential.create" }),
     target_type: z.string().openapi({ example: "credential" }),
     target_id: z.string().openapi({ example: EXAMPLE_ID.cred }),
+    target_name: z.string().nullable().openapi({ description: "The target's name when the event happened", example: "Billing sync" }),
     ip: z.string().nullable().openapi({ description: "The caller's address (CF-Connecting-IP), when known", example: "203.0.113.7" }),
   })
   .openapi("AuditEvent");

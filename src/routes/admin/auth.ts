@@ -22,7 +22,7 @@ export function requireAdmin(): MiddlewareHandler<AppEnv> {
 }
 
 export function auditContext(c: Context<AppEnv>): AuditContext {
-  return { actor: c.get("actor"), ip: c.req.header("cf-connecting-ip") ?? null };
+  return { actor: c.get("actor"), channel: "api", ip: c.req.header("cf-connecting-ip") ?? null };
 }
 
 /**

@@ -1,0 +1,90 @@
+import type { FC } from "hono/jsx";
+import type { Credential } from "../services/credentials";
+import type { Handoff, TestResult } from "../services/handoff";
+import { CopyField, When } from "./layout";
+
+/**
+ * The handoff kit: what an integration needs besides its secret, with absolute URLs. On the
+ * shown-once page the snippets carry the secret itself; elsewhere a placeholder stands for it.
+ */
+export const HandoffKit: FC<{ credential: Credential; urls: Handoff; secret?: string | undefined; idPrefix: string }> = ({ credential, urls, secret, idPrefix }) => {
+  const placeholder = "<the secret shown once>";
+  const isClient = credential.type === "oauth_client";
+  const env = isClient
+    ? [
+        `KEYMINT_TOKEN_URL=${urls.token_endpoint}`,
+        `KEYMINT_CLIENT_ID=${credential.client_id ?? ""}`,
+        `KEYMINT_CLIENT_SECRET=${secret ?? placeholder}`,
+        `KEYMINT_AUDIENCE=${urls.audience}`,
+        `KEYMINT_ISSUER=${urls.issuer}`,
+        `KEYMINT_JWKS_URL=${urls.jwks_uri}`,
+      ].join("\n")
+    : [`KEYMINT_API_KEY=${secret ?? placeholder}`, `KEYMINT_TEST_AUTH_URL=${urls.test_auth_url}`].join("\n");
+  const curl = isClient
+    ? `curl -s -u "$KEYMINT_CLIENT_ID:$KEYMINT_CLIENT_SECRET" -d grant_type=client_credentials ${urls.token_endpoint}`
+    : `curl -s ${urls.test_auth_url} -H "Authorization: Bearer $KEYMINT_API_KEY"`;
+  return (
+    <section class="card" aria-labelledby={`${idPrefix}-heading`}>
+      <h2 id={`${idPrefix}-heading`}>Hand it to the integration</h2>
+      <dl class="fields">
+        {isClient ? (
+          <>
+            <div class="field">
+              <dt>Token endpoint</dt>
+              <dd class="mono">{urls.token_endpoint}</dd>
+            </div>
+            <div class="field">
+              <dt>Audience (aud)</dt>
+              <dd class="mono">{urls.audience}</dd>
+            </div>
+            <div class="field">
+              <dt>Issuer (iss)</dt>
+              <dd class="mono">{urls.issuer}</dd>
+            </div>
+            <div class="field">
+              <dt>JWKS</dt>
+              <dd class="mono">{urls.jwks_uri}</dd>
+            </div>
+            <div class="field">
+              <dt>Metadata</dt>
+              <dd class="mono">{urls.metadata_url}</dd>
+            </div>
+          </>
+        ) : (
+          <div class="field">
+            <dt>Check a key</dt>
+            <dd class="mono">{urls.test_auth_url}</dd>
+          </div>
+        )}
+      </dl>
+      <CopyField id={`${idPrefix}-env`} label=".env snippet" value={env} multiline />
+      <CopyField id={`${idPrefix}-curl`} label={isClient ? "curl: get a token" : "curl: check the key"} value={curl} multiline />
+      {secret ? null : <p class="hint">The secret is not shown again: put the one you copied at creation (or after a roll) in its place.</p>}
+    </section>
+  );
+};
+
+/** The answer to Test now; the shown-once page puts it in place (the element with id test-result). */
+export const TestResultView: FC<{ result: TestResult }> = ({ result }) => (
+  <div id="test-result" class={`notice ${result.ok ? "ok" : "error"}`}>
+    {result.ok ? (
+      result.kind === "access_token" ? (
+        <>
+          <h2>It works: Keymint issued an access token</h2>
+          <p>These are its claims (the token itself is not shown). It lives until <When at={new Date(result.claims.exp * 1000).toISOString()} /> UTC.</p>
+          <pre class="claims">{JSON.stringify(result.claims, null, 2)}</pre>
+        </>
+      ) : (
+        <>
+          <h2>It works: the API key is accepted</h2>
+          <pre class="claims">{JSON.stringify({ ok: true, account_id: result.account_id, credential_id: result.credential_id, scopes: result.scopes }, null, 2)}</pre>
+        </>
+      )
+    ) : (
+      <>
+        <h2>It did not work</h2>
+        <p>{result.reason}</p>
+      </>
+    )}
+  </div>
+);

@@ -1,0 +1,37 @@
+import { ApiError } from "../http/errors";
+import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
+import { endPreviousSecret } from "../storage/credential-grace";
+import { commit } from "../storage/d1";
+import * as credentials from "../storage/credentials";
+import { type Credential, getCredential, toCredential } from "./credentials";
+import { nowIso } from "./ids";
+import { edgeEntries } from "./edge-entries";
+
+/**
+ * "End grace now": after a roll, the previous secret stops working at once instead of at the
+ * end of its grace period (the admin has moved every client to the new one). Tokens it already
+ * issued keep their minute: they cannot be told apart from the new secret's, which must live.
+ */
+export async function endGrace(env: Env, who: AuditContext, id: string): Promise<Credential> {
+  const row = await credentials.getCredentialWithAccount(env.DB, id);
+  if (!row) throw new ApiError("not_found", "No credential has this id.");
+  const credential = toCredential(row);
+  if (credential.previous_secret_expires_at === null) {
+    throw new ApiError("invalid_request", "This credential has no previous secret in a grace period.");
+  }
+  // The version after the row's own, as every change of a credential row needs (see credentials.ts).
+  const at = nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
+  // Taken away at the edge before the commit (fail closed), then published from D1.
+  await edgeEntries.restrict(env, row, (entry) => ({ ...entry, previous_secret_hash: null, previous_secret_expires_at: null }));
+  await commit(env.DB, [
+    endPreviousSecret(env.DB, id, at),
+    insertAuditEvent(env.DB, who, at, { action: "credential.end_grace", target_type: "credential", target_id: id, target_name: credential.name }, {
+      sql: "changes() > 0",
+      values: [],
+    }),
+  ]);
+  await edgeEntries.publish(env, row);
+  // Unchanged means a deletion (then this is a 404), a roll or the cron got there first: either way
+  // there is no grace left to end, and the credential as it is now is the answer.
+  return getCredential(env, id);
+}

@@ -1,0 +1,126 @@
+import { all, first } from "./d1";
+import type { AccountRow, AccountStatus, AccountType } from "./accounts";
+import type { CredentialRow, CredentialType } from "./credentials";
+import type { Position } from "./pagination";
+
+/**
+ * The console's finding queries: search and filters over credentials and accounts, paged in
+ * either direction from a keyset position (newest first on the page either way). Reads only.
+ */
+
+/** "older": rows strictly older than the position; "newer": strictly newer (read oldest first). */
+export type Direction = "older" | "newer";
+
+export interface CredentialSearch {
+  /** Part of the name, a client id (or its start), or the secret's last characters. */
+  text: string | null;
+  account_id: string | null;
+  type: CredentialType | null;
+  /** The status of the credential's account. */
+  account_status: AccountStatus | null;
+}
+
+export interface AccountSearch {
+  /** Part of the name, or the account id. */
+  text: string | null;
+  type: AccountType | null;
+  status: AccountStatus | null;
+}
+
+/** LIKE with the pattern characters of the search text taken literally. */
+function contains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+function startsWith(text: string): string {
+  return `${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}
+
+function keyset(prefix: string, after: Position | null, direction: Direction) {
+  const order = direction === "older" ? "DESC" : "ASC";
+  const condition = after ? `(${prefix}created_at, ${prefix}id) ${direction === "older" ? "<" : ">"} (?, ?)` : null;
+  return { condition, values: after ? [after.time, after.id] : [], orderBy: `ORDER BY ${prefix}created_at ${order}, ${prefix}id ${order}` };
+}
+
+/** Up to `limit` rows from the position in the direction, returned newest first. */
+export async function searchCredentials(
+  db: D1Database,
+  search: CredentialSearch,
+  limit: number,
+  after: Position | null,
+  direction: Direction,
+): Promise<CredentialRow[]> {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  if (search.text !== null) {
+    // The hint is stored as the secret's last 4 characters; a longer ending still matches it.
+    const ending = search.text.replace(/^…/, "");
+    conditions.push("(c.name LIKE ? ESCAPE '\\' OR c.client_id LIKE ? ESCAPE '\\' OR c.id = ? OR (length(?) >= 4 AND substr(?, -4) = c.hint))");
+    values.push(contains(search.text), startsWith(search.text), search.text, ending, ending);
+  }
+  if (search.account_id !== null) {
+    conditions.push("c.account_id = ?");
+    values.push(search.account_id);
+  }
+  if (search.type !== null) {
+    conditions.push("c.type = ?");
+    values.push(search.type);
+  }
+  if (search.account_status !== null) {
+    conditions.push("a.status = ?");
+    values.push(search.account_status);
+  }
+  const page = keyset("c.", after, direction);
+  if (page.condition) conditions.push(page.condition);
+  const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+  const rows = await all<CredentialRow>(
+    db
+      .prepare(`SELECT c.* FROM credentials c JOIN accounts a ON a.id = c.account_id ${where} ${page.orderBy} LIMIT ?`)
+      .bind(...values, ...page.values, limit),
+  );
+  return direction === "older" ? rows : rows.reverse();
+}
+
+export async function searchAccounts(
+  db: D1Database,
+  search: AccountSearch,
+  limit: number,
+  after: Position | null,
+  direction: Direction,
+): Promise<AccountRow[]> {
+  const conditions: string[] = [];
+  const values: unknown[] = [];
+  if (search.text !== null) {
+    conditions.push("(name LIKE ? ESCAPE '\\' OR id = ?)");
+    values.push(contains(search.text), search.text);
+  }
+  if (search.type !== null) {
+    conditions.push("type = ?");
+    values.push(search.type);
+  }
+  if (search.status !== null) {
+    conditions.push("status = ?");
+    values.push(search.status);
+  }
+  const page = keyset("", after, direction);
+  if (page.condition) conditions.push(page.condition);
+  const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+  const rows = await all<AccountRow>(
+    db.prepare(`SELECT * FROM accounts ${where} ${page.orderBy} LIMIT ?`).bind(...values, ...page.values, limit),
+  );
+  return direction === "older" ? rows : rows.reverse();
+}
+
+/** How many credentials an account has (its delete page says how many go with it). */
+export async function countCredentialsOfAccount(db: D1Database, accountId: string): Promise<number> {
+  const row = await first<{ n: number }>(db.prepare("SELECT count(*) AS n FROM credentials WHERE account_id = ?").bind(accountId));
+  return row?.n ?? 0;
+}
+
+/** Name and status of the given accounts (a page's worth), for lists that show whose a credential is. */
+export function getAccountSummaries(db: D1Database, ids: string[]): Promise<{ id: string; name: string; status: AccountStatus }[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  const placeholders = ids.map(() => "?").join(", ");
+  return all<{ id: string; name: string; status: AccountStatus }>(
+    db.prepare(`SELECT id, name, status FROM accounts WHERE id IN (${placeholders})`).bind(...ids),
+  );
+}

@@ -1,0 +1,223 @@
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
+import { type DevServer, startDevServer } from "../node/dev-server";
+
+/**
+ * Every console page at a 1280 px laptop and a 390 px phone, with 100-character and
+ * right-to-left names: no sideways scrolling, tables as cards on the phone, zero axe-core
+ * violations; and the keyboard: skip link, focus ring, Escape, focus on the first error, copy
+ * announcements and Test now in place. Takes the phone screenshot for the README.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? "docs/screenshots" : mkdtempSync(join(tmpdir(), "keymint-shots-"));
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+const LONG_NAME = `Billing-sync-${"x".repeat(87)}`; // 100 characters, no space to break at
+const RTL_NAME = "סנכרון חיובים של מערכת ההנהלה — billing ↔ ledger 2026 (ייצור) " + "ש".repeat(36);
+const WIDTHS = [1280, 390] as const;
+
+interface Violation {
+  id: string;
+  impact: string | null;
+  nodes: { target: string[] }[];
+}
+
+describe("the console on a laptop and a phone", () => {
+  let server: DevServer;
+  let browser: Browser;
+  const contexts = new Map<number, BrowserContext>();
+  const ids = { account: "", credential: "", rolled: "" };
+
+  const admin = async (path: string, body?: unknown) => {
+    const response = await fetch(`${server.url}/admin/v1${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    expect(response.status, path).toBeLessThan(300);
+    return response.json() as Promise<{ id: string }>;
+  };
+
+  async function signedInPage(width: number): Promise<Page> {
+    let context = contexts.get(width);
+    if (!context) {
+      context = await browser.newContext({ viewport: { width, height: 800 }, baseURL: server.url });
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+      const page = await context.newPage();
+      await page.goto("/console/login");
+      await page.getByLabel("Admin token").fill(server.adminToken);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL("**/console/credentials");
+      await page.close();
+      contexts.set(width, context);
+    }
+    return context.newPage();
+  }
+
+  /** Sideways overflow and axe-core violations of the page as it is now. */
+  async function check(page: Page, label: string) {
+    const { scrollWidth, innerWidth } = await page.evaluate(() => ({
+      scrollWidth: (globalThis as any).document.documentElement.scrollWidth as number,
+      innerWidth: (globalThis as any).innerWidth as number,
+    }));
+    expect(scrollWidth, `${label}: page is ${scrollWidth} px wide in a ${innerWidth} px window`).toBeLessThanOrEqual(innerWidth);
+    // Injected through the DevTools protocol, so the console's CSP (script-src 'self') stays on.
+    await page.evaluate(AXE_SOURCE);
+    const violations = (await page.evaluate(async () => {
+      const result = await (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] });
+      return result.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n: any) => ({ target: n.target })) }));
+    })) as Violation[];
+    expect(violations, `${label}: axe-core violations`).toEqual([]);
+  }
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await Promise.all([
+      startDevServer().then((started) => (server = started)),
+      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true }).then((launched) => (browser = launched)),
+    ]);
+    const account = await admin("/accounts", { name: LONG_NAME, type: "service" });
+    const rtl = await admin("/accounts", { name: RTL_NAME, type: "user" });
+    const stopped = await admin("/accounts", { name: `Stopped ${RTL_NAME}`.slice(0, 100), type: "service" });
+    ids.account = account.id;
+    ids.credential = (await admin("/credentials", { name: LONG_NAME, type: "oauth_client", account_id: account.id, scopes: ["events:write"] })).id;
+    await admin("/credentials", { name: RTL_NAME, type: "api_key", account_id: rtl.id });
+    await admin("/credentials", { name: `Old key of ${LONG_NAME}`.slice(0, 100), type: "api_key", account_id: stopped.id });
+    const rolled = await admin("/credentials", { name: `Rolled ${RTL_NAME}`.slice(0, 100), type: "oauth_client", account_id: rtl.id });
+    await admin(`/credentials/${rolled.id}/roll`, { expires_in: 3600 });
+    ids.rolled = rolled.id;
+    await admin(`/accounts/${stopped.id}/deactivate`, {});
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  for (const width of WIDTHS) {
+    it(`has no sideways scroll and no axe-core violation on any page at ${width} px`, async () => {
+      const page = await signedInPage(width);
+      const paths = [
+        "/console/credentials",
+        "/console/credentials?q=zzz-nothing",
+        "/console/credentials/new",
+        `/console/credentials/${ids.credential}`,
+        `/console/credentials/${ids.rolled}`,
+        `/console/credentials/${ids.credential}/delete`,
+        `/console/credentials/${ids.credential}/roll`,
+        `/console/credentials/${ids.rolled}/end-grace`,
+        "/console/accounts",
+        `/console/accounts/${ids.account}/delete`,
+        `/console/accounts/${ids.account}/deactivate`,
+        "/console/audit",
+        "/console/no-such-page",
+        "/console/credentials?type=nonsense",
+      ];
+      for (const path of paths) {
+        await page.goto(path);
+        await check(page, `${path} at ${width} px`);
+      }
+      // Tables are stacked cards on the phone and tables on the laptop.
+      await page.goto("/console/credentials");
+      const display = await page.locator("table.cards tbody tr").first().evaluate((row) => (globalThis as any).getComputedStyle(row).display);
+      expect(display).toBe(width < 720 ? "block" : "table-row");
+      // The header wraps: Sign out stays on screen.
+      const signOut = await page.getByRole("button", { name: "Sign out" }).boundingBox();
+      expect(signOut!.x + signOut!.width).toBeLessThanOrEqual(width);
+      if (width === 390) await page.screenshot({ path: `${SCREENSHOTS}/credentials-phone.png`, fullPage: true });
+
+      // The sign-in page, signed out.
+      const fresh = await browser.newContext({ viewport: { width, height: 800 }, baseURL: server.url });
+      const login = await fresh.newPage();
+      await login.goto("/console/login");
+      await check(login, `/console/login at ${width} px`);
+      await fresh.close();
+      await page.close();
+    });
+
+    it(`shows a new secret once with its handoff kit, and Test now works in place, at ${width} px`, async () => {
+      const page = await signedInPage(width);
+      await page.goto(`/console/credentials/new?account_id=${ids.account}`);
+      await page.getByLabel("Credential Name").fill(`${LONG_NAME.slice(0, 90)} ${width}`);
+      await page.getByRole("button", { name: "Create credential" }).click();
+      await page.getByText("This is the only time it is shown.").waitFor();
+      await check(page, `shown-once page at ${width} px`);
+      // After the action, focus is on the heading (screen readers hear where they are).
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement?.tagName)).toBe("H1");
+      const secret = await page.getByLabel("Client Secret", { exact: true }).inputValue();
+      expect(await page.getByLabel(".env snippet").inputValue()).toContain(`KEYMINT_CLIENT_SECRET=${secret}`);
+
+      await page.getByRole("button", { name: "Copy .env snippet" }).click();
+      await page.locator("#announce", { hasText: ".env snippet copied to the clipboard." }).waitFor();
+
+      await page.getByRole("button", { name: "Test now" }).click();
+      await page.locator("#test-result", { hasText: "It works" }).waitFor();
+      expect(await page.locator("#test-result pre").textContent()).toContain(`"iss": "${server.url}"`);
+      // Still the same page, secret still there to copy.
+      expect(await page.getByLabel("Client Secret", { exact: true }).inputValue()).toBe(secret);
+      await check(page, `shown-once page with a test result at ${width} px`);
+      if (width === 390) await page.screenshot({ path: `${SCREENSHOTS}/secret-shown-once-phone.png`, fullPage: true });
+      await page.close();
+    });
+  }
+
+  it("works from the keyboard: skip link, a visible focus ring, Cancel before delete, Escape cancels, focus on the first error", async () => {
+    const page = await signedInPage(1280);
+    await page.goto("/console/credentials");
+    await page.keyboard.press("Tab");
+    const skip = page.getByRole("link", { name: "Skip to content" });
+    expect(await skip.evaluate((el) => el === (globalThis as any).document.activeElement)).toBe(true);
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("main");
+
+    // The focus ring: 3 px and at least 3:1 against the page behind it.
+    await page.getByLabel("Search").focus();
+    await page.keyboard.press("Tab");
+    const ring = await page.evaluate(() => {
+      const el = (globalThis as any).document.activeElement;
+      const style = (globalThis as any).getComputedStyle(el);
+      const bg = (globalThis as any).getComputedStyle((globalThis as any).document.body).backgroundColor;
+      return { width: style.outlineWidth, style: style.outlineStyle, color: style.outlineColor, bg };
+    });
+    expect(ring.style).toBe("solid");
+    expect(parseFloat(ring.width)).toBeGreaterThanOrEqual(3);
+    expect(contrast(ring.color, ring.bg)).toBeGreaterThanOrEqual(3);
+
+    // Delete confirmation: Cancel is the first control, and Escape goes back to the list.
+    await page.goto(`/console/credentials?q=${encodeURIComponent("Billing-sync")}`);
+    await page.getByRole("link", { name: `Delete ${LONG_NAME}` }).click();
+    await page.getByRole("heading", { name: `Delete ${LONG_NAME}?` }).waitFor();
+    const order = await page.locator("form.confirm-actions a, form.confirm-actions button").allTextContents();
+    expect(order.map((text) => text.trim())).toEqual(["Cancel", "Delete permanently"]);
+    await page.keyboard.press("Escape");
+    await page.waitForURL((url) => url.pathname === "/console/credentials" && url.searchParams.get("q") === "Billing-sync");
+
+    // A blank name: the form comes back with the name field focused and marked.
+    await page.goto(`/console/credentials/new?account_id=${ids.account}`);
+    await page.getByLabel("Credential Name").fill("   ");
+    await page.getByRole("radio", { name: "API Key" }).check();
+    await page.getByRole("button", { name: "Create credential" }).click();
+    await page.locator("#name-error").waitFor();
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("name");
+    expect(await page.getByRole("radio", { name: "API Key" }).isChecked()).toBe(true);
+    await page.close();
+  });
+});
+
+/** WCAG contrast ratio of two CSS rgb()/rgba() colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (color: string) => {
+    const [r, g, bl] = (color.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number).map((v) => {
+      const c = v / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi! + 0.05) / (lo! + 0.05);
+}
