@@ -755,7 +755,7 @@ async function main() {
     process.stdout.write(`\n${table}\n`);
 
     const failed = runs.filter((run) => run.non2xx + run.errors + run.timeouts > 0);
-    const latencyFailed = latency ? [...latency.phases, latency.many, ...latency.first_request].filter((r) => r.non2xx > 0) : [];
+    const latencyFailed = latency ? [...latency.phases, latency.many, ...latency.first_request].filter((r) => r && r.non2xx > 0) : [];
     if (failed.length || latencyFailed.length) {
       log(`\n!!!!!!!! ${failed.length + latencyFailed.length} RUN(S) HAD NON-2XX RESPONSES OR ERRORS: ` +
         `${[...failed.map((run) => `${run.label} @${run.connections}`), ...latencyFailed.map((r) => r.label)].join(", ")} !!!!!!!!`);

@@ -129,8 +129,19 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
   // ---- 1. seed, with the model off and the rate limiters answering yes -----------------------
   const seedStarted = performance.now();
   await bench("/__bench/model", { on: false, seeding: true });
-  const account = await admin("/accounts", { name: "Bench latency", type: "service" });
-  const create = (type, name) => admin("/credentials", { name, type, account_id: account.id, scopes: [SCOPE] });
+  // An account holds at most 250 credentials (the fan-out bound): 200 per account here.
+  const PER_ACCOUNT = 200;
+  const accounts = new Map();
+  let made = 0;
+  const accountFor = (index) => {
+    const slot = Math.floor(index / PER_ACCOUNT);
+    if (!accounts.has(slot)) accounts.set(slot, admin("/accounts", { name: `Bench latency ${slot}`, type: "service" }));
+    return accounts.get(slot);
+  };
+  const create = async (type, name) => {
+    const account = await accountFor(made++);
+    return admin("/credentials", { name, type, account_id: account.id, scopes: [SCOPE] });
+  };
   const n = settings.cold;
   const clients = (await pool(n, settings.seedConcurrency, (i) => create("oauth_client", `cold client ${i}`))).map((c) => basicAuth(c.client_id, c.client_secret));
   const callers = (await pool(n, settings.seedConcurrency, (i) => create("oauth_client", `cold introspecting client ${i}`))).map((c) => basicAuth(c.client_id, c.client_secret));
