@@ -10,8 +10,8 @@ import type { Deferrer } from "./verification";
  *
  * What this costs and loses (docs/architecture.md, "Usage"):
  *   - Queue messages: at most one per isolate per flush window, whatever the traffic.
- *   - `last_used_at` lags by at most the flush window plus the queue's batch timeout
- *     (10 s + 5 s with the defaults), and never moves backwards.
+ *   - `last_used_at` is accurate to 5 minutes (LAST_USED_RESOLUTION_MS) plus the flush window
+ *     and the queue's batch timeout (10 s + 5 s with the defaults), and never moves backwards.
  *   - An isolate that dies between an event and its flush loses that window's counts.
  */
 

@@ -190,7 +190,13 @@ export function deleteCredentialsOfAccount(db: D1Database, accountId: string): D
   return db.prepare("DELETE FROM credentials WHERE account_id = ?").bind(accountId);
 }
 
-/** Records use, from the usage pipeline: `last_used_at` only ever moves forward. */
-export function recordLastUsed(db: D1Database, id: string, at: string): D1PreparedStatement {
-  return db.prepare("UPDATE credentials SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)").bind(at, id);
+/**
+ * Records use, from the usage pipeline: `last_used_at` only moves forward, and only when the
+ * stored one is older than `notSince` (a row written per credential every few minutes, not per
+ * flush: the statement that matches nothing writes nothing).
+ */
+export function recordLastUsed(db: D1Database, id: string, at: string, notSince: string): D1PreparedStatement {
+  return db
+    .prepare("UPDATE credentials SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)")
+    .bind(at, id, notSince);
 }

@@ -1,5 +1,8 @@
 import { recordLastUsed } from "./credentials";
 
+/** `last_used_at` is kept to this resolution: written at most once per this long per credential. */
+export const LAST_USED_RESOLUTION_MS = 5 * 60_000;
+
 /**
  * Hourly usage per credential (tables `usage_hourly` and `usage_failures`), written only by
  * the usage Queue's consumer, a few statements per credential and hour (src/services/usage.ts).
@@ -36,6 +39,9 @@ export function usageStatements(db: D1Database, row: UsageRow): D1PreparedStatem
         .bind(row.credential_id, row.hour, reason, count ?? 0),
     ),
   ];
-  if (row.last_used_at !== null) statements.push(recordLastUsed(db, row.credential_id, row.last_used_at));
+  if (row.last_used_at !== null) {
+    const notSince = new Date(Date.parse(row.last_used_at) - LAST_USED_RESOLUTION_MS).toISOString();
+    statements.push(recordLastUsed(db, row.credential_id, row.last_used_at, notSince));
+  }
   return statements;
 }
