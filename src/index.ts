@@ -1,6 +1,6 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { createApp } from "./app";
-import { type VerifyResult, verifyForRpc } from "./rpc";
+import { type VerifyOptions, type VerifyResult, verifyForRpc } from "./rpc";
 import { runScheduledMaintenance } from "./services/maintenance";
 import { applyUsage } from "./services/usage";
 
@@ -24,11 +24,11 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 /**
- * `verify(token)` for Workers that bind this one as a service (entrypoint "Verifier"). It is the
+ * `verify(token, {audience})` for Workers that bind this one as a service (entrypoint "Verifier"). It is the
  * only method: everything else lives in modules that RPC cannot reach.
  */
 export class Verifier extends WorkerEntrypoint<Env> {
-  verify(token: string): Promise<VerifyResult> {
-    return verifyForRpc(this.env, this.ctx, token);
+  verify(token: string, options?: VerifyOptions): Promise<VerifyResult> {
+    return verifyForRpc(this.env, this.ctx, token, options);
   }
 }

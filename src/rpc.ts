@@ -1,4 +1,6 @@
 import { StoreUnavailableError } from "./http/errors";
+import { isAbsoluteUri } from "./http/identifiers";
+import type { Grant } from "./services/audiences";
 import { type Deferrer, type InvalidCode, verifyBearer } from "./services/verification";
 
 /**
@@ -13,16 +15,25 @@ export type VerifyResult =
       credential_id: string;
       credential_type: "oauth_client" | "api_key";
       scopes: string[];
+      aud: string | null;
+      grants: Grant[];
     }
   | { valid: false; code: InvalidCode | "temporarily_unavailable" };
 
-export async function verifyForRpc(env: Env, ctx: Deferrer, token: unknown): Promise<VerifyResult> {
+/** `verify(token, {audience})`: with an audience, only a token for that API, or an API key with a grant on it. */
+export interface VerifyOptions {
+  audience?: string;
+}
+
+export async function verifyForRpc(env: Env, ctx: Deferrer, token: unknown, options: unknown = {}): Promise<VerifyResult> {
   if (typeof token !== "string") return { valid: false, code: "malformed" };
+  const audience = typeof options === "object" && options !== null ? (options as VerifyOptions).audience : undefined;
+  if (audience !== undefined && (typeof audience !== "string" || !isAbsoluteUri(audience))) return { valid: false, code: "wrong_audience" };
   try {
-    const result = await verifyBearer(env, { ctx, ipBlocked: false }, token);
+    const result = await verifyBearer(env, { ctx, ipBlocked: false, ...(audience === undefined ? {} : { resource: audience }) }, token);
     if (!result.valid) return { valid: false, code: result.code };
-    const { account_id, credential_id, credential_type, scopes } = result.identity;
-    return { valid: true, account_id, credential_id, credential_type, scopes };
+    const { account_id, credential_id, credential_type, scopes, aud, grants } = result.identity;
+    return { valid: true, account_id, credential_id, credential_type, scopes, aud, grants };
   } catch (error) {
     // Fail closed, as data: the caller must not treat an unverifiable token as valid.
     if (error instanceof StoreUnavailableError) return { valid: false, code: "temporarily_unavailable" };

@@ -73,8 +73,10 @@ export interface paths {
                     "application/x-www-form-urlencoded": {
                         /** @enum {string} */
                         grant_type: "client_credentials";
-                        /** @description Space-separated subset of the credential's scopes */
+                        /** @description Space-separated subset of the credential's grant on the API */
                         scope?: string;
+                        /** @description RFC 8707: the identifier of the API the token is for (at most one); none: the default API */
+                        resource?: string;
                         /**
                          * @description client_secret_post only (or naming the Basic client again)
                          * @example kmc_0Jx3Yb8QeR5tUw2ZaLm9Hk3FyP1c
@@ -95,7 +97,7 @@ export interface paths {
                         "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
-                /** @description invalid_request, unsupported_grant_type or invalid_scope */
+                /** @description invalid_request, unsupported_grant_type, invalid_scope or invalid_target */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -451,7 +453,10 @@ export interface paths {
         /** Tells whether an API key or access token works, and whose it is */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Only pass a token for this API, or an API key with a grant on it */
+                    audience?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -465,6 +470,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["TestAuthResponse"];
+                    };
+                };
+                /** @description invalid_request: audience is not an absolute URI */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
                 /** @description invalid_token, with `WWW-Authenticate: Bearer error="invalid_token"` */
@@ -1184,6 +1198,16 @@ export interface paths {
                          *     ]
                          */
                         scopes?: string[];
+                        /** @description Grants on APIs other than the default one (at most 32, one per API) */
+                        grants?: {
+                            api: string;
+                            /**
+                             * @example [
+                             *       "events:write"
+                             *     ]
+                             */
+                            scopes: string[];
+                        }[];
                     };
                 };
             };
@@ -1474,6 +1498,16 @@ export interface paths {
                          *     ]
                          */
                         scopes?: string[];
+                        /** @description Grants on APIs other than the default one (at most 32, one per API) */
+                        grants?: {
+                            api: string;
+                            /**
+                             * @example [
+                             *       "events:write"
+                             *     ]
+                             */
+                            scopes: string[];
+                        }[];
                     };
                 };
             };
@@ -1702,6 +1736,488 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/apis": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List APIs, newest first; the default API is always there */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description Opaque: the `next_cursor` of the previous page. Any other value is a 400. */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of APIs */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiList"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an API: its identifier becomes the aud of the tokens minted for it */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.
+                         * @example Billing sync
+                         */
+                        name: string;
+                        /**
+                         * Format: uri
+                         * @example https://billing.example.com
+                         */
+                        identifier: string;
+                        /**
+                         * @default []
+                         * @example [
+                         *       "events:write"
+                         *     ]
+                         */
+                        scopes?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Api"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Another API (or the default API) has this identifier */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many failures (or writes): rate limited */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/apis/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an API */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The API */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Api"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an API: its grants go, and every token minted for it stops verifying */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid request, or the default API */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many failures (or writes): rate limited */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename an API or replace its scopes; a scope removed is removed from every grant */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.
+                         * @example Billing sync
+                         */
+                        name?: string;
+                        /**
+                         * @example [
+                         *       "events:write"
+                         *     ]
+                         */
+                        scopes?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description The API */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Api"];
+                    };
+                };
+                /** @description Invalid request, or the default API's scopes */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Another change to this API won the race, even after retries */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many failures (or writes): rate limited */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/admin/v1/audit-events": {
         parameters: {
             query?: never;
@@ -1790,7 +2306,7 @@ export interface components {
              * @example invalid_request
              * @enum {string}
              */
-            error: "invalid_request" | "invalid_grant" | "invalid_scope" | "unauthorized_client" | "unsupported_grant_type" | "unsupported_token_type" | "unauthorized" | "invalid_client" | "invalid_token" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable";
+            error: "invalid_request" | "invalid_grant" | "invalid_scope" | "invalid_target" | "unauthorized_client" | "unsupported_grant_type" | "unsupported_token_type" | "unauthorized" | "invalid_client" | "invalid_token" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable";
             /** @example name: must be 1 to 100 characters, without control characters */
             error_description: string;
         };
@@ -1837,6 +2353,16 @@ export interface components {
             credential_id: string;
             /** @enum {string} */
             credential_type: "oauth_client" | "api_key";
+            /** @description An access token's scope; an API key's scopes on the default API */
+            scopes: string[];
+            /** @description The token's audience; for an API key, the API it was checked for (the default API when none was asked) */
+            aud: string | null;
+            /** @description An access token: [{api: aud, scopes}]; an API key: its grant on every API it may use, the default API first */
+            grants: components["schemas"]["Grant"][];
+        };
+        Grant: {
+            /** @example https://billing.example.com */
+            api: string;
             scopes: string[];
         };
         Account: {
@@ -1895,6 +2421,21 @@ export interface components {
              * @example 2026-11-27T04:15:33.123Z
              */
             previous_secret_expires_at: string | null;
+            /** @description Access to APIs other than the default one; `scopes` is the grant on the default API */
+            grants: components["schemas"]["CredentialGrant"][];
+        };
+        CredentialGrant: {
+            /**
+             * @description The API's identifier
+             * @example https://billing.example.com
+             */
+            api: string;
+            /**
+             * @example [
+             *       "events:write"
+             *     ]
+             */
+            scopes: string[];
         };
         CredentialWithSecret: components["schemas"]["Credential"] & {
             /** @description oauth_client only; shown in this response only */
@@ -1904,6 +2445,34 @@ export interface components {
         };
         CredentialList: {
             data: components["schemas"]["Credential"][];
+            /** @description Pass as `cursor` for the next page; null on the last one. */
+            next_cursor: string | null;
+        };
+        Api: {
+            /** @example api_9Tk3Wq7ZbR2mXc5NvL0pHs */
+            id: string;
+            /** @example Billing API */
+            name: string;
+            /**
+             * @description The `aud` of its tokens, byte for byte
+             * @example https://billing.example.com
+             */
+            identifier: string;
+            /** @description The scopes it understands; null for the default API (any scope) */
+            scopes: string[] | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-27T04:15:33.123Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-27T04:15:33.123Z
+             */
+            updated_at: string;
+        };
+        ApiList: {
+            data: components["schemas"]["Api"][];
             /** @description Pass as `cursor` for the next page; null on the last one. */
             next_cursor: string | null;
         };

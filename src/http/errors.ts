@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_grant: 400,
   invalid_scope: 400,
+  invalid_target: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   unsupported_token_type: 400,

@@ -27,7 +27,11 @@ export async function readForm(c: Context<AppEnv>): Promise<Map<string, string>>
   }
   const form = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(text)) {
-    if (form.has(name)) throw new ApiError("invalid_request", `Parameter ${safeName(name)} is repeated.`);
+    if (form.has(name)) {
+      // RFC 8707 §2: a token names at most one resource here; several are an invalid target.
+      if (name === "resource") throw new ApiError("invalid_target", "Name at most one resource.");
+      throw new ApiError("invalid_request", `Parameter ${safeName(name)} is repeated.`);
+    }
     form.set(name, value);
   }
   return form;

@@ -63,6 +63,7 @@ export const Time = z.iso.datetime().openapi({ example: "2026-11-27T04:15:33.123
 export const EXAMPLE_ID: Record<IdPrefix, string> = {
   acct: "acct_7Hq2LmZ0pX4bN8rVt1sKcE",
   cred: "cred_4bV9Qm2xTz8LrKp1WcYd0a",
+  api: "api_9Tk3Wq7ZbR2mXc5NvL0pHs",
 };
 
 /** The `{id}` path parameter of a route about one account (`acct`) or credential (`cred`). */

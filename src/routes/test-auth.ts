@@ -1,6 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { authorizationCredentials } from "../http/auth-header";
 import { ApiError } from "../http/errors";
+import { isAbsoluteUri } from "../http/identifiers";
 import { errorResponse, errorResponses } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { clientIp, countFailure, ipKey, isBlocked } from "../services/rate-limits";
@@ -12,9 +13,25 @@ const TestAuthResponse = z
     account_id: z.string(),
     credential_id: z.string(),
     credential_type: z.enum(["oauth_client", "api_key"]),
-    scopes: z.array(z.string()),
+    scopes: z.array(z.string()).openapi({ description: "An access token's scope; an API key's scopes on the default API" }),
+    aud: z.string().nullable().openapi({ description: "The token's audience; for an API key, the API it was checked for (the default API when none was asked)" }),
+    grants: z
+      .array(z.object({ api: z.string().openapi({ example: "https://billing.example.com" }), scopes: z.array(z.string()) }).openapi("Grant"))
+      .openapi({ description: "An access token: [{api: aud, scopes}]; an API key: its grant on every API it may use, the default API first" }),
   })
   .openapi("TestAuthResponse");
+
+const TestAuthQuery = z.object({
+  audience: z
+    .string()
+    .refine(isAbsoluteUri, "audience must be an absolute URI without a fragment")
+    .optional()
+    .openapi({
+      param: { name: "audience", in: "query" },
+      description: "Only pass a token for this API, or an API key with a grant on it",
+      example: "https://billing.example.com",
+    }),
+});
 
 const testAuth = createRoute({
   method: "get",
@@ -22,8 +39,10 @@ const testAuth = createRoute({
   tags: ["Test Auth"],
   summary: "Tells whether an API key or access token works, and whose it is",
   security: [{ bearer: [] }],
+  request: { query: TestAuthQuery },
   responses: {
     200: { description: "The key works", content: { "application/json": { schema: TestAuthResponse } } },
+    400: errorResponse(400, "invalid_request: audience is not an absolute URI"),
     401: errorResponse(401, "invalid_token, with `WWW-Authenticate: Bearer error=\"invalid_token\"`"),
     ...errorResponses(429, 503),
   },
@@ -36,16 +55,17 @@ export function registerTestAuthRoute(app: OpenAPIHono<AppEnv>) {
   app.openapi(testAuth, async (c) => {
     const ip = clientIp(c.req.raw.headers);
     const bearer = authorizationCredentials(c.req.raw.headers, "Bearer");
-    const check = { ctx: c.executionCtx, ipBlocked: isBlocked(ipKey(ip)) };
+    const { audience } = c.req.valid("query");
+    const check = { ctx: c.executionCtx, ipBlocked: isBlocked(ipKey(ip)), ...(audience === undefined ? {} : { resource: audience }) };
     const result = bearer === null ? null : await verifyBearer(c.env, check, bearer);
     if (!result?.valid) {
       // Against the failing credential if it is known, else the caller's IP; 429 once over.
       await countFailure(c.env, ip, result?.failedCredential);
       throw new ApiError("invalid_token", "The API key or access token is missing, malformed, unknown or revoked.", INVALID_TOKEN_CHALLENGE);
     }
-    const { account_id, credential_id, credential_type, scopes } = result.identity;
+    const { account_id, credential_id, credential_type, scopes, aud, grants } = result.identity;
     c.set("credentialId", credential_id);
     c.header("Cache-Control", "no-store");
-    return c.json({ ok: true as const, account_id, credential_id, credential_type, scopes }, 200);
+    return c.json({ ok: true as const, account_id, credential_id, credential_type, scopes, aud, grants }, 200);
   });
 }

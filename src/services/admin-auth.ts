@@ -1,4 +1,4 @@
-import { adminTokenUsable } from "../config";
+import { adminTokenUsable, settings } from "../config";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { accessConfig, verifyAccessJwt } from "./access";
 import { verifySession } from "./sessions";
@@ -40,7 +40,8 @@ export async function authenticateAdmin(env: Env, presented: AdminCredentials): 
   if (presented.bearer !== null) {
     if (await isAdminToken(env, presented.bearer)) return { ok: true, actor: "admin_token" };
     if (looksLikeJwt(presented.bearer)) {
-      const token = await verifyAccessToken(env, presented.bearer);
+      // Only tokens for Keymint itself (the default API): an `admin` scope on another API is that API's business.
+      const token = await verifyAccessToken(env, presented.bearer, settings(env).audience);
       if (token.valid) {
         return token.identity.scopes.includes(ADMIN_SCOPE)
           ? { ok: true, actor: `client:${token.identity.claims.client_id}` }

@@ -1,7 +1,8 @@
 import { KV_PROPAGATION_SECONDS } from "../config";
 import { StoreUnavailableError } from "../http/errors";
-import { type CredentialWithAccount, findByClientId, findBySecretHash } from "../storage/credentials";
-import { type CredentialEntry, type LookupKey, readEntry } from "../storage/edge-entries";
+import { grantsOf } from "../storage/apis";
+import { findByClientId, findBySecretHash, getCredential } from "../storage/credentials";
+import { type ApiEntry, type CredentialEntry, type LookupKey, readEntry, readEntryAndApi } from "../storage/edge-entries";
 import type { Deferrer } from "./verification";
 import { edgeEntries, entryOf } from "./edge-entries";
 
@@ -47,13 +48,24 @@ export interface LookupOptions {
   /** No D1 read on a miss: the caller's IP is over its failure limit. */
   noMissRead: boolean;
   ctx: Deferrer | undefined;
+  /** Also read this API's entry (the digest of its identifier), in the same bulk read. */
+  apiDigest?: string;
 }
 
-/** The entry for `key`, or null when no credential has it. */
-export async function findCredential(env: Env, key: LookupKey, options: LookupOptions): Promise<CredentialEntry | null> {
-  const entry = await readEntry(env.REVOCATIONS, key);
-  if (entry) return entry;
+export interface Lookup {
+  entry: CredentialEntry | null;
+  /** The API's entry when `apiDigest` was given (null: no API has that identifier). */
+  api: ApiEntry | null;
+}
 
+/** The entry for `key` (null when no credential has it), with the API's when asked for. */
+export async function findCredential(env: Env, key: LookupKey, options: LookupOptions): Promise<Lookup> {
+  const [found, api] =
+    options.apiDigest === undefined ? [await readEntry(env.REVOCATIONS, key), null] : await readEntryAndApi(env.REVOCATIONS, key, options.apiDigest);
+  return { entry: found ?? (await onMiss(env, key, options)), api };
+}
+
+async function onMiss(env: Env, key: LookupKey, options: LookupOptions): Promise<CredentialEntry | null> {
   const id = idOf(key);
   const until = unknown.get(id);
   if (until !== undefined && until > Date.now()) return null;
@@ -67,17 +79,25 @@ export async function findCredential(env: Env, key: LookupKey, options: LookupOp
     return null;
   }
   unknown.delete(id);
-  heal(env, options.ctx, row);
-  return entryOf(row);
+  const grants = await grantsOf(env.DB, [row.id]);
+  if (Date.now() - Date.parse(row.updated_at) >= KV_PROPAGATION_SECONDS * 1000) healCredential(env, options.ctx, row.id);
+  return entryOf({ ...row, grants });
 }
 
-/** A row older than KV's propagation delay that the edge did not know: publish its entry. */
-function heal(env: Env, ctx: Deferrer | undefined, row: CredentialWithAccount): void {
-  const age = Date.now() - Date.parse(row.updated_at);
-  if (!ctx || age < KV_PROPAGATION_SECONDS * 1000) return;
-  const last = healing.get(row.id);
+/**
+ * Publishes a credential's entry in the background: one the edge did not know although it is
+ * older than KV's propagation delay (not yet backfilled), or one whose grants are stale. At most
+ * once a minute per credential per isolate.
+ */
+export function healCredential(env: Env, ctx: Deferrer | undefined, credentialId: string): void {
+  if (!ctx) return;
+  const last = healing.get(credentialId);
   if (last !== undefined && Date.now() - last < NEGATIVE_TTL_MS) return;
   if (healing.size >= MAX_UNKNOWN) healing.clear();
-  healing.set(row.id, Date.now());
-  ctx.waitUntil(edgeEntries.publish(env, row).catch(() => healing.delete(row.id)));
+  healing.set(credentialId, Date.now());
+  const work = (async () => {
+    const row = await getCredential(env.DB, credentialId);
+    if (row) await edgeEntries.publish(env, row);
+  })();
+  ctx.waitUntil(work.catch(() => healing.delete(credentialId)));
 }

@@ -8,6 +8,10 @@ import { commit } from "../storage/d1";
 import { claimIdempotencyKey, getIdempotencyKey, releaseIdempotencyKey } from "../storage/idempotency-keys";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
+import * as apiStore from "../storage/apis";
+import type { GrantRow } from "../storage/apis";
+import { apisByIdentifier } from "./apis";
+import { type Grant, isDefaultAudience } from "./audiences";
 import { MAX_CREDENTIALS_PER_ACCOUNT, deletedEntry, edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
 import { generateSecret, hintOf } from "./secrets";
@@ -24,12 +28,14 @@ export interface Credential {
   last_used_at: string | null;
   hint: string;
   previous_secret_expires_at: string | null;
+  /** Access to APIs other than the default one (`scopes` is the grant on the default API). */
+  grants: Grant[];
 }
 
 /** The one response that carries a secret: creation (and rolling). */
 export type CredentialWithSecret = Credential & ({ client_secret: string } | { api_key: string });
 
-export function toCredential(row: CredentialRow, now = Date.now()): Credential {
+export function toCredential(row: CredentialRow, now = Date.now(), grants: GrantRow[] = []): Credential {
   const graceRunning = row.previous_secret_expires_at !== null && Date.parse(row.previous_secret_expires_at) > now;
   return {
     id: row.id,
@@ -42,7 +48,40 @@ export function toCredential(row: CredentialRow, now = Date.now()): Credential {
     last_used_at: row.last_used_at,
     hint: row.hint,
     previous_secret_expires_at: graceRunning ? row.previous_secret_expires_at : null,
+    grants: grants.filter((grant) => grant.credential_id === row.id).map((grant) => ({ api: grant.identifier, scopes: JSON.parse(grant.scopes) as string[] })),
   };
+}
+
+/** Credentials as admins see them, grants included (one D1 read for up to 100 rows). */
+async function presented(env: Env, rows: CredentialRow[]): Promise<Credential[]> {
+  const grants = await apiStore.grantsOf(env.DB, rows.map((row) => row.id));
+  const now = Date.now();
+  return rows.map((row) => toCredential(row, now, grants));
+}
+
+/** A grant as an admin sends it: the API's identifier and the scopes on it. */
+export interface GrantInput {
+  api: string;
+  scopes: string[];
+}
+
+/**
+ * Grants checked against the APIs they name: each must exist and not be the default API (whose
+ * grant is `scopes`), and may only hold scopes the API declares. Any failure → 400.
+ */
+async function resolveGrants(env: Env, grants: GrantInput[]): Promise<{ api_id: string; scopes: string[] }[]> {
+  if (grants.length === 0) return [];
+  const known = await apisByIdentifier(env, grants.map((grant) => grant.api));
+  return grants.map((grant, i) => {
+    if (isDefaultAudience(env, grant.api)) {
+      throw new ApiError("invalid_request", `grants[${i}] names the default API; its grant is the credential's scopes.`);
+    }
+    const api = known.get(grant.api);
+    if (!api) throw new ApiError("invalid_request", `grants[${i}].api names no API.`);
+    const undeclared = grant.scopes.filter((scope) => !api.scopes!.includes(scope));
+    if (undeclared.length) throw new ApiError("invalid_request", `grants[${i}] has scopes the API does not declare.`);
+    return { api_id: api.id, scopes: grant.scopes };
+  });
 }
 
 const notFound = () => new ApiError("not_found", "No credential has this id.");
@@ -59,6 +98,7 @@ export interface NewCredential {
   type: CredentialType;
   account_id: string;
   scopes: string[];
+  grants?: GrantInput[] | undefined;
 }
 
 /** A create or roll retried with the same Idempotency-Key: the first result, without its secret. */
@@ -99,6 +139,7 @@ export async function createCredential(
   if ((await credentials.countCredentialsOfAccount(env.DB, input.account_id)) >= MAX_CREDENTIALS_PER_ACCOUNT) {
     throw new ApiError("invalid_request", `An account has at most ${MAX_CREDENTIALS_PER_ACCOUNT} credentials.`);
   }
+  const grants = await resolveGrants(env, input.grants ?? []);
   const at = nowIso();
   const { reveal, stored } = await newSecret(input.type);
   const row: CredentialRow = {
@@ -122,20 +163,25 @@ export async function createCredential(
   });
   // The edge entry is written before the answer, so the credential's very first use, in this
   // location, is a KV read (elsewhere within KV's propagation delay, or one D1 read on a miss).
-  if (idempotencyKey === undefined) {
-    await commit(env.DB, [credentials.insertCredential(env.DB, row), audit]);
+  // Inserted only with the row this batch made (a replayed create leaves the first one's alone).
+  const grantStatements = apiStore.insertGrants(env.DB, row.id, grants);
+  const created = async () => {
     await edgeEntries.publish(env, row);
-    return { ...toCredential(row), ...reveal };
+    return { ...(await presented(env, [row]))[0]!, ...reveal };
+  };
+  if (idempotencyKey === undefined) {
+    await commit(env.DB, [credentials.insertCredential(env.DB, row), audit, ...grantStatements]);
+    return created();
   }
   const hash = await requestHash("credential.create", input);
   const [claimed] = await commit(env.DB, [
     claimIdempotencyKey(env.DB, { actor: who.actor, key: idempotencyKey, operation: "credential.create", request_hash: hash, credential_id: row.id, created_at: at }),
     credentials.insertCredential(env.DB, row, true),
     audit,
+    ...grantStatements,
   ]);
   if (!claimed) return replay(env, who, idempotencyKey, hash);
-  await edgeEntries.publish(env, row);
-  return { ...toCredential(row), ...reveal };
+  return created();
 }
 
 /**
@@ -153,7 +199,7 @@ async function mustGet(env: Env, id: string): Promise<CredentialRow> {
 }
 
 export async function getCredential(env: Env, id: string): Promise<Credential> {
-  return toCredential(await mustGet(env, id));
+  return (await presented(env, [await mustGet(env, id)]))[0]!;
 }
 
 export async function listCredentials(
@@ -164,7 +210,7 @@ export async function listCredentials(
 ): Promise<Page<Credential>> {
   const rows = await credentials.listCredentials(env.DB, filter, limit + 1, after);
   const page = toPage(rows, limit, (row) => ({ time: row.created_at, id: row.id }));
-  return { data: page.data.map((row) => toCredential(row)), next_cursor: page.next_cursor };
+  return { data: await presented(env, page.data), next_cursor: page.next_cursor };
 }
 
 /** An edit that loses a race with another edit of the same credential is retried this often, then 409. */
@@ -188,19 +234,26 @@ export async function updateCredential(
   env: Env,
   who: AuditContext,
   id: string,
-  changes: { name?: string | undefined; scopes?: string[] | undefined },
+  changes: { name?: string | undefined; scopes?: string[] | undefined; grants?: GrantInput[] | undefined },
 ): Promise<Credential> {
   // Nothing to change (`{}`): answer like a get, with no write and no audit event.
-  if (changes.name === undefined && changes.scopes === undefined) return getCredential(env, id);
+  if (changes.name === undefined && changes.scopes === undefined && changes.grants === undefined) return getCredential(env, id);
   const values = { name: changes.name ?? null, scopes: changes.scopes ? JSON.stringify(changes.scopes) : null };
+  const grants = changes.grants === undefined ? undefined : await resolveGrants(env, changes.grants);
   for (let attempt = 0; ; attempt++) {
     const row = await rowForAttempt(env, id, attempt);
     if (attempt > MAX_EDIT_RETRIES) throw conflict();
     const at = nextVersion(row);
     // Scopes taken away are taken away at the edge before D1 commits (fail closed).
     const kept = changes.scopes;
-    if (kept && (JSON.parse(row.scopes) as string[]).some((scope) => !kept.includes(scope))) {
-      await edgeEntries.restrict(env, row, (entry) => ({ ...entry, scopes: entry.scopes.filter((scope) => kept.includes(scope)) }));
+    const scopesShrink = kept !== undefined && (JSON.parse(row.scopes) as string[]).some((scope) => !kept.includes(scope));
+    // New grants replace the old: until they are published, the entry holds none (fail closed).
+    if (scopesShrink || grants !== undefined) {
+      await edgeEntries.restrict(env, row, (entry) => ({
+        ...entry,
+        scopes: kept ? entry.scopes.filter((scope) => kept.includes(scope)) : entry.scopes,
+        grants: grants === undefined ? entry.grants : [],
+      }));
     }
     // Conditional on the version read: a stalled edit cannot land over a newer one.
     const [changed] = await commit(env.DB, [
@@ -209,6 +262,7 @@ export async function updateCredential(
         sql: "changes() > 0",
         values: [],
       }),
+      ...(grants === undefined ? [] : apiStore.replaceGrants(env.DB, id, grants, at)),
     ]);
     if (changed) {
       await edgeEntries.publish(env, row);

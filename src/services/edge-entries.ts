@@ -19,6 +19,7 @@ import {
   writeBackfillState,
   writeEntry,
 } from "../storage/edge-entries";
+import { type GrantRow, grantsOf, grantsOfAccount } from "../storage/apis";
 
 /**
  * Keeps the edge read model (src/storage/edge-entries.ts) in step with D1. The rules, and why no
@@ -40,8 +41,11 @@ import {
  */
 export const MAX_CREDENTIALS_PER_ACCOUNT = 250;
 
+/** A row with its grants, as publishers read it from D1. */
+export type RowWithGrants = CredentialWithAccount & { grants?: GrantRow[] };
+
 /** What the hot paths need from a row: no name, no secret. */
-export function entryOf(row: CredentialWithAccount): LiveEntry {
+export function entryOf(row: RowWithGrants): LiveEntry {
   return {
     id: row.id,
     account_id: row.account_id,
@@ -53,7 +57,19 @@ export function entryOf(row: CredentialWithAccount): LiveEntry {
     scopes: JSON.parse(row.scopes) as string[],
     account_active: row.account_status === "active",
     updated_at: row.updated_at,
+    grants: (row.grants ?? []).map((grant) => ({
+      api_id: grant.api_id,
+      identifier: grant.identifier,
+      scopes: JSON.parse(grant.scopes) as string[],
+      api_updated_at: grant.api_updated_at,
+    })),
   };
+}
+
+/** Attaches each row's grants (one D1 read for up to 100 rows). */
+async function withGrants(db: D1Database, rows: CredentialWithAccount[], grants?: GrantRow[]): Promise<RowWithGrants[]> {
+  const all = grants ?? (await grantsOf(db, rows.map((row) => row.id)));
+  return rows.map((row) => ({ ...row, grants: all.filter((grant) => grant.credential_id === row.id) }));
 }
 
 export function deletedEntry(row: CredentialRow): DeletedEntry {
@@ -89,7 +105,7 @@ async function put(kv: KVNamespace, key: LookupKey, entry: CredentialEntry, ttl:
 }
 
 /** The writes that make KV say what `row` says now (null: deleted), for every key `known` or `row` is found by. */
-function desired(known: CredentialRow, row: CredentialWithAccount | null): { key: LookupKey; entry: CredentialEntry | null; ttl: number | null }[] {
+function desired(known: CredentialRow, row: RowWithGrants | null): { key: LookupKey; entry: CredentialEntry | null; ttl: number | null }[] {
   if (row === null) {
     const tombstone = deletedEntry(known);
     return lookupKeys(known).map(({ key }) => ({ key, entry: tombstone, ttl: DELETED_CREDENTIAL_KNOWN_SECONDS }));
@@ -107,7 +123,7 @@ function desired(known: CredentialRow, row: CredentialWithAccount | null): { key
  * differs is written: KV takes one write per second per key, and the change that publishes has
  * usually just written the same restricted entry before its commit.
  */
-async function writeFor(kv: KVNamespace, pairs: { known: CredentialRow; row: CredentialWithAccount | null }[]): Promise<void> {
+async function writeFor(kv: KVNamespace, pairs: { known: CredentialRow; row: RowWithGrants | null }[]): Promise<void> {
   const writes = pairs.flatMap(({ known, row }) => desired(known, row));
   const present = await readEntries(kv, writes.map(({ key }) => key));
   await Promise.all(
@@ -118,7 +134,7 @@ async function writeFor(kv: KVNamespace, pairs: { known: CredentialRow; row: Cre
   );
 }
 
-const sameState = (a: CredentialWithAccount | null, b: CredentialWithAccount | null) =>
+const sameState = (a: RowWithGrants | null, b: RowWithGrants | null) =>
   JSON.stringify(a && entryOf(a)) === JSON.stringify(b && entryOf(b));
 
 /** Read-back rounds before a publisher leaves the rest to the changes still landing. */
@@ -129,7 +145,7 @@ const PUBLISH_ROUNDS = 3;
  * primary, keyed by id; a missing id is deleted), then reads D1 again and rewrites whatever moved
  * on in between, up to PUBLISH_ROUNDS times.
  */
-async function publishRows(env: Env, known: CredentialRow[], readNow: () => Promise<Map<string, CredentialWithAccount>>): Promise<void> {
+async function publishRows(env: Env, known: CredentialRow[], readNow: () => Promise<Map<string, RowWithGrants>>): Promise<void> {
   const byId = new Map(known.map((row) => [row.id, row]));
   let current = await readNow();
   for (const row of current.values()) if (!byId.has(row.id)) byId.set(row.id, row);
@@ -143,7 +159,7 @@ async function publishRows(env: Env, known: CredentialRow[], readNow: () => Prom
   }
 }
 
-const byId = (rows: CredentialWithAccount[]) => new Map(rows.map((row) => [row.id, row]));
+const byId = (rows: RowWithGrants[]) => new Map(rows.map((row) => [row.id, row]));
 
 export const edgeEntries = {
   /**
@@ -160,7 +176,7 @@ export const edgeEntries = {
   publish(env: Env, known: CredentialRow): Promise<void> {
     return publishRows(env, [known], async () => {
       const row = await getCredentialWithAccount(env.DB, known.id);
-      return byId(row ? [row] : []);
+      return byId(row ? await withGrants(env.DB, [row]) : []);
     });
   },
 
@@ -173,7 +189,10 @@ export const edgeEntries = {
 
   /** After an account change committed: every credential's entry from D1, then read back. */
   publishAccount(env: Env, accountId: string, known: CredentialRow[]): Promise<void> {
-    return publishRows(env, known, async () => byId(await listCredentialsOfAccount(env.DB, accountId, MAX_CREDENTIALS_PER_ACCOUNT)));
+    return publishRows(env, known, async () => {
+      const [rows, grants] = await Promise.all([listCredentialsOfAccount(env.DB, accountId, MAX_CREDENTIALS_PER_ACCOUNT), grantsOfAccount(env.DB, accountId)]);
+      return byId(await withGrants(env.DB, rows, grants));
+    });
   },
 };
 
@@ -195,7 +214,7 @@ export async function backfillEdgeEntries(env: Env, pages = 1): Promise<{ writte
     const ids = rows.map((row) => row.id);
     // A publisher like any other: written from a read, then read back (a change may have
     // landed in between: a deleted row must not come back to life from this page).
-    await publishRows(env, rows, async () => byId(await getCredentialsWithAccount(env.DB, ids)));
+    await publishRows(env, rows, async () => byId(await withGrants(env.DB, await getCredentialsWithAccount(env.DB, ids))));
     written += rows.length;
     if (rows.length < BACKFILL_PAGE) {
       await writeBackfillState(env.REVOCATIONS, { after: null, done: true });

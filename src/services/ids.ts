@@ -1,7 +1,7 @@
 import { randomBase62 } from "./secrets";
 
-/** Ids are a type prefix and 22 random base62 characters (131 bits): `acct_…`, `cred_…`. */
-export type IdPrefix = "acct" | "cred";
+/** Ids are a type prefix and 22 random base62 characters (131 bits): `acct_…`, `cred_…`, `api_…`. */
+export type IdPrefix = "acct" | "cred" | "api";
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBase62(22)}`;

@@ -1,4 +1,5 @@
 import { DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
+import { apiEntryKey } from "../storage/edge-entries";
 import { type Marker, deleteMarker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**
@@ -101,17 +102,36 @@ export const revocation = {
   credentialRolled(kv: KVNamespace, credentialId: string, atMs: number, rounding: "down" | "up") {
     return mergeCredentialMarker(kv, credentialId, rounding === "down" ? Math.floor(atMs / 1000) : Math.ceil(atMs / 1000));
   },
+  /**
+   * An API was deleted: tokens minted for it (its identifier's digest) up to the deletion die,
+   * written before the commit (rounded down) and after it (rounded up), like a no-grace roll.
+   * Merged so the later moment wins; it outlives every token it covers.
+   */
+  async apiDeleted(kv: KVNamespace, identifierDigest: string, atMs: number, rounding: "down" | "up") {
+    const key = markerKey("api", identifierDigest);
+    const before = rounding === "down" ? Math.floor(atMs / 1000) : Math.ceil(atMs / 1000);
+    const [current] = await readMarkers(kv, [key]);
+    const merged: Marker = { before: Math.max(current?.before ?? 0, before) };
+    try {
+      await writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS);
+    } catch {
+      await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
+      await writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS);
+    }
+  },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
   },
 };
 
-/** An access token as revocation sees it: whose it is and when it was issued. */
+/** An access token as revocation sees it: whose it is, for which API, and when it was issued. */
 export interface TokenSubject {
   credentialId: string;
   accountId: string;
   jti: string;
   iat: number;
+  /** The digest of its `aud` when that is not the default API (whose deletion cannot happen). */
+  apiDigest: string | null;
 }
 
 function revokes(marker: Marker | null | undefined, issuedAt: number | null): boolean {
@@ -120,12 +140,14 @@ function revokes(marker: Marker | null | undefined, issuedAt: number | null): bo
   return issuedAt !== null && marker.before !== undefined && issuedAt <= marker.before;
 }
 
-/** One bulk KV read; true when any marker revokes this access token. */
+/**
+ * One bulk KV read; true when any marker revokes this access token, or when its `aud` is an API
+ * that does not exist (any more): the API's entry is read in the same bulk read.
+ */
 export async function isTokenRevoked(kv: KVNamespace, token: TokenSubject): Promise<boolean> {
-  const markers = await readMarkers(kv, [
-    markerKey("credential", token.credentialId),
-    markerKey("account", token.accountId),
-    markerKey("token", token.jti),
-  ]);
-  return markers.some((marker) => revokes(marker, token.iat));
+  const keys = [markerKey("credential", token.credentialId), markerKey("account", token.accountId), markerKey("token", token.jti)];
+  if (token.apiDigest !== null) keys.push(markerKey("api", token.apiDigest), apiEntryKey(token.apiDigest));
+  const values = await readMarkers<Marker | object>(kv, keys);
+  if (token.apiDigest !== null && values[4] === null) return true; // no API has this audience
+  return values.slice(0, 4).some((marker) => revokes(marker as Marker | null, token.iat));
 }

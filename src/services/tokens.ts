@@ -33,15 +33,16 @@ function encodedHeader(kid: string): string {
   return header;
 }
 
-export async function issueAccessToken(env: Env, identity: Identity & { client_id: string }, scopes: string[]): Promise<IssuedToken> {
-  const { issuer, audience } = settings(env);
+/** A token for `aud` (an API's identifier; the default API when not given) with these scopes. */
+export async function issueAccessToken(env: Env, identity: Identity & { client_id: string }, scopes: string[], aud = settings(env).audience): Promise<IssuedToken> {
+  const { issuer } = settings(env);
   const signer = await activeSigner(env);
   const iat = Math.floor(Date.now() / 1000);
   const scope = scopes.join(" ");
   const payload = {
     iss: issuer,
     sub: identity.account_id,
-    aud: audience,
+    aud,
     client_id: identity.client_id,
     cid: identity.credential_id,
     iat,

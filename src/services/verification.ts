@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify } from "jose";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, settings } from "../config";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
+import { type Grant, type Target, grantsOf, isDefaultAudience, targetFor } from "./audiences";
 import { findCredential } from "./credential-lookup";
 import { isTokenRevoked } from "./revocation";
 import { isWellFormed } from "./secrets";
@@ -25,6 +26,10 @@ export interface Identity {
   credential_id: string;
   credential_type: "oauth_client" | "api_key";
   scopes: string[];
+  /** The audience checked (the token's `aud`, or the API an API key was checked for), if any. */
+  aud: string | null;
+  /** Grants, as test-auth shows them: an access token's one, or an API key's every one. */
+  grants: Grant[];
 }
 
 export type Verified<T> =
@@ -48,7 +53,8 @@ export type InvalidCode =
   | "revoked" // a KV marker revokes it
   | "expired"
   | "bad_signature"
-  | "bad_claims";
+  | "bad_claims"
+  | "wrong_audience"; // valid, but not for the API asked about (or no grant on it)
 
 const invalid = (code: InvalidCode, failedCredential?: string) =>
   (failedCredential === undefined ? { valid: false, code } : { valid: false, code, failedCredential }) as {
@@ -68,16 +74,19 @@ function secretMatches(entry: LiveEntry, digest: string): boolean {
   return current || previous;
 }
 
-/** Where a secret is checked: the request's deferrer and whether a miss may read D1. */
+/** Where a secret is checked: the request's deferrer, whether a miss may read D1, and for which API. */
 export interface SecretCheck {
   ctx: Deferrer | undefined;
   /** The caller's IP is over its failure limit: an unknown value gets no D1 read. */
   ipBlocked: boolean;
+  /** The API (identifier) the credential is used for: `resource` at the token endpoint, `audience` at test-auth. */
+  resource?: string;
 }
 
 /**
- * Shared by client secrets and API keys: the edge entry (one KV read), then type, secret,
- * deletion, account. A known credential's failure names it (rate limits and usage count it).
+ * Shared by client secrets and API keys: the edge entry (one KV read, with the API's entry when
+ * one is named), then type, secret, deletion, account, and the grant on that API. A known
+ * credential's failure names it (rate limits and usage count it).
  */
 async function verifySecret(
   env: Env,
@@ -85,8 +94,9 @@ async function verifySecret(
   key: LookupKey,
   type: LiveEntry["type"],
   digest: string,
-): Promise<Verified<Identity & { client_id: string | null }>> {
-  const entry = await findCredential(env, key, { ctx: check.ctx, noMissRead: check.ipBlocked });
+): Promise<Verified<Identity & { client_id: string | null; target: Target }>> {
+  const apiDigest = isDefaultAudience(env, check.resource) ? undefined : await sha256Hex(check.resource!);
+  const { entry, api } = await findCredential(env, key, { ctx: check.ctx, noMissRead: check.ipBlocked, apiDigest });
   if (!entry || entry.type !== type) return invalid("unknown");
   const failedCredential = key.by === "client_id" ? key.clientId : entry.id;
   const fail = (code: InvalidCode, reason: FailureReason) => {
@@ -97,9 +107,19 @@ async function verifySecret(
   if (!secretMatches(entry, digest)) return fail("wrong_secret", "wrong_secret");
   if (!entry.account_active) return fail("inactive", "inactive");
   recordUsage(env, check.ctx, entry.id, { kind: "used" });
+  const target = await targetFor(env, check.ctx, entry, check.resource, api);
   return {
     valid: true,
-    identity: { account_id: entry.account_id, credential_id: entry.id, credential_type: entry.type, scopes: entry.scopes, client_id: entry.client_id },
+    identity: {
+      account_id: entry.account_id,
+      credential_id: entry.id,
+      credential_type: entry.type,
+      scopes: entry.scopes,
+      client_id: entry.client_id,
+      aud: target?.aud ?? null,
+      grants: grantsOf(env, entry),
+      target,
+    },
   };
 }
 
@@ -109,10 +129,10 @@ export async function verifyClient(
   check: SecretCheck,
   clientId: string,
   clientSecret: string,
-): Promise<Verified<Identity & { client_id: string }>> {
+): Promise<Verified<Identity & { client_id: string; target: Target }>> {
   if (!isWellFormed("client_id", clientId) || !isWellFormed("client_secret", clientSecret)) return invalid("malformed");
   const digest = await sha256Hex(clientSecret);
-  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", digest) as Promise<Verified<Identity & { client_id: string }>>;
+  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", digest) as Promise<Verified<Identity & { client_id: string; target: Target }>>;
 }
 
 /** An API key presented as a bearer token. Looked up by its digest (a UNIQUE index). */
@@ -120,7 +140,10 @@ export async function verifyApiKey(env: Env, check: SecretCheck, apiKey: string)
   if (!isWellFormed("api_key", apiKey)) return invalid("malformed");
   const digest = await sha256Hex(apiKey);
   const result = await verifySecret(env, check, { by: "digest", digest }, "api_key", digest);
-  if (result.valid) recordUsage(env, check.ctx, result.identity.credential_id, { kind: "verification" });
+  if (!result.valid) return result;
+  // With an audience, the key passes only if it has a grant on that API.
+  if (result.identity.target === null) return invalid("wrong_audience", result.identity.credential_id);
+  recordUsage(env, check.ctx, result.identity.credential_id, { kind: "verification" });
   return result;
 }
 
@@ -160,12 +183,13 @@ function isClaims(payload: Record<string, unknown>): payload is Record<string, u
 
 /**
  * Verifies an access token: ES256 only, with a key we publish (the header's own `jwk`, `jku` or
- * `x5u` are never used), `typ` at+jwt, our `iss` and `aud`, `exp` and `nbf` exactly, `iat` no
- * more than CLOCK_SKEW_SECONDS ahead, then the revocation markers.
+ * `x5u` are never used), `typ` at+jwt, our `iss`, an `aud` (any API's: tokens are ours; with
+ * `audience`, exactly that one), `exp` and `nbf` exactly, `iat` no more than CLOCK_SKEW_SECONDS
+ * ahead, then the revocation markers (with the API's, when `aud` is not the default API).
  */
-export async function verifyAccessToken(env: Env, token: string): Promise<Verified<Identity & { claims: TokenClaims }>> {
+export async function verifyAccessToken(env: Env, token: string, audience?: string): Promise<Verified<Identity & { claims: TokenClaims }>> {
   if (!looksLikeJwt(token)) return invalid("malformed");
-  const { issuer, audience } = settings(env);
+  const { issuer } = settings(env);
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(
@@ -179,7 +203,6 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Verifi
         algorithms: ["ES256"],
         typ: "at+jwt",
         issuer,
-        audience,
         // `exp` is exact: a token lives exactly ACCESS_TOKEN_LIFETIME_SECONDS (the contract).
         // Skew only forgives an `iat` from a clock slightly ahead (checked below).
         clockTolerance: 0,
@@ -194,11 +217,12 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Verifi
     }
     throw error; // a store failure while loading keys: fail closed upstream
   }
-  if (!isClaims(payload) || payload.iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) return invalid("bad_claims");
+  if (!isClaims(payload) || typeof payload.aud !== "string" || payload.iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) return invalid("bad_claims");
+  if (audience !== undefined && payload.aud !== audience) return invalid("wrong_audience", payload.cid);
   const claims: TokenClaims = {
     iss: issuer,
     sub: payload.sub,
-    aud: audience,
+    aud: payload.aud,
     client_id: payload.client_id,
     cid: payload.cid,
     iat: payload.iat,
@@ -206,25 +230,33 @@ export async function verifyAccessToken(env: Env, token: string): Promise<Verifi
     jti: payload.jti,
     scope: payload.scope,
   };
-  if (await isTokenRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, jti: claims.jti, iat: claims.iat })) {
+  const apiDigest = claims.aud === settings(env).audience ? null : await sha256Hex(claims.aud);
+  if (await isTokenRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, jti: claims.jti, iat: claims.iat, apiDigest })) {
     return invalid("revoked", claims.cid);
   }
+  const scopes = claims.scope ? claims.scope.split(" ") : [];
   return {
     valid: true,
     identity: {
       account_id: claims.sub,
       credential_id: claims.cid,
       credential_type: "oauth_client",
-      scopes: claims.scope ? claims.scope.split(" ") : [],
+      scopes,
+      aud: claims.aud,
+      grants: [{ api: claims.aud, scopes }],
       claims,
     },
   };
 }
 
-/** Test Auth and the verify RPC: an API key or an access token, whichever it is. */
+/**
+ * Test Auth and the verify RPC: an API key or an access token, whichever it is. With
+ * `check.resource` (the `audience` asked about), a token must be for that API and an API key
+ * must have a grant on it.
+ */
 export async function verifyBearer(env: Env, check: SecretCheck, bearer: string): Promise<Verified<Identity>> {
   if (bearer.startsWith("km_live_")) return verifyApiKey(env, check, bearer);
-  return countTokenVerification(env, check.ctx, await verifyAccessToken(env, bearer));
+  return countTokenVerification(env, check.ctx, await verifyAccessToken(env, bearer, check.resource));
 }
 
 /** Usage of a token check: a verification of its credential, or that credential's failure. */

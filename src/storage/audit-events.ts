@@ -31,7 +31,7 @@ const COLUMNS = "id, at, actor, channel, action, target_type, target_id, target_
 
 export interface AuditEntry {
   action: string;
-  target_type: "account" | "credential";
+  target_type: "account" | "credential" | "api";
   target_id: string;
   /** The target's name at the time of the event (after the change, for a rename). */
   target_name: string;

@@ -20,6 +20,15 @@ export function entryKey(key: LookupKey): string {
   return key.by === "client_id" ? `credential:client_id:${key.clientId}` : `credential:digest:${key.digest}`;
 }
 
+/** A grant on an API other than the default one, as the entry carries it. */
+export interface EntryGrant {
+  api_id: string;
+  identifier: string;
+  scopes: string[];
+  /** The API's updated_at when the entry was written: an API changed since makes the grant stale. */
+  api_updated_at: string;
+}
+
 /** What a check needs, from the credential's row and its account's. Never a name, never a secret. */
 export interface LiveEntry {
   id: string;
@@ -34,7 +43,22 @@ export interface LiveEntry {
   account_active: boolean;
   /** The credential row's updated_at when this entry was made from it. */
   updated_at: string;
+  /** Grants on APIs other than the default one (absent in entries written before APIs existed). */
+  grants?: EntryGrant[];
 }
+
+/**
+ * An API's entry, under `api:<sha-256 hex of its identifier>`: read in the same bulk read as the
+ * credential's when a token request names a `resource`, so the grant check costs no round trip.
+ */
+export interface ApiEntry {
+  id: string;
+  identifier: string;
+  scopes: string[];
+  updated_at: string;
+}
+
+export const apiEntryKey = (identifierDigest: string) => `api:${identifierDigest}`;
 
 /**
  * A deleted credential: it stays known (its failures count against it, contract "Rate limits")
@@ -54,6 +78,25 @@ export const isDeleted = (entry: CredentialEntry): entry is DeletedEntry => "del
 /** One KV read. */
 export async function readEntry(kv: KVNamespace, key: LookupKey): Promise<CredentialEntry | null> {
   return guarded("kv", () => kv.get<CredentialEntry>(entryKey(key), "json"), KV_TIMEOUT_MS);
+}
+
+/** The credential's entry and an API's, in one bulk KV read. */
+export async function readEntryAndApi(kv: KVNamespace, key: LookupKey, apiDigest: string): Promise<[CredentialEntry | null, ApiEntry | null]> {
+  const names = [entryKey(key), apiEntryKey(apiDigest)];
+  const found = await guarded("kv", () => kv.get<CredentialEntry | ApiEntry>(names, "json"), KV_TIMEOUT_MS);
+  return [(found.get(names[0]!) as CredentialEntry | null) ?? null, (found.get(names[1]!) as ApiEntry | null) ?? null];
+}
+
+export async function readApiEntry(kv: KVNamespace, apiDigest: string): Promise<ApiEntry | null> {
+  return guarded("kv", () => kv.get<ApiEntry>(apiEntryKey(apiDigest), "json"), KV_TIMEOUT_MS);
+}
+
+export async function writeApiEntry(kv: KVNamespace, apiDigest: string, entry: ApiEntry): Promise<void> {
+  await guarded("kv", () => kv.put(apiEntryKey(apiDigest), JSON.stringify(entry)), KV_TIMEOUT_MS);
+}
+
+export async function deleteApiEntry(kv: KVNamespace, apiDigest: string): Promise<void> {
+  await guarded("kv", () => kv.delete(apiEntryKey(apiDigest)), KV_TIMEOUT_MS);
 }
 
 /** Several entries, in bulk reads of up to 100 keys (one KV operation each). */

@@ -7,6 +7,7 @@ import { guarded } from "./d1";
  *   revoked:account:<account id>         the account is deactivated, was reactivated, or was deleted
  *   revoked:token:<jti>                  one access token was revoked (RFC 7009)
  *   revoked:session:<sid>                a console session was signed out
+ *   revoked:api:<sha-256 of identifier>  an API was deleted: the tokens minted for it
 
  *
  * The value (JSON, the Marker type below) says what is revoked: {"all": true} (every secret and
@@ -21,7 +22,7 @@ export interface Marker {
   before?: number;
 }
 
-export type MarkerSubject = "credential" | "account" | "token" | "session";
+export type MarkerSubject = "credential" | "account" | "token" | "session" | "api";
 
 export function markerKey(subject: MarkerSubject, id: string): string {
   return `revoked:${subject}:${id}`;

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { createAccount, createCredential, json } from "../support/http";
+import { BASE, createAccount, createCredential, json } from "../support/http";
 import { testAuth, tokenFor } from "../support/oauth";
 
 it("mints a token that test-auth accepts", async () => {
@@ -8,5 +8,13 @@ it("mints a token that test-auth accepts", async () => {
   const token = await tokenFor(client);
   const response = await testAuth(token);
   expect(response.status).toBe(200);
-  expect(await json(response)).toEqual({ ok: true, account_id: account.id, credential_id: client.id, credential_type: "oauth_client", scopes: ["a", "b"] });
+  expect(await json(response)).toEqual({
+    ok: true,
+    account_id: account.id,
+    credential_id: client.id,
+    credential_type: "oauth_client",
+    scopes: ["a", "b"],
+    aud: BASE,
+    grants: [{ api: BASE, scopes: ["a", "b"] }],
+  });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { call, createAccount, createCredential, json } from "../support/http";
+import { BASE, call, createAccount, createCredential, json } from "../support/http";
 import { testAuth, tokenFor } from "../support/oauth";
 
 /** GET /v1/test-auth: an API key or an access token, nothing else. */
@@ -39,14 +39,30 @@ describe("test-auth accepts", () => {
     const response = await testAuth(key.api_key);
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toBe("no-store");
-    expect(await json(response)).toEqual({ ok: true, account_id: account.id, credential_id: key.id, credential_type: "api_key", scopes: ["events:write"] });
+    expect(await json(response)).toEqual({
+      ok: true,
+      account_id: account.id,
+      credential_id: key.id,
+      credential_type: "api_key",
+      scopes: ["events:write"],
+      aud: BASE,
+      grants: [{ api: BASE, scopes: ["events:write"] }],
+    });
   });
 
   it("an access token, with the token's scopes", async () => {
     const { account, client } = await setup();
     const response = await testAuth(await tokenFor(client, "read"));
     expect(response.status).toBe(200);
-    expect(await json(response)).toEqual({ ok: true, account_id: account.id, credential_id: client.id, credential_type: "oauth_client", scopes: ["read"] });
+    expect(await json(response)).toEqual({
+      ok: true,
+      account_id: account.id,
+      credential_id: client.id,
+      credential_type: "oauth_client",
+      scopes: ["read"],
+      aud: BASE,
+      grants: [{ api: BASE, scopes: ["read"] }],
+    });
   });
 
   it("the scheme name in any case", async () => {

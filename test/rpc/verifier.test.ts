@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { Verifier } from "../../src/index";
 import { generateSecret } from "../../src/services/secrets";
-import { call, createAccount, createCredential } from "../support/http";
+import { BASE, call, createAccount, createCredential } from "../support/http";
 import { tokenFor } from "../support/oauth";
 
 describe("Verifier.verify (RPC)", () => {
@@ -19,6 +19,8 @@ describe("Verifier.verify (RPC)", () => {
       credential_id: client.id,
       credential_type: "oauth_client",
       scopes: ["events:write"],
+      aud: BASE,
+      grants: [{ api: BASE, scopes: ["events:write"] }],
     });
     expect(await verifier().verify(key.api_key)).toEqual({
       valid: true,
@@ -26,6 +28,8 @@ describe("Verifier.verify (RPC)", () => {
       credential_id: key.id,
       credential_type: "api_key",
       scopes: ["read"],
+      aud: BASE,
+      grants: [{ api: BASE, scopes: ["read"] }],
     });
   });
 

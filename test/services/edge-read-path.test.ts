@@ -100,12 +100,13 @@ describe("the edge read path: one KV read, no D1", () => {
     const key = await createCredential(account.id, "api_key");
     await env.REVOCATIONS.delete(entryKey.client(client.client_id));
     await env.REVOCATIONS.delete(await entryKey.key(key.api_key));
+    // The row, then its grants: two statements on the primary.
     const token = await counted(tokenRequest(client.client_id, client.client_secret));
     expect(token.response.status).toBe(200);
-    expect(token.counts.d1).toBe(1);
+    expect(token.counts.d1).toBe(2);
     const check = await counted(testAuthRequest(key.api_key));
     expect(check.response.status).toBe(200);
-    expect(check.counts.d1).toBe(1);
+    expect(check.counts.d1).toBe(2);
   });
 
   it("a deleted credential and a deactivated account are turned away by the entry alone", async () => {
@@ -154,7 +155,7 @@ describe("misses: bounded D1 reads", () => {
     const clientId = generateSecret("client_id");
     const first = await counted(tokenRequest(clientId, generateSecret("client_secret")));
     await expectError(first.response, 401, "invalid_client");
-    expect(first.counts.d1).toBe(1);
+    expect(first.counts.d1).toBe(1); // the row only: there is none
     const second = await counted(tokenRequest(clientId, generateSecret("client_secret")));
     await expectError(second.response, 401, "invalid_client");
     expect(second.counts.d1).toBe(0);

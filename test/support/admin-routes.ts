@@ -27,6 +27,12 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "DELETE", path: `/admin/v1/credentials/${someId}` },
   { method: "POST", path: `/admin/v1/credentials/${someId}/roll`, body: { expires_in: 0 } },
   { method: "GET", path: "/admin/v1/audit-events" },
+  // An identifier that is not https: the same 400 for every caller, so callers can be compared.
+  { method: "POST", path: "/admin/v1/apis", body: { name: "x", identifier: "ftp://common.example.com", scopes: [] } },
+  { method: "GET", path: "/admin/v1/apis" },
+  { method: "GET", path: `/admin/v1/apis/${someId}` },
+  { method: "PATCH", path: `/admin/v1/apis/${someId}`, body: { name: "y" } },
+  { method: "DELETE", path: `/admin/v1/apis/${someId}` },
 ];
 
 /** Extra bearer tokens that must not open admin routes (e.g. an API key), added by the caller. */

@@ -19,6 +19,20 @@ import { auditContext } from "./auth";
 /** Longest grace period for a rolled secret: 7 days (the contract). */
 export const MAX_ROLL_GRACE_SECONDS = 604_800;
 
+const GrantSchema = z
+  .object({
+    api: z.string().max(2000).openapi({ description: "The API's identifier", example: "https://billing.example.com" }),
+    scopes: ScopesSchema,
+  })
+  .openapi("CredentialGrant");
+
+/** At most 32 grants, one per API. */
+const GrantsSchema = z
+  .array(z.strictObject({ api: z.string().max(2000), scopes: ScopesSchema }))
+  .max(32, "at most 32 grants")
+  .refine((grants) => new Set(grants.map((grant) => grant.api)).size === grants.length, "one grant per API")
+  .openapi({ description: "Grants on APIs other than the default one (at most 32, one per API)" });
+
 export const CredentialSchema = z
   .object({
     id: z.string().openapi({ example: EXAMPLE_ID.cred }),
@@ -31,6 +45,7 @@ export const CredentialSchema = z
     last_used_at: Time.nullable(),
     hint: z.string().openapi({ description: "The last 4 characters of the current secret", example: "Xy3Q" }),
     previous_secret_expires_at: Time.nullable().openapi({ description: "While a rolled secret's grace period runs" }),
+    grants: z.array(GrantSchema).openapi({ description: "Access to APIs other than the default one; `scopes` is the grant on the default API" }),
   })
   .openapi("Credential");
 
@@ -44,9 +59,10 @@ const NewCredential = z.strictObject({
   type: z.enum(["oauth_client", "api_key"]).openapi({ description: "`oauth_client` is recommended" }),
   account_id: z.string().max(64).openapi({ example: EXAMPLE_ID.acct }),
   scopes: ScopesSchema.default([]),
+  grants: GrantsSchema.optional(),
 });
 
-const CredentialChanges = z.strictObject({ name: NameSchema.optional(), scopes: ScopesSchema.optional() });
+const CredentialChanges = z.strictObject({ name: NameSchema.optional(), scopes: ScopesSchema.optional(), grants: GrantsSchema.optional() });
 
 const Roll = z.strictObject({
   expires_in: z

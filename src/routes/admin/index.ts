@@ -3,6 +3,7 @@ import { requireJsonBody } from "../../http/middleware";
 import type { AppEnv } from "../../http/types";
 import { validationHook } from "../../http/validation";
 import { registerAccountRoutes } from "./accounts";
+import { registerApiRoutes } from "./apis";
 import { registerAuditEventRoutes } from "./audit-events";
 import { limitWrites, requireAdmin } from "./auth";
 import { registerCredentialRoutes } from "./credentials";
@@ -13,6 +14,7 @@ export function adminApi() {
   admin.use("*", requireAdmin(), limitWrites(), requireJsonBody());
   registerAccountRoutes(admin);
   registerCredentialRoutes(admin);
+  registerApiRoutes(admin);
   registerAuditEventRoutes(admin);
   return admin;
 }

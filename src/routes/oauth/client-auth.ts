@@ -76,9 +76,10 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
  * the client exists, else against the caller's IP (429 once over). Nothing is refused before it
  * is checked, so a correct secret always gets through.
  */
-export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication) {
+export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication, resource?: string) {
   const ip = clientIp(c.req.raw.headers);
-  const result = await verifyClient(c.env, { ctx: c.executionCtx, ipBlocked: isBlocked(ipKey(ip)) }, auth.clientId, auth.clientSecret);
+  const check = { ctx: c.executionCtx, ipBlocked: isBlocked(ipKey(ip)), ...(resource === undefined ? {} : { resource }) };
+  const result = await verifyClient(c.env, check, auth.clientId, auth.clientSecret);
   if (!result.valid) {
     await countFailure(c.env, ip, result.failedCredential);
     throw invalidClient(auth.method === "client_secret_basic");

@@ -1,5 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../../http/errors";
+import { MAX_IDENTIFIER_LENGTH, isAbsoluteUri } from "../../http/identifiers";
 import { errorResponse, errorResponses } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { prefetchSigningKeys } from "../../services/signing-keys";
@@ -35,7 +36,12 @@ const token = createRoute({
             required: ["grant_type"],
             properties: {
               grant_type: { type: "string", enum: ["client_credentials"] },
-              scope: { type: "string", pattern: SCOPE_LIST.source, description: "Space-separated subset of the credential's scopes" },
+              scope: { type: "string", pattern: SCOPE_LIST.source, description: "Space-separated subset of the credential's grant on the API" },
+              resource: {
+                type: "string",
+                maxLength: MAX_IDENTIFIER_LENGTH,
+                description: "RFC 8707: the identifier of the API the token is for (at most one); none: the default API",
+              },
               ...CLIENT_SECRET_POST_FIELDS,
             },
           },
@@ -45,21 +51,29 @@ const token = createRoute({
   },
   responses: {
     200: { description: "An access token", content: { "application/json": { schema: TokenResponse } } },
-    400: errorResponse(400, "invalid_request, unsupported_grant_type or invalid_scope"),
+    400: errorResponse(400, "invalid_request, unsupported_grant_type, invalid_scope or invalid_target"),
     401: errorResponse(401, "invalid_client"),
     ...errorResponses(413, 429, 503),
   },
 });
 
-/** The requested scopes, which must all be the credential's (none requested: all of them). */
+/** The requested scopes, which must all be in the grant (none requested: all of it). */
 function grantedScopes(requested: string | undefined, allowed: string[]): string[] {
   if (requested === undefined) return allowed;
   if (!SCOPE_LIST.test(requested)) throw new ApiError("invalid_scope", "scope must be space-separated scope tokens.");
   const scopes = [...new Set(requested.split(" "))];
   if (!scopes.every((scope) => allowed.includes(scope))) {
-    throw new ApiError("invalid_scope", "The requested scope exceeds the credential's scopes.");
+    throw new ApiError("invalid_scope", "The requested scope exceeds the credential's grant on this API.");
   }
   return scopes;
+}
+
+/** RFC 8707 §2: `resource` is an absolute URI without a fragment, else invalid_target. */
+function resourceOf(form: Map<string, string>): string | undefined {
+  const resource = form.get("resource");
+  if (resource === undefined) return undefined;
+  if (!isAbsoluteUri(resource)) throw new ApiError("invalid_target", "resource must be an absolute URI without a fragment.");
+  return resource;
 }
 
 export function registerTokenRoute(app: OpenAPIHono<AppEnv>) {
@@ -71,9 +85,12 @@ export function registerTokenRoute(app: OpenAPIHono<AppEnv>) {
       throw new ApiError("unsupported_grant_type", "Only the client_credentials grant is supported.");
     }
     const auth = clientAuthentication(c, form);
+    const resource = resourceOf(form);
     prefetchSigningKeys(c.env); // a new isolate reads its keys alongside the credential
-    const client = await authenticateClient(c, auth);
-    const issued = await issueAccessToken(c.env, client, grantedScopes(form.get("scope"), client.scopes));
+    // One bulk KV read: the credential's entry and, with a resource, the API's.
+    const client = await authenticateClient(c, auth, resource);
+    if (client.target === null) throw new ApiError("invalid_target", "This client has no grant on that API, or no API has that identifier.");
+    const issued = await issueAccessToken(c.env, client, grantedScopes(form.get("scope"), client.target.scopes), client.target.aud);
     recordUsage(c.env, c.executionCtx, client.credential_id, { kind: "token_issued" });
     c.header("Cache-Control", "no-store");
     c.header("Pragma", "no-cache");

@@ -1,0 +1,50 @@
+import { settings } from "../config";
+import { first } from "../storage/d1";
+import type { ApiEntry, LiveEntry } from "../storage/edge-entries";
+import { healCredential } from "./credential-lookup";
+import type { Deferrer } from "./verification";
+
+/**
+ * Which API a token is for, and what the credential may ask of it (RFC 8707). The default API
+ * (no `resource`, or ACCESS_TOKEN_AUDIENCE) takes the credential's own `scopes`; any other API
+ * takes the credential's grant on it, trimmed to what the API still declares. Everything comes
+ * from the two entries the token path read in one bulk KV read (the credential's and the API's).
+ */
+
+/** A grant as the contract shows it: the API's identifier and the scopes granted on it. */
+export interface Grant {
+  api: string;
+  scopes: string[];
+}
+
+/** The audience and the most a token for it may carry, or null: not an API this credential may use. */
+export type Target = { aud: string; scopes: string[] } | null;
+
+/** Whether `resource` names the default API (none named, or its identifier). */
+export function isDefaultAudience(env: Env, resource: string | undefined): boolean {
+  return resource === undefined || resource === settings(env).audience;
+}
+
+/** The credential's grants, the default API's first, as test-auth and the admin API show them. */
+export function grantsOf(env: Env, entry: LiveEntry): Grant[] {
+  return [{ api: settings(env).audience, scopes: entry.scopes }, ...(entry.grants ?? []).map((grant) => ({ api: grant.identifier, scopes: grant.scopes }))];
+}
+
+/**
+ * The target for `resource`. `api` is the API's entry read with the credential's (null when none
+ * has that identifier). A grant written before the API last changed is stale: it is read again
+ * from D1 (a miss, bounded by how often APIs change) and the entry is published in the background.
+ */
+export async function targetFor(env: Env, ctx: Deferrer | undefined, entry: LiveEntry, resource: string | undefined, api: ApiEntry | null): Promise<Target> {
+  if (isDefaultAudience(env, resource)) return { aud: settings(env).audience, scopes: entry.scopes };
+  if (!api) return null;
+  const grant = entry.grants?.find((candidate) => candidate.api_id === api.id);
+  let scopes = grant?.scopes;
+  if (grant && grant.api_updated_at !== api.updated_at) {
+    const row = await first<{ scopes: string }>(env.DB.prepare("SELECT scopes FROM grants WHERE credential_id = ? AND api_id = ?").bind(entry.id, api.id));
+    scopes = row ? (JSON.parse(row.scopes) as string[]) : undefined;
+    healCredential(env, ctx, entry.id);
+  }
+  if (scopes === undefined) return null;
+  return { aud: api.identifier, scopes: scopes.filter((scope) => api.scopes.includes(scope)) };
+}
