@@ -10,6 +10,8 @@ const EXAMPLE_BUNDLE = ".wrangler/test/resource-server.mjs";
 // The plugin renames the Worker under test to "vitest-plugin-runner-<project name>".
 const PROJECT = "workers";
 const WORKER_UNDER_TEST = `vitest-plugin-runner-${PROJECT}`;
+/** The example resource server's second instance is this API (test/rpc/verifier.test.ts registers it). */
+const BILLING_AUDIENCE = "https://billing.example.test";
 
 export default defineConfig(async () => {
   await build({
@@ -31,8 +33,9 @@ export default defineConfig(async () => {
             // Usage goes to the queue at the end of each request, not 10 s later.
             USAGE_FLUSH_SECONDS: "0",
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+            BILLING_AUDIENCE,
           },
-          serviceBindings: { RESOURCE_SERVER: "keymint-example-resource-server" },
+          serviceBindings: { RESOURCE_SERVER: "keymint-example-resource-server", BILLING_SERVER: "keymint-example-billing-server" },
           // The usage queue, as wrangler.toml declares it, delivering batches at once
           // (production waits up to 5 s to fill a batch).
           queueProducers: { USAGE: { queueName: "keymint-usage" } },
@@ -43,6 +46,15 @@ export default defineConfig(async () => {
               modules: true,
               scriptPath: EXAMPLE_BUNDLE,
               compatibilityDate: "2026-08-01",
+              serviceBindings: { KEYMINT: { name: WORKER_UNDER_TEST, entrypoint: "Verifier" } },
+            },
+            {
+              // The same example, configured as one API among several (its AUDIENCE var set).
+              name: "keymint-example-billing-server",
+              modules: true,
+              scriptPath: EXAMPLE_BUNDLE,
+              compatibilityDate: "2026-08-01",
+              bindings: { AUDIENCE: BILLING_AUDIENCE },
               serviceBindings: { KEYMINT: { name: WORKER_UNDER_TEST, entrypoint: "Verifier" } },
             },
           ],

@@ -14,6 +14,8 @@ describe("OAuth libraries against npm run dev", () => {
   let server: DevServer;
   let clientId: string;
   let clientSecret: string;
+  /** An API (RFC 8707 resource) the client has a grant on. */
+  let resource: string;
 
   beforeAll(async () => {
     server = await startDevServer();
@@ -24,7 +26,15 @@ describe("OAuth libraries against npm run dev", () => {
         body: JSON.stringify(body),
       }).then((response) => response.json());
     const account = await admin("/accounts", { name: "Interop", type: "service" });
-    const credential = await admin("/credentials", { name: "interop", type: "oauth_client", account_id: account.id, scopes: ["events:write", "events:read"] });
+    resource = "https://billing.interop.example.com";
+    await admin("/apis", { name: "Billing", identifier: resource, scopes: ["invoices:read", "invoices:write"] });
+    const credential = await admin("/credentials", {
+      name: "interop",
+      type: "oauth_client",
+      account_id: account.id,
+      scopes: ["events:write", "events:read"],
+      grants: [{ api: resource, scopes: ["invoices:read"] }],
+    });
     clientId = credential.client_id;
     clientSecret = credential.client_secret;
   });
@@ -54,6 +64,21 @@ describe("OAuth libraries against npm run dev", () => {
         expect(payload.client_id).toBe(clientId);
       });
     }
+
+    it("sends resource (RFC 8707) and gets a token for that API", async () => {
+      const config = await configure(client.ClientSecretBasic(clientSecret));
+      const tokens = await client.clientCredentialsGrant(config, { resource });
+      expect(tokens.scope).toBe("invoices:read");
+      const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!)), { issuer: server.url, audience: resource });
+      expect(payload.aud).toBe(resource);
+      const other = await client.clientCredentialsGrant(config, { resource: "https://unknown.interop.example.com" }).catch((e: unknown) => e);
+      expect(other).toBeInstanceOf(client.ResponseBodyError);
+      expect((other as client.ResponseBodyError).error).toBe("invalid_target");
+      const atApi = await fetch(`${server.url}/v1/test-auth?audience=${encodeURIComponent(resource)}`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      expect(atApi.status).toBe(200);
+      const elsewhere = await fetch(`${server.url}/v1/test-auth?audience=${encodeURIComponent(server.url)}`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      expect(elsewhere.status).toBe(401);
+    });
 
     it("introspects and revokes", async () => {
       const config = await configure(client.ClientSecretBasic(clientSecret));
@@ -95,6 +120,16 @@ describe("OAuth libraries against npm run dev", () => {
         expect(test.status).toBe(401);
       });
     }
+
+    it("sends resource (RFC 8707) and gets a token whose aud is that API", async () => {
+      const as = await discover();
+      const c: oauth.Client = { client_id: clientId };
+      const response = await oauth.clientCredentialsGrantRequest(as, c, oauth.ClientSecretBasic(clientSecret), new URLSearchParams({ resource }), options);
+      const tokens = await oauth.processClientCredentialsResponse(as, c, response);
+      expect(tokens.scope).toBe("invoices:read");
+      const introspected = await oauth.processIntrospectionResponse(as, c, await oauth.introspectionRequest(as, c, oauth.ClientSecretBasic(clientSecret), tokens.access_token, options));
+      expect(introspected.aud).toBe(resource);
+    });
 
     it("gets invalid_client for a wrong secret", async () => {
       const as = await discover();

@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { Verifier } from "../../src/index";
 import { generateSecret } from "../../src/services/secrets";
-import { BASE, call, createAccount, createCredential } from "../support/http";
-import { tokenFor } from "../support/oauth";
+import { BASE, call, createAccount, createCredential, json } from "../support/http";
+import { basic, form, tokenFor } from "../support/oauth";
 
 describe("Verifier.verify (RPC)", () => {
   const verifier = () => new Verifier(createExecutionContext(), env);
@@ -93,5 +93,28 @@ describe("examples/resource-server through its service binding", () => {
     const revoked = await api("/api/whoami", key.api_key);
     expect(revoked.status).toBe(401);
     expect(revoked.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+});
+
+describe("examples/resource-server configured with its API's audience", () => {
+  const billing = (path: string, bearer: string) => env.BILLING_SERVER.fetch(`http://example.test${path}`, { headers: { authorization: `Bearer ${bearer}` } });
+
+  it("passes tokens for its API and API keys with a grant on it; turns away the default API's tokens and other keys", async () => {
+    const created = await call("/admin/v1/apis", { method: "POST", body: { name: "Billing", identifier: env.BILLING_AUDIENCE, scopes: ["invoices:read"] } });
+    expect([201, 409]).toContain(created.status); // one per test run's storage
+    const account = await createAccount();
+    const grants = [{ api: env.BILLING_AUDIENCE, scopes: ["invoices:read"] }];
+    const client = await json(await call("/admin/v1/credentials", { method: "POST", body: { name: "billing client", type: "oauth_client", account_id: account.id, grants } }));
+    const key = await json(await call("/admin/v1/credentials", { method: "POST", body: { name: "billing key", type: "api_key", account_id: account.id, grants } }));
+    const other = await createCredential(account.id, "api_key");
+
+    const forBilling = await form("/oauth/token", { grant_type: "client_credentials", resource: env.BILLING_AUDIENCE }, { authorization: basic(client.client_id, client.client_secret) });
+    const { access_token } = await json(forBilling);
+    const inside = await billing("/api/whoami", access_token);
+    expect(inside.status).toBe(200);
+    expect(await inside.json()).toMatchObject({ valid: true, aud: env.BILLING_AUDIENCE, scopes: ["invoices:read"] });
+    expect((await billing("/api/whoami", await tokenFor(client))).status).toBe(401); // a token for the default API
+    expect((await billing("/api/whoami", key.api_key)).status).toBe(200);
+    expect((await billing("/api/whoami", other.api_key)).status).toBe(401);
   });
 });

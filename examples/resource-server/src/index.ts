@@ -3,11 +3,13 @@ import { createMiddleware } from "hono/factory";
 
 /** The part of Keymint's Verifier this Worker uses (src/rpc.ts in Keymint has the full type). */
 type VerifyResult =
-  | { valid: true; account_id: string; credential_id: string; credential_type: "oauth_client" | "api_key"; scopes: string[] }
+  | { valid: true; account_id: string; credential_id: string; credential_type: "oauth_client" | "api_key"; scopes: string[]; aud: string | null }
   | { valid: false; code: string };
 
 interface Bindings {
-  KEYMINT: { verify(token: string): Promise<VerifyResult> };
+  KEYMINT: { verify(token: string, options?: { audience?: string }): Promise<VerifyResult> };
+  /** This API's identifier in Keymint (POST /admin/v1/apis): only tokens for it, and API keys with a grant on it, pass. */
+  AUDIENCE?: string;
 }
 type Caller = Extract<VerifyResult, { valid: true }>;
 
@@ -15,7 +17,8 @@ type Caller = Extract<VerifyResult, { valid: true }>;
 const keymint = (scope?: string) =>
   createMiddleware<{ Bindings: Bindings; Variables: { caller: Caller } }>(async (c, next) => {
     const token = /^Bearer (\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    const result = token ? await c.env.KEYMINT.verify(token) : { valid: false as const, code: "missing" };
+    const options = c.env.AUDIENCE ? { audience: c.env.AUDIENCE } : undefined;
+    const result = token ? await c.env.KEYMINT.verify(token, options) : { valid: false as const, code: "missing" };
     if (!result.valid) {
       c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
       return c.json({ error: "invalid_token" }, result.code === "temporarily_unavailable" ? 503 : 401);
