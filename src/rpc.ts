@@ -20,17 +20,23 @@ export type VerifyResult =
     }
   | { valid: false; code: InvalidCode | "temporarily_unavailable" };
 
-/** `verify(token, {audience})`: with an audience, only a token for that API, or an API key with a grant on it. */
+/**
+ * `verify(token, {audience, ip})`: with an audience, only a token for that API, or an API key
+ * with a grant on it; `ip` is the caller's address, which an API key with an allowlist needs
+ * (without it, such a key fails).
+ */
 export interface VerifyOptions {
   audience?: string;
+  ip?: string;
 }
 
 export async function verifyForRpc(env: Env, ctx: Deferrer, token: unknown, options: unknown = {}): Promise<VerifyResult> {
   if (typeof token !== "string") return { valid: false, code: "malformed" };
-  const audience = typeof options === "object" && options !== null ? (options as VerifyOptions).audience : undefined;
+  const { audience, ip } = typeof options === "object" && options !== null ? (options as VerifyOptions) : {};
   if (audience !== undefined && (typeof audience !== "string" || !isAbsoluteUri(audience))) return { valid: false, code: "wrong_audience" };
+  const caller = typeof ip === "string" && ip.length <= 64 ? ip : null;
   try {
-    const result = await verifyBearer(env, { ctx, ipBlocked: false, ...(audience === undefined ? {} : { resource: audience }) }, token);
+    const result = await verifyBearer(env, { ctx, ip: caller, ipBlocked: false, ...(audience === undefined ? {} : { resource: audience }) }, token);
     if (!result.valid) return { valid: false, code: result.code };
     const { account_id, credential_id, credential_type, scopes, aud, grants } = result.identity;
     return { valid: true, account_id, credential_id, credential_type, scopes, aud, grants };

@@ -1109,6 +1109,8 @@ export interface paths {
                     cursor?: string;
                     account_id?: string;
                     type?: "oauth_client" | "api_key";
+                    /** @description Only credentials that expire before this moment */
+                    expires_before?: string;
                 };
                 header?: never;
                 path?: never;
@@ -1208,6 +1210,18 @@ export interface paths {
                              */
                             scopes: string[];
                         }[];
+                        /**
+                         * Format: date-time
+                         * @example 2027-06-30T00:00:00Z
+                         */
+                        expires_at?: string | null;
+                        /**
+                         * @example [
+                         *       "203.0.113.0/24",
+                         *       "2001:db8::/32"
+                         *     ]
+                         */
+                        allowed_ips?: string[] | null;
                     };
                 };
             };
@@ -1508,6 +1522,18 @@ export interface paths {
                              */
                             scopes: string[];
                         }[];
+                        /**
+                         * Format: date-time
+                         * @example 2027-06-30T00:00:00Z
+                         */
+                        expires_at?: string | null;
+                        /**
+                         * @example [
+                         *       "203.0.113.0/24",
+                         *       "2001:db8::/32"
+                         *     ]
+                         */
+                        allowed_ips?: string[] | null;
                     };
                 };
             };
@@ -2314,8 +2340,11 @@ export interface components {
             access_token: string;
             /** @enum {string} */
             token_type: "Bearer";
-            /** @enum {number} */
-            expires_in: 60;
+            /**
+             * @description exp − iat: 60, or less when the credential expires sooner
+             * @example 60
+             */
+            expires_in: number;
             /** @example events:write */
             scope: string;
         };
@@ -2423,6 +2452,27 @@ export interface components {
             previous_secret_expires_at: string | null;
             /** @description Access to APIs other than the default one; `scopes` is the grant on the default API */
             grants: components["schemas"]["CredentialGrant"][];
+            /**
+             * Format: date-time
+             * @description After this moment it authenticates nowhere; null: never
+             * @example 2026-11-27T04:15:33.123Z
+             */
+            expires_at: string | null;
+            /**
+             * @description The CIDRs it may be used from; null: anywhere
+             * @example [
+             *       "203.0.113.0/24"
+             *     ]
+             */
+            allowed_ips: string[] | null;
+            /**
+             * Format: date-time
+             * @description When a secret scanner reported its secret (LEAKED_SECRET_ACTION=flag); a roll clears it
+             * @example 2026-11-27T04:15:33.123Z
+             */
+            leaked_at: string | null;
+            /** @description Where the leaked secret was found */
+            leak_url: string | null;
         };
         CredentialGrant: {
             /**

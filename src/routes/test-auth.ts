@@ -56,7 +56,7 @@ export function registerTestAuthRoute(app: OpenAPIHono<AppEnv>) {
     const ip = clientIp(c.req.raw.headers);
     const bearer = authorizationCredentials(c.req.raw.headers, "Bearer");
     const { audience } = c.req.valid("query");
-    const check = { ctx: c.executionCtx, ipBlocked: isBlocked(ipKey(ip)), ...(audience === undefined ? {} : { resource: audience }) };
+    const check = { ctx: c.executionCtx, ip, ipBlocked: isBlocked(ipKey(ip)), ...(audience === undefined ? {} : { resource: audience }) };
     const result = bearer === null ? null : await verifyBearer(c.env, check, bearer);
     if (!result?.valid) {
       // Against the failing credential if it is known, else the caller's IP; 429 once over.

@@ -30,6 +30,13 @@ export interface Credential {
   previous_secret_expires_at: string | null;
   /** Access to APIs other than the default one (`scopes` is the grant on the default API). */
   grants: Grant[];
+  /** After this moment the credential authenticates nowhere; null: never. */
+  expires_at: string | null;
+  /** The CIDRs it may be used from; null: anywhere. */
+  allowed_ips: string[] | null;
+  /** Set when a secret scanner reported its secret (LEAKED_SECRET_ACTION=flag); a roll clears it. */
+  leaked_at: string | null;
+  leak_url: string | null;
 }
 
 /** The one response that carries a secret: creation (and rolling). */
@@ -49,6 +56,10 @@ export function toCredential(row: CredentialRow, now = Date.now(), grants: Grant
     hint: row.hint,
     previous_secret_expires_at: graceRunning ? row.previous_secret_expires_at : null,
     grants: grants.filter((grant) => grant.credential_id === row.id).map((grant) => ({ api: grant.identifier, scopes: JSON.parse(grant.scopes) as string[] })),
+    expires_at: row.expires_at,
+    allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
+    leaked_at: row.leaked_at,
+    leak_url: row.leak_url,
   };
 }
 
@@ -99,6 +110,36 @@ export interface NewCredential {
   account_id: string;
   scopes: string[];
   grants?: GrantInput[] | undefined;
+  expires_at?: string | null | undefined;
+  allowed_ips?: string[] | null | undefined;
+}
+
+/** MAX_CREDENTIAL_LIFETIME_DAYS, when set to a positive whole number. */
+function maxLifetimeDays(env: Env): number | null {
+  const days = Number(env.MAX_CREDENTIAL_LIFETIME_DAYS);
+  return env.MAX_CREDENTIAL_LIFETIME_DAYS && Number.isInteger(days) && days > 0 ? days : null;
+}
+
+/**
+ * The expiry a create or edit leaves the credential with, checked against the rules: in the
+ * future, and with MAX_CREDENTIAL_LIFETIME_DAYS set, present and at most that far out (counted
+ * from now: existing credentials are held to the policy when next changed).
+ */
+function checkedExpiry(env: Env, expiresAt: string | null, now = Date.now()): string | null {
+  if (expiresAt !== null && Date.parse(expiresAt) <= now) throw new ApiError("invalid_request", "expires_at must be in the future.");
+  const days = maxLifetimeDays(env);
+  if (days !== null) {
+    if (expiresAt === null) throw new ApiError("invalid_request", `expires_at is required: credentials live at most ${days} days here.`);
+    if (Date.parse(expiresAt) > now + days * 86_400_000) throw new ApiError("invalid_request", `expires_at is at most ${days} days away here.`);
+  }
+  return expiresAt === null ? null : nowIso(Date.parse(expiresAt));
+}
+
+/** The audit action for a change of expiry, if it changed. */
+function expiryAction(before: string | null, after: string | null): string | null {
+  if (before === after) return null;
+  if (before === null) return "credential.expiry_set";
+  return after === null ? "credential.expiry_cleared" : "credential.expiry_changed";
 }
 
 /** A create or roll retried with the same Idempotency-Key: the first result, without its secret. */
@@ -140,6 +181,7 @@ export async function createCredential(
     throw new ApiError("invalid_request", `An account has at most ${MAX_CREDENTIALS_PER_ACCOUNT} credentials.`);
   }
   const grants = await resolveGrants(env, input.grants ?? []);
+  const expiresAt = checkedExpiry(env, input.expires_at ?? null);
   const at = nowIso();
   const { reveal, stored } = await newSecret(input.type);
   const row: CredentialRow = {
@@ -156,6 +198,10 @@ export async function createCredential(
     created_at: at,
     updated_at: at,
     last_used_at: null,
+    expires_at: expiresAt,
+    allowed_ips: input.allowed_ips ? JSON.stringify(input.allowed_ips) : null,
+    leaked_at: null,
+    leak_url: null,
   };
   const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id, target_name: row.name }, {
     sql: "changes() > 0",
@@ -164,7 +210,10 @@ export async function createCredential(
   // The edge entry is written before the answer, so the credential's very first use, in this
   // location, is a KV read (elsewhere within KV's propagation delay, or one D1 read on a miss).
   // Inserted only with the row this batch made (a replayed create leaves the first one's alone).
-  const grantStatements = apiStore.insertGrants(env.DB, row.id, grants);
+  const grantStatements = [
+    ...apiStore.insertGrants(env.DB, row.id, grants),
+    ...(expiresAt === null ? [] : [lifecycleEvent(env.DB, who, at, row, "credential.expiry_set")]),
+  ];
   const created = async () => {
     await edgeEntries.publish(env, row);
     return { ...(await presented(env, [row]))[0]!, ...reveal };
@@ -234,27 +283,44 @@ export async function updateCredential(
   env: Env,
   who: AuditContext,
   id: string,
-  changes: { name?: string | undefined; scopes?: string[] | undefined; grants?: GrantInput[] | undefined },
+  changes: {
+    name?: string | undefined;
+    scopes?: string[] | undefined;
+    grants?: GrantInput[] | undefined;
+    expires_at?: string | null | undefined;
+    allowed_ips?: string[] | null | undefined;
+  },
 ): Promise<Credential> {
   // Nothing to change (`{}`): answer like a get, with no write and no audit event.
-  if (changes.name === undefined && changes.scopes === undefined && changes.grants === undefined) return getCredential(env, id);
-  const values = { name: changes.name ?? null, scopes: changes.scopes ? JSON.stringify(changes.scopes) : null };
+  if (Object.values(changes).every((value) => value === undefined)) return getCredential(env, id);
   const grants = changes.grants === undefined ? undefined : await resolveGrants(env, changes.grants);
   for (let attempt = 0; ; attempt++) {
     const row = await rowForAttempt(env, id, attempt);
     if (attempt > MAX_EDIT_RETRIES) throw conflict();
     const at = nextVersion(row);
-    // Scopes taken away are taken away at the edge before D1 commits (fail closed).
+    const expiresAt = checkedExpiry(env, changes.expires_at === undefined ? row.expires_at : changes.expires_at);
+    const values: credentials.CredentialChanges = {
+      ...(changes.name === undefined ? {} : { name: changes.name }),
+      ...(changes.scopes === undefined ? {} : { scopes: JSON.stringify(changes.scopes) }),
+      ...(expiresAt === row.expires_at ? {} : { expires_at: expiresAt }),
+      ...(changes.allowed_ips === undefined ? {} : { allowed_ips: changes.allowed_ips === null ? null : JSON.stringify(changes.allowed_ips) }),
+    };
+    // What is taken away is taken away at the edge before D1 commits (fail closed): scopes,
+    // grants (none until the new ones are published), an earlier expiry, and any change of the
+    // allowlist (from nowhere until the new one is published).
     const kept = changes.scopes;
     const scopesShrink = kept !== undefined && (JSON.parse(row.scopes) as string[]).some((scope) => !kept.includes(scope));
-    // New grants replace the old: until they are published, the entry holds none (fail closed).
-    if (scopesShrink || grants !== undefined) {
+    const expiresSooner = expiresAt !== null && (row.expires_at === null || expiresAt < row.expires_at);
+    if (scopesShrink || grants !== undefined || expiresSooner || changes.allowed_ips !== undefined) {
       await edgeEntries.restrict(env, row, (entry) => ({
         ...entry,
         scopes: kept ? entry.scopes.filter((scope) => kept.includes(scope)) : entry.scopes,
         grants: grants === undefined ? entry.grants : [],
+        expires_at: expiresSooner ? expiresAt : entry.expires_at,
+        allowed_ips: changes.allowed_ips === undefined ? entry.allowed_ips : [],
       }));
     }
+    const lifecycle = expiryAction(row.expires_at, expiresAt);
     // Conditional on the version read: a stalled edit cannot land over a newer one.
     const [changed] = await commit(env.DB, [
       credentials.updateCredential(env.DB, id, values, row.updated_at, at),
@@ -262,6 +328,7 @@ export async function updateCredential(
         sql: "changes() > 0",
         values: [],
       }),
+      ...(lifecycle === null ? [] : [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, lifecycle, at)]),
       ...(grants === undefined ? [] : apiStore.replaceGrants(env.DB, id, grants, at)),
     ]);
     if (changed) {
@@ -269,6 +336,18 @@ export async function updateCredential(
       return getCredential(env, id);
     }
   }
+}
+
+/**
+ * A lifecycle audit event (expiry set, changed, cleared) in the batch of its change: written
+ * only if the credential exists, and for an edit only if the edit landed (`version`).
+ */
+function lifecycleEvent(db: D1Database, who: AuditContext, at: string, row: { id: string; name: string }, action: string, version?: string): D1PreparedStatement {
+  const guard =
+    version === undefined
+      ? { sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ?)", values: [row.id] }
+      : { sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ? AND updated_at = ?)", values: [row.id, version] };
+  return insertAuditEvent(db, who, at, { action, target_type: "credential", target_id: row.id, target_name: row.name }, guard);
 }
 
 /**

@@ -57,6 +57,8 @@ export function entryOf(row: RowWithGrants): LiveEntry {
     scopes: JSON.parse(row.scopes) as string[],
     account_active: row.account_status === "active",
     updated_at: row.updated_at,
+    expires_at: row.expires_at,
+    allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
     grants: (row.grants ?? []).map((grant) => ({
       api_id: grant.api_id,
       identifier: grant.identifier,

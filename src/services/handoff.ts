@@ -55,14 +55,14 @@ export async function testSecret(
   secret: string,
 ): Promise<TestResult> {
   if (credential.type === "oauth_client") {
-    const client = await verifyClient(env, { ctx, ipBlocked: false }, credential.client_id ?? "", secret);
+    const client = await verifyClient(env, { ctx, ip: null, ipBlocked: false }, credential.client_id ?? "", secret);
     if (!client.valid) return { ok: false, reason: REASONS[client.code] ?? "The secret did not work." };
     const issued = await issueAccessToken(env, client.identity, client.identity.scopes);
     const verified = await verifyAccessToken(env, issued.access_token);
     if (!verified.valid) return { ok: false, reason: REASONS[verified.code] ?? "The token did not verify." };
     return { ok: true, kind: "access_token", claims: verified.identity.claims };
   }
-  const key = await verifyApiKey(env, { ctx, ipBlocked: false }, secret);
+  const key = await verifyApiKey(env, { ctx, ip: null, ipBlocked: false }, secret);
   if (!key.valid || key.identity.credential_id !== credential.id) {
     return { ok: false, reason: key.valid ? "That is another credential's key." : (REASONS[key.code] ?? "The key did not work.") };
   }

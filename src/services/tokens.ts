@@ -33,8 +33,17 @@ function encodedHeader(kid: string): string {
   return header;
 }
 
-/** A token for `aud` (an API's identifier; the default API when not given) with these scopes. */
-export async function issueAccessToken(env: Env, identity: Identity & { client_id: string }, scopes: string[], aud = settings(env).audience): Promise<IssuedToken> {
+/**
+ * A token for `aud` (an API's identifier; the default API when not given) with these scopes.
+ * It never outlives its credential: `exp` is at most `expiresAt` (whole seconds, rounded down).
+ */
+export async function issueAccessToken(
+  env: Env,
+  identity: Identity & { client_id: string },
+  scopes: string[],
+  aud = settings(env).audience,
+  expiresAt: string | null = null,
+): Promise<IssuedToken> {
   const { issuer } = settings(env);
   const signer = await activeSigner(env);
   const iat = Math.floor(Date.now() / 1000);
@@ -46,7 +55,7 @@ export async function issueAccessToken(env: Env, identity: Identity & { client_i
     client_id: identity.client_id,
     cid: identity.credential_id,
     iat,
-    exp: iat + ACCESS_TOKEN_LIFETIME_SECONDS,
+    exp: Math.min(iat + ACCESS_TOKEN_LIFETIME_SECONDS, expiresAt === null ? Infinity : Math.floor(Date.parse(expiresAt) / 1000)),
     jti: crypto.randomUUID(),
     scope,
   };
@@ -55,7 +64,7 @@ export async function issueAccessToken(env: Env, identity: Identity & { client_i
   return {
     access_token: `${signingInput}.${base64urlEncode(new Uint8Array(signature))}`,
     token_type: "Bearer",
-    expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
+    expires_in: payload.exp - iat,
     scope,
   };
 }

@@ -16,7 +16,7 @@ import type { Deferrer } from "./verification";
  */
 
 /** Why a known credential failed; the usage charts group failures by these. */
-export type FailureReason = "wrong_secret" | "revoked" | "inactive" | "deleted" | "expired";
+export type FailureReason = "wrong_secret" | "ip_not_allowed" | "revoked" | "inactive" | "deleted" | "expired";
 
 export type UsageEvent = { kind: "used" } | { kind: "token_issued" } | { kind: "verification" } | { kind: "failure"; reason: FailureReason };
 

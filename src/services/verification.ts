@@ -1,5 +1,6 @@
 import { errors as joseErrors, jwtVerify } from "jose";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, settings } from "../config";
+import { ipAllowed } from "../lib/cidr";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
 import { type Grant, type Target, grantsOf, isDefaultAudience, targetFor } from "./audiences";
@@ -81,6 +82,8 @@ export interface SecretCheck {
   ipBlocked: boolean;
   /** The API (identifier) the credential is used for: `resource` at the token endpoint, `audience` at test-auth. */
   resource?: string;
+  /** The caller's address (CF-Connecting-IP), for credentials with an allowlist; null: unknown. */
+  ip: string | null;
 }
 
 /**
@@ -94,7 +97,7 @@ async function verifySecret(
   key: LookupKey,
   type: LiveEntry["type"],
   digest: string,
-): Promise<Verified<Identity & { client_id: string | null; target: Target }>> {
+): Promise<Verified<Identity & { client_id: string | null; target: Target; expires_at: string | null }>> {
   const apiDigest = isDefaultAudience(env, check.resource) ? undefined : await sha256Hex(check.resource!);
   const { entry, api } = await findCredential(env, key, { ctx: check.ctx, noMissRead: check.ipBlocked, apiDigest });
   if (!entry || entry.type !== type) return invalid("unknown");
@@ -105,6 +108,11 @@ async function verifySecret(
   };
   if (isDeleted(entry)) return fail("revoked", "deleted");
   if (!secretMatches(entry, digest)) return fail("wrong_secret", "wrong_secret");
+  // From outside its allowlist a credential fails exactly as a wrong secret does (same code,
+  // same answer, counted against it), so the answer says nothing about where it may be used.
+  if (entry.allowed_ips && !ipAllowed(check.ip, entry.allowed_ips)) return fail("wrong_secret", "ip_not_allowed");
+  // Expired, or expiring within the second: a token it minted would be dead on arrival (`exp` has whole seconds).
+  if (entry.expires_at && Date.parse(entry.expires_at) - Date.now() < 1000) return fail("expired", "expired");
   if (!entry.account_active) return fail("inactive", "inactive");
   recordUsage(env, check.ctx, entry.id, { kind: "used" });
   const target = await targetFor(env, check.ctx, entry, check.resource, api);
@@ -119,6 +127,7 @@ async function verifySecret(
       aud: target?.aud ?? null,
       grants: grantsOf(env, entry),
       target,
+      expires_at: entry.expires_at ?? null,
     },
   };
 }
@@ -129,10 +138,12 @@ export async function verifyClient(
   check: SecretCheck,
   clientId: string,
   clientSecret: string,
-): Promise<Verified<Identity & { client_id: string; target: Target }>> {
+): Promise<Verified<Identity & { client_id: string; target: Target; expires_at: string | null }>> {
   if (!isWellFormed("client_id", clientId) || !isWellFormed("client_secret", clientSecret)) return invalid("malformed");
   const digest = await sha256Hex(clientSecret);
-  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", digest) as Promise<Verified<Identity & { client_id: string; target: Target }>>;
+  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", digest) as Promise<
+    Verified<Identity & { client_id: string; target: Target; expires_at: string | null }>
+  >;
 }
 
 /** An API key presented as a bearer token. Looked up by its digest (a UNIQUE index). */

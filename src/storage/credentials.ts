@@ -19,6 +19,13 @@ export interface CredentialRow {
   created_at: string;
   updated_at: string;
   last_used_at: string | null;
+  /** RFC 3339; null: never expires. */
+  expires_at: string | null;
+  /** JSON array of CIDRs; null: from anywhere. */
+  allowed_ips: string | null;
+  /** Set when a secret scanner reported the secret and the action is `flag`. */
+  leaked_at: string | null;
+  leak_url: string | null;
 }
 
 /** A credential as the hot paths need it: with its account's status, in one read. */
@@ -27,7 +34,7 @@ export interface CredentialWithAccount extends CredentialRow {
 }
 
 const COLUMNS =
-  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, scopes, created_at, updated_at, last_used_at";
+  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, scopes, created_at, updated_at, last_used_at, expires_at, allowed_ips, leaked_at, leak_url";
 const JOINED = `SELECT ${COLUMNS
   .split(", ")
   .map((column) => `c.${column}`)
@@ -37,7 +44,7 @@ const JOINED = `SELECT ${COLUMNS
 export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPreviousChanged = false): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
+      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
     )
     .bind(
       row.id,
@@ -53,6 +60,10 @@ export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPrevi
       row.created_at,
       row.updated_at,
       row.last_used_at,
+      row.expires_at,
+      row.allowed_ips,
+      row.leaked_at,
+      row.leak_url,
     );
 }
 
@@ -101,6 +112,8 @@ export function listCredentialsAfter(db: D1Database, afterId: string | null, lim
 export interface CredentialFilter {
   account_id: string | null;
   type: CredentialType | null;
+  /** Only credentials that expire before this moment (RFC 3339). */
+  expires_before?: string | null;
 }
 
 export function listCredentials(
@@ -119,6 +132,10 @@ export function listCredentials(
     conditions.push("type = ?");
     values.push(filter.type);
   }
+  if (filter.expires_before) {
+    conditions.push("expires_at IS NOT NULL AND expires_at < ?");
+    values.push(filter.expires_before);
+  }
   if (after) {
     conditions.push("(created_at, id) < (?, ?)");
     values.push(after.time, after.id);
@@ -131,22 +148,29 @@ export function listCredentials(
   );
 }
 
+/** What an edit may set; absent fields are kept (null sets a nullable field to null). */
+export interface CredentialChanges {
+  name?: string;
+  scopes?: string;
+  expires_at?: string | null;
+  allowed_ips?: string | null;
+}
+
 /**
- * Edits name and scopes, only if the row is still at `version` (its updated_at when it was
- * read): an edit that lost a race changes nothing, and the caller reads again.
+ * Edits a credential, only if the row is still at `version` (its updated_at when it was read):
+ * an edit that lost a race changes nothing, and the caller reads again.
  */
-export function updateCredential(
-  db: D1Database,
-  id: string,
-  changes: { name: string | null; scopes: string | null },
-  version: string,
-  updatedAt: string,
-): D1PreparedStatement {
+export function updateCredential(db: D1Database, id: string, changes: CredentialChanges, version: string, updatedAt: string): D1PreparedStatement {
+  const fields = (["name", "scopes", "expires_at", "allowed_ips"] as const).filter((field) => changes[field] !== undefined);
+  const sets = [...fields.map((field) => `${field} = ?`), "updated_at = ?"].join(", ");
   return db
-    .prepare(
-      "UPDATE credentials SET name = coalesce(?, name), scopes = coalesce(?, scopes), updated_at = ? WHERE id = ? AND updated_at = ?",
-    )
-    .bind(changes.name, changes.scopes, updatedAt, id, version);
+    .prepare(`UPDATE credentials SET ${sets} WHERE id = ? AND updated_at = ?`)
+    .bind(...fields.map((field) => changes[field] ?? null), updatedAt, id, version);
+}
+
+/** Marks a credential's secret as reported leaked (the `flag` action). */
+export function flagLeaked(db: D1Database, id: string, at: string, url: string | null): D1PreparedStatement {
+  return db.prepare("UPDATE credentials SET leaked_at = ?, leak_url = ? WHERE id = ?").bind(at, url, id);
 }
 
 /**
@@ -167,7 +191,7 @@ export function rollSecret(
       `UPDATE credentials SET
          previous_secret_hash = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_hash END,
          previous_secret_expires_at = ?1,
-         secret_hash = ?2, hint = ?3, updated_at = ?4
+         secret_hash = ?2, hint = ?3, updated_at = ?4, leaked_at = NULL, leak_url = NULL
        WHERE id = ?5 AND updated_at = ?6${onlyIfPreviousChanged ? " AND changes() > 0" : ""}`,
     )
     .bind(previousExpiresAt, secret.hash, secret.hint, updatedAt, id, version);

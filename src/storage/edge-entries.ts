@@ -45,6 +45,10 @@ export interface LiveEntry {
   updated_at: string;
   /** Grants on APIs other than the default one (absent in entries written before APIs existed). */
   grants?: EntryGrant[];
+  /** After this moment the credential authenticates nowhere (absent or null: never). */
+  expires_at?: string | null;
+  /** CIDRs it may be used from (absent or null: anywhere; []: nowhere, while an allowlist changes). */
+  allowed_ips?: string[] | null;
 }
 
 /**

@@ -23,7 +23,7 @@ const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const API_KEY = /^km_live_[0-9A-Za-z]{49}$/;
 const CLIENT_ID = /^kmc_[0-9A-Za-z]{28}$/;
 const CLIENT_SECRET = /^kms_[0-9A-Za-z]{49}$/;
-const BASE_KEYS = ["account_id", "created_at", "grants", "hint", "id", "last_used_at", "name", "previous_secret_expires_at", "scopes", "type"];
+const BASE_KEYS = ["account_id", "allowed_ips", "created_at", "expires_at", "grants", "hint", "id", "last_used_at", "leak_url", "leaked_at", "name", "previous_secret_expires_at", "scopes", "type"];
 const UNKNOWN_CREDENTIAL = "cred_0000000000000000000000";
 
 /** The exact keys of a credential: client_id for oauth_client only, plus the secret when shown. */
@@ -195,7 +195,7 @@ describe("POST /admin/v1/credentials", () => {
     ["a name with a newline", () => ({ ...valid(), name: "a\nb" })],
     ["a name with NUL", () => ({ ...valid(), name: "\u0000" })],
     ["a name with the RTL override U+202E", () => ({ ...valid(), name: "key\u202Etxt.exe" })],
-    ["an unknown field", () => ({ ...valid(), expires_at: "2030-01-01T00:00:00Z" })],
+    ["an unknown field", () => ({ ...valid(), expires: "2030-01-01T00:00:00Z" })],
     ["a client_secret chosen by the client", () => ({ ...valid(), client_secret: "kms_chosen" })],
     ["a client_id chosen by the client", () => ({ ...valid(), client_id: "kmc_chosen" })],
     ["33 scopes", () => ({ ...valid(), scopes: Array.from({ length: 33 }, (_, i) => `s${i}`) })],

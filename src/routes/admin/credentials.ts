@@ -1,5 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
+import { cidrProblem } from "../../lib/cidr";
 import {
   EXAMPLE_ID,
   NameSchema,
@@ -33,6 +34,25 @@ const GrantsSchema = z
   .refine((grants) => new Set(grants.map((grant) => grant.api)).size === grants.length, "one grant per API")
   .openapi({ description: "Grants on APIs other than the default one (at most 32, one per API)" });
 
+/** 1–32 IPv4/IPv6 CIDRs (a bare address is one host), or null: anywhere. */
+const AllowedIpsSchema = z
+  .array(
+    z
+      .string()
+      .max(64)
+      .superRefine((cidr, ctx) => {
+        const problem = cidrProblem(cidr);
+        if (problem) ctx.addIssue({ code: "custom", message: `each CIDR must be a valid IPv4 or IPv6 range: one ${problem}` });
+      }),
+  )
+  .min(1, "allowed_ips needs at least one CIDR (null: anywhere)")
+  .max(32, "at most 32 CIDRs")
+  .nullable()
+  .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"] });
+
+/** When it stops working: a future RFC 3339 time, or null (never). */
+const ExpiresAtSchema = z.iso.datetime({ offset: true }).nullable().openapi({ example: "2027-06-30T00:00:00Z" });
+
 export const CredentialSchema = z
   .object({
     id: z.string().openapi({ example: EXAMPLE_ID.cred }),
@@ -46,6 +66,10 @@ export const CredentialSchema = z
     hint: z.string().openapi({ description: "The last 4 characters of the current secret", example: "Xy3Q" }),
     previous_secret_expires_at: Time.nullable().openapi({ description: "While a rolled secret's grace period runs" }),
     grants: z.array(GrantSchema).openapi({ description: "Access to APIs other than the default one; `scopes` is the grant on the default API" }),
+    expires_at: Time.nullable().openapi({ description: "After this moment it authenticates nowhere; null: never" }),
+    allowed_ips: z.array(z.string()).nullable().openapi({ description: "The CIDRs it may be used from; null: anywhere", example: ["203.0.113.0/24"] }),
+    leaked_at: Time.nullable().openapi({ description: "When a secret scanner reported its secret (LEAKED_SECRET_ACTION=flag); a roll clears it" }),
+    leak_url: z.string().nullable().openapi({ description: "Where the leaked secret was found" }),
   })
   .openapi("Credential");
 
@@ -60,9 +84,17 @@ const NewCredential = z.strictObject({
   account_id: z.string().max(64).openapi({ example: EXAMPLE_ID.acct }),
   scopes: ScopesSchema.default([]),
   grants: GrantsSchema.optional(),
+  expires_at: ExpiresAtSchema.optional(),
+  allowed_ips: AllowedIpsSchema.optional(),
 });
 
-const CredentialChanges = z.strictObject({ name: NameSchema.optional(), scopes: ScopesSchema.optional(), grants: GrantsSchema.optional() });
+const CredentialChanges = z.strictObject({
+  name: NameSchema.optional(),
+  scopes: ScopesSchema.optional(),
+  grants: GrantsSchema.optional(),
+  expires_at: ExpiresAtSchema.optional(),
+  allowed_ips: AllowedIpsSchema.optional(),
+});
 
 const Roll = z.strictObject({
   expires_in: z
@@ -111,6 +143,10 @@ const list = createRoute({
       ...pageQuery,
       account_id: z.string().max(64).optional().openapi({ param: { name: "account_id", in: "query" }, example: EXAMPLE_ID.acct }),
       type: z.enum(["oauth_client", "api_key"]).optional().openapi({ param: { name: "type", in: "query" } }),
+      expires_before: z.iso
+        .datetime({ offset: true })
+        .optional()
+        .openapi({ param: { name: "expires_before", in: "query" }, description: "Only credentials that expire before this moment", example: "2027-01-01T00:00:00Z" }),
     }),
   },
   responses: {
@@ -178,7 +214,11 @@ export function registerCredentialRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(list, async (c) => {
     const query = c.req.valid("query");
     const { limit, after } = pageOf(query);
-    const filter = { account_id: query.account_id ?? null, type: query.type ?? null };
+    const filter = {
+      account_id: query.account_id ?? null,
+      type: query.type ?? null,
+      expires_before: query.expires_before === undefined ? null : new Date(query.expires_before).toISOString(),
+    };
     return c.json(await credentials.listCredentials(c.env, filter, limit, after), 200);
   });
   app.openapi(get, async (c) => c.json(await credentials.getCredential(c.env, c.req.valid("param").id), 200));

@@ -78,7 +78,7 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
  */
 export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication, resource?: string) {
   const ip = clientIp(c.req.raw.headers);
-  const check = { ctx: c.executionCtx, ipBlocked: isBlocked(ipKey(ip)), ...(resource === undefined ? {} : { resource }) };
+  const check = { ctx: c.executionCtx, ip, ipBlocked: isBlocked(ipKey(ip)), ...(resource === undefined ? {} : { resource }) };
   const result = await verifyClient(c.env, check, auth.clientId, auth.clientSecret);
   if (!result.valid) {
     await countFailure(c.env, ip, result.failedCredential);

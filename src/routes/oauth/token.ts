@@ -13,7 +13,7 @@ const TokenResponse = z
   .object({
     access_token: z.string(),
     token_type: z.literal("Bearer"),
-    expires_in: z.literal(60),
+    expires_in: z.int().min(1).max(60).openapi({ description: "exp − iat: 60, or less when the credential expires sooner", example: 60 }),
     scope: z.string().openapi({ example: "events:write" }),
   })
   .openapi("TokenResponse");
@@ -90,11 +90,12 @@ export function registerTokenRoute(app: OpenAPIHono<AppEnv>) {
     // One bulk KV read: the credential's entry and, with a resource, the API's.
     const client = await authenticateClient(c, auth, resource);
     if (client.target === null) throw new ApiError("invalid_target", "This client has no grant on that API, or no API has that identifier.");
-    const issued = await issueAccessToken(c.env, client, grantedScopes(form.get("scope"), client.target.scopes), client.target.aud);
+    const scopes = grantedScopes(form.get("scope"), client.target.scopes);
+    const issued = await issueAccessToken(c.env, client, scopes, client.target.aud, client.expires_at);
     recordUsage(c.env, c.executionCtx, client.credential_id, { kind: "token_issued" });
     c.header("Cache-Control", "no-store");
     c.header("Pragma", "no-cache");
-    return c.json({ ...issued, expires_in: 60 as const }, 200);
+    return c.json(issued, 200);
   });
 }
 
