@@ -36,9 +36,8 @@ export default defineConfig(async () => {
             BILLING_AUDIENCE,
           },
           serviceBindings: { RESOURCE_SERVER: "keymint-example-resource-server", BILLING_SERVER: "keymint-example-billing-server" },
-          // The usage queue, as wrangler.toml declares it, delivering batches at once
-          // (production waits up to 5 s to fill a batch).
-          queueProducers: { USAGE: { queueName: "keymint-usage" } },
+          // The usage queue (wrangler.toml), delivering batches at once: production waits up to
+          // 5 s to fill a batch.
           queueConsumers: { "keymint-usage": { maxBatchTimeout: 0 } },
           workers: [
             {
