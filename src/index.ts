@@ -32,3 +32,5 @@ export class Verifier extends WorkerEntrypoint<Env> {
     return verifyForRpc(this.env, this.ctx, token, options);
   }
 }
+
+export { JtiStore } from "./durable-objects/jti-store";

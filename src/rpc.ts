@@ -28,15 +28,21 @@ export type VerifyResult =
 export interface VerifyOptions {
   audience?: string;
   ip?: string;
+  /** For a DPoP-bound token: the `DPoP` proof header, and the method and URL of the request it came with. */
+  dpop?: { proof: string; method: string; url: string };
 }
 
 export async function verifyForRpc(env: Env, ctx: Deferrer, token: unknown, options: unknown = {}): Promise<VerifyResult> {
   if (typeof token !== "string") return { valid: false, code: "malformed" };
-  const { audience, ip } = typeof options === "object" && options !== null ? (options as VerifyOptions) : {};
+  const { audience, ip, dpop } = typeof options === "object" && options !== null ? (options as VerifyOptions) : {};
+  const presented =
+    dpop && typeof dpop.proof === "string" && typeof dpop.method === "string" && typeof dpop.url === "string"
+      ? { scheme: "DPoP" as const, proof: dpop.proof, method: dpop.method.toUpperCase(), url: dpop.url.split(/[?#]/)[0]! }
+      : undefined;
   if (audience !== undefined && (typeof audience !== "string" || !isAbsoluteUri(audience))) return { valid: false, code: "wrong_audience" };
   const caller = typeof ip === "string" && ip.length <= 64 ? ip : null;
   try {
-    const result = await verifyBearer(env, { ctx, ip: caller, ipBlocked: false, ...(audience === undefined ? {} : { resource: audience }) }, token);
+    const result = await verifyBearer(env, { ctx, ip: caller, ipBlocked: false, ...(audience === undefined ? {} : { resource: audience }) }, token, presented);
     if (!result.valid) return { valid: false, code: result.code };
     const { account_id, credential_id, credential_type, scopes, aud, grants } = result.identity;
     return { valid: true, account_id, credential_id, credential_type, scopes, aud, grants };

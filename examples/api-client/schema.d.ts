@@ -84,6 +84,13 @@ export interface paths {
                         client_id?: string;
                         /** @description client_secret_post only; not together with an Authorization header */
                         client_secret?: string;
+                        /**
+                         * @description private_key_jwt (RFC 7523)
+                         * @constant
+                         */
+                        client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                        /** @description private_key_jwt: a JWT signed by a key of the client's jwks */
+                        client_assertion?: string;
                     };
                 };
             };
@@ -97,7 +104,7 @@ export interface paths {
                         "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
-                /** @description invalid_request, unsupported_grant_type, invalid_scope or invalid_target */
+                /** @description invalid_request, unsupported_grant_type, invalid_scope, invalid_target, invalid_dpop_proof or use_dpop_nonce */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -188,6 +195,13 @@ export interface paths {
                         client_id?: string;
                         /** @description client_secret_post only; not together with an Authorization header */
                         client_secret?: string;
+                        /**
+                         * @description private_key_jwt (RFC 7523)
+                         * @constant
+                         */
+                        client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                        /** @description private_key_jwt: a JWT signed by a key of the client's jwks */
+                        client_assertion?: string;
                     };
                 };
             };
@@ -292,6 +306,13 @@ export interface paths {
                         client_id?: string;
                         /** @description client_secret_post only; not together with an Authorization header */
                         client_secret?: string;
+                        /**
+                         * @description private_key_jwt (RFC 7523)
+                         * @constant
+                         */
+                        client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                        /** @description private_key_jwt: a JWT signed by a key of the client's jwks */
+                        client_assertion?: string;
                     };
                 };
             };
@@ -1222,6 +1243,30 @@ export interface paths {
                          *     ]
                          */
                         allowed_ips?: string[] | null;
+                        /**
+                         * @description oauth_client only: private_key_jwt needs jwks and gets no secret
+                         * @enum {string}
+                         */
+                        token_endpoint_auth_method?: "client_secret_basic" | "private_key_jwt";
+                        /**
+                         * @example {
+                         *       "keys": [
+                         *         {
+                         *           "kty": "EC",
+                         *           "crv": "P-256",
+                         *           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                         *           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                         *           "kid": "client-key-1"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        jwks?: {
+                            keys: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                        dpop_bound_access_tokens?: boolean;
                     };
                 };
             };
@@ -1534,6 +1579,26 @@ export interface paths {
                          *     ]
                          */
                         allowed_ips?: string[] | null;
+                        /**
+                         * @description private_key_jwt clients: rotate keys by replacing the set
+                         * @example {
+                         *       "keys": [
+                         *         {
+                         *           "kty": "EC",
+                         *           "crv": "P-256",
+                         *           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                         *           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                         *           "kid": "client-key-1"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        jwks?: {
+                            keys: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                        dpop_bound_access_tokens?: boolean;
                     };
                 };
             };
@@ -2332,14 +2397,17 @@ export interface components {
              * @example invalid_request
              * @enum {string}
              */
-            error: "invalid_request" | "invalid_grant" | "invalid_scope" | "invalid_target" | "unauthorized_client" | "unsupported_grant_type" | "unsupported_token_type" | "unauthorized" | "invalid_client" | "invalid_token" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable";
+            error: "invalid_request" | "invalid_grant" | "invalid_scope" | "invalid_target" | "invalid_dpop_proof" | "use_dpop_nonce" | "unauthorized_client" | "unsupported_grant_type" | "unsupported_token_type" | "unauthorized" | "invalid_client" | "invalid_token" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable";
             /** @example name: must be 1 to 100 characters, without control characters */
             error_description: string;
         };
         TokenResponse: {
             access_token: string;
-            /** @enum {string} */
-            token_type: "Bearer";
+            /**
+             * @description DPoP when the request carried a DPoP proof (RFC 9449)
+             * @enum {string}
+             */
+            token_type: "Bearer" | "DPoP";
             /**
              * @description exp − iat: 60, or less when the credential expires sooner
              * @example 60
@@ -2359,7 +2427,11 @@ export interface components {
             iat?: number;
             jti?: string;
             /** @enum {string} */
-            token_type?: "Bearer";
+            token_type?: "Bearer" | "DPoP";
+            /** @description A DPoP-bound token's key thumbprint (RFC 9449 §6.2) */
+            cnf?: {
+                jkt: string;
+            };
         };
         AuthorizationServerMetadata: {
             [key: string]: unknown;
@@ -2473,6 +2545,32 @@ export interface components {
             leaked_at: string | null;
             /** @description Where the leaked secret was found */
             leak_url: string | null;
+            /**
+             * @description oauth_client only; fixed at creation
+             * @enum {string}
+             */
+            token_endpoint_auth_method?: "client_secret_basic" | "private_key_jwt";
+            /**
+             * @description private_key_jwt only: its public keys
+             * @example {
+             *       "keys": [
+             *         {
+             *           "kty": "EC",
+             *           "crv": "P-256",
+             *           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+             *           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+             *           "kid": "client-key-1"
+             *         }
+             *       ]
+             *     }
+             */
+            jwks?: {
+                keys: {
+                    [key: string]: unknown;
+                }[];
+            };
+            /** @description Its tokens must be DPoP-bound (RFC 9449 §5.2) */
+            dpop_bound_access_tokens: boolean;
         };
         CredentialGrant: {
             /**

@@ -288,10 +288,10 @@ export const SecretShownOncePage: FC<{ actor: string; credential: CredentialWith
         {"client_secret" in credential ? (
           <>
             <CopyField id="client_id" label="Client ID" value={credential.client_id ?? ""} />
-            <CopyField id="client_secret" label="Client Secret" value={credential.client_secret} />
+            <CopyField id="client_secret" label="Client Secret" value={credential.client_secret ?? ""} />
           </>
         ) : (
-          <CopyField id="api_key" label="API Key" value={credential.api_key} />
+          <CopyField id="api_key" label="API Key" value={credential.api_key ?? ""} />
         )}
         {rolled && credential.previous_secret_expires_at ? (
           <p class="hint">

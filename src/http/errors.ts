@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   invalid_grant: 400,
   invalid_scope: 400,
   invalid_target: 400,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   unsupported_token_type: 400,
@@ -45,7 +47,7 @@ export class ApiError extends Error {
 }
 
 /** The bindings Keymint waits on. */
-export type Store = "d1" | "kv" | "rate_limiter";
+export type Store = "d1" | "kv" | "rate_limiter" | "jti_store";
 
 /** Thrown by storage when D1 or KV fails: the route answers 503 instead of guessing. */
 export class StoreUnavailableError extends Error {

@@ -5,6 +5,7 @@ import { isAbsoluteUri } from "../http/identifiers";
 import { errorResponse, errorResponses } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { clientIp, countFailure, ipKey, isBlocked } from "../services/rate-limits";
+import { currentNonce, endpointUrl } from "../services/dpop";
 import { verifyBearer } from "../services/verification";
 
 const TestAuthResponse = z
@@ -51,17 +52,31 @@ const testAuth = createRoute({
 /** RFC 6750 §3: the challenge every rejected bearer request carries. */
 export const INVALID_TOKEN_CHALLENGE = { "WWW-Authenticate": 'Bearer realm="keymint", error="invalid_token"' };
 
+/** RFC 9449 §7.1: the challenge for a DPoP-bound token presented without a valid proof. */
+const DPOP_CHALLENGE = { "WWW-Authenticate": 'DPoP realm="keymint", error="invalid_token", algs="ES256 PS256 RS256 EdDSA"' };
+
 export function registerTestAuthRoute(app: OpenAPIHono<AppEnv>) {
   app.openapi(testAuth, async (c) => {
     const ip = clientIp(c.req.raw.headers);
-    const bearer = authorizationCredentials(c.req.raw.headers, "Bearer");
+    const headers = c.req.raw.headers;
+    const dpop = authorizationCredentials(headers, "DPoP");
+    const bearer = dpop ?? authorizationCredentials(headers, "Bearer");
     const { audience } = c.req.valid("query");
     const check = { ctx: c.executionCtx, ip, ipBlocked: isBlocked(ipKey(ip)), ...(audience === undefined ? {} : { resource: audience }) };
-    const result = bearer === null ? null : await verifyBearer(c.env, check, bearer);
+    // RFC 9449 §7: a DPoP-bound token comes with the DPoP scheme and a proof for this request.
+    const presented = { scheme: dpop === null ? ("Bearer" as const) : ("DPoP" as const), proof: headers.get("dpop") ?? undefined, method: "GET", url: endpointUrl(c.env, "/v1/test-auth") };
+    const result = bearer === null ? null : await verifyBearer(c.env, check, bearer, presented);
     if (!result?.valid) {
       // Against the failing credential if it is known, else the caller's IP; 429 once over.
       await countFailure(c.env, ip, result?.failedCredential);
-      throw new ApiError("invalid_token", "The API key or access token is missing, malformed, unknown or revoked.", INVALID_TOKEN_CHALLENGE);
+      if (result?.code === "use_dpop_nonce") {
+        throw new ApiError("invalid_token", "Use the DPoP-Nonce this response carries.", {
+          "WWW-Authenticate": 'DPoP error="use_dpop_nonce", error_description="Use the DPoP-Nonce this response carries"',
+          "DPoP-Nonce": await currentNonce(c.env),
+        });
+      }
+      const challenge = result?.code === "invalid_dpop_proof" || dpop !== null ? DPOP_CHALLENGE : INVALID_TOKEN_CHALLENGE;
+      throw new ApiError("invalid_token", "The API key or access token is missing, malformed, unknown or revoked.", challenge);
     }
     const { account_id, credential_id, credential_type, scopes, aud, grants } = result.identity;
     c.set("credentialId", credential_id);

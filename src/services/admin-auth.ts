@@ -42,7 +42,8 @@ export async function authenticateAdmin(env: Env, presented: AdminCredentials): 
     if (looksLikeJwt(presented.bearer)) {
       // Only tokens for Keymint itself (the default API): an `admin` scope on another API is that API's business.
       const token = await verifyAccessToken(env, presented.bearer, settings(env).audience);
-      if (token.valid) {
+      // A DPoP-bound token needs a proof of its key, which the admin API does not take: refused.
+      if (token.valid && !token.identity.claims.cnf) {
         return token.identity.scopes.includes(ADMIN_SCOPE)
           ? { ok: true, actor: `client:${token.identity.claims.client_id}` }
           : { ok: false, code: "forbidden", reason: `This access token lacks the ${ADMIN_SCOPE} scope.` };

@@ -3,7 +3,7 @@ import { sha256Hex } from "../lib/crypto";
 import { getAccount } from "../storage/accounts";
 import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
 import * as credentials from "../storage/credentials";
-import type { CredentialFilter, CredentialRow, CredentialType, CredentialWithAccount } from "../storage/credentials";
+import type { CredentialFilter, CredentialRow, CredentialType, CredentialWithAccount, TokenEndpointAuthMethod } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import { claimIdempotencyKey, getIdempotencyKey, releaseIdempotencyKey } from "../storage/idempotency-keys";
 import { type Page, type Position, toPage } from "../storage/pagination";
@@ -14,6 +14,7 @@ import { apisByIdentifier } from "./apis";
 import { type Grant, isDefaultAudience } from "./audiences";
 import { MAX_CREDENTIALS_PER_ACCOUNT, deletedEntry, edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
+import { jwksProblem, publicKeys } from "../lib/client-jwks";
 import { generateSecret, hintOf } from "./secrets";
 
 /** A credential as admins see it: never its secret, never a digest. */
@@ -37,10 +38,16 @@ export interface Credential {
   /** Set when a secret scanner reported its secret (LEAKED_SECRET_ACTION=flag); a roll clears it. */
   leaked_at: string | null;
   leak_url: string | null;
+  /** oauth_client only: `client_secret_basic` (its secret; post works too) or `private_key_jwt` (assertions). */
+  token_endpoint_auth_method?: TokenEndpointAuthMethod;
+  /** private_key_jwt only: its public keys. */
+  jwks?: { keys: Record<string, unknown>[] };
+  /** Its tokens must be DPoP-bound. */
+  dpop_bound_access_tokens: boolean;
 }
 
-/** The one response that carries a secret: creation (and rolling). */
-export type CredentialWithSecret = Credential & ({ client_secret: string } | { api_key: string });
+/** The one response that carries a secret: creation (and rolling); a private_key_jwt client has none. */
+export type CredentialWithSecret = Credential & { client_secret?: string; api_key?: string };
 
 export function toCredential(row: CredentialRow, now = Date.now(), grants: GrantRow[] = []): Credential {
   const graceRunning = row.previous_secret_expires_at !== null && Date.parse(row.previous_secret_expires_at) > now;
@@ -60,6 +67,9 @@ export function toCredential(row: CredentialRow, now = Date.now(), grants: Grant
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
     leaked_at: row.leaked_at,
     leak_url: row.leak_url,
+    ...(row.type === "oauth_client" ? { token_endpoint_auth_method: row.token_endpoint_auth_method } : {}),
+    ...(row.jwks === null ? {} : { jwks: JSON.parse(row.jwks) as { keys: Record<string, unknown>[] } }),
+    dpop_bound_access_tokens: row.dpop_bound_access_tokens === 1,
   };
 }
 
@@ -104,11 +114,19 @@ async function newSecret(type: CredentialType) {
   return { reveal, stored: { hash: await sha256Hex(secret), hint: hintOf(secret) } };
 }
 
+/** A private_key_jwt client's secret: random bytes nobody holds, so no secret ever matches. */
+async function unusableSecret() {
+  return { hash: await sha256Hex(crypto.randomUUID() + crypto.randomUUID()), hint: "" };
+}
+
 export interface NewCredential {
   name: string;
   type: CredentialType;
   account_id: string;
   scopes: string[];
+  token_endpoint_auth_method?: TokenEndpointAuthMethod | undefined;
+  jwks?: { keys: Record<string, unknown>[] } | undefined;
+  dpop_bound_access_tokens?: boolean | undefined;
   grants?: GrantInput[] | undefined;
   expires_at?: string | null | undefined;
   allowed_ips?: string[] | null | undefined;
@@ -182,8 +200,19 @@ export async function createCredential(
   }
   const grants = await resolveGrants(env, input.grants ?? []);
   const expiresAt = checkedExpiry(env, input.expires_at ?? null);
+  const method = input.token_endpoint_auth_method ?? "client_secret_basic";
+  if (method === "private_key_jwt") {
+    if (input.type !== "oauth_client") throw new ApiError("invalid_request", "token_endpoint_auth_method is for oauth_client credentials.");
+    const problem = input.jwks === undefined ? "is required for private_key_jwt" : jwksProblem(input.jwks);
+    if (problem) throw new ApiError("invalid_request", `jwks ${problem}.`);
+  } else if (input.jwks !== undefined) throw new ApiError("invalid_request", "jwks is for private_key_jwt clients only.");
+  if (input.token_endpoint_auth_method !== undefined && input.type !== "oauth_client") {
+    throw new ApiError("invalid_request", "token_endpoint_auth_method is for oauth_client credentials.");
+  }
   const at = nowIso();
-  const { reveal, stored } = await newSecret(input.type);
+  // A private_key_jwt client gets no secret: nothing to show, nothing that could match.
+  const { reveal, stored }: { reveal: { client_secret?: string; api_key?: string }; stored: { hash: string; hint: string } } =
+    method === "private_key_jwt" ? { reveal: {}, stored: await unusableSecret() } : await newSecret(input.type);
   const row: CredentialRow = {
     id: newId("cred"),
     account_id: input.account_id,
@@ -202,6 +231,9 @@ export async function createCredential(
     allowed_ips: input.allowed_ips ? JSON.stringify(input.allowed_ips) : null,
     leaked_at: null,
     leak_url: null,
+    token_endpoint_auth_method: method,
+    jwks: input.jwks === undefined ? null : JSON.stringify(publicKeys(input.jwks)),
+    dpop_bound_access_tokens: input.dpop_bound_access_tokens ? 1 : 0,
   };
   const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id, target_name: row.name }, {
     sql: "changes() > 0",
@@ -289,6 +321,8 @@ export async function updateCredential(
     grants?: GrantInput[] | undefined;
     expires_at?: string | null | undefined;
     allowed_ips?: string[] | null | undefined;
+    jwks?: { keys: Record<string, unknown>[] } | undefined;
+    dpop_bound_access_tokens?: boolean | undefined;
   },
 ): Promise<Credential> {
   // Nothing to change (`{}`): answer like a get, with no write and no audit event.
@@ -299,11 +333,19 @@ export async function updateCredential(
     if (attempt > MAX_EDIT_RETRIES) throw conflict();
     const at = nextVersion(row);
     const expiresAt = checkedExpiry(env, changes.expires_at === undefined ? row.expires_at : changes.expires_at);
+    if (changes.jwks !== undefined) {
+      if (row.token_endpoint_auth_method !== "private_key_jwt") throw new ApiError("invalid_request", "jwks is for private_key_jwt clients only.");
+      const problem = jwksProblem(changes.jwks);
+      if (problem) throw new ApiError("invalid_request", `jwks ${problem}.`);
+    }
+    const jwks = changes.jwks === undefined ? undefined : publicKeys(changes.jwks);
     const values: credentials.CredentialChanges = {
       ...(changes.name === undefined ? {} : { name: changes.name }),
       ...(changes.scopes === undefined ? {} : { scopes: JSON.stringify(changes.scopes) }),
       ...(expiresAt === row.expires_at ? {} : { expires_at: expiresAt }),
       ...(changes.allowed_ips === undefined ? {} : { allowed_ips: changes.allowed_ips === null ? null : JSON.stringify(changes.allowed_ips) }),
+      ...(jwks === undefined ? {} : { jwks: JSON.stringify(jwks) }),
+      ...(changes.dpop_bound_access_tokens === undefined ? {} : { dpop_bound_access_tokens: changes.dpop_bound_access_tokens ? 1 : 0 }),
     };
     // What is taken away is taken away at the edge before D1 commits (fail closed): scopes,
     // grants (none until the new ones are published), an earlier expiry, and any change of the
@@ -311,9 +353,13 @@ export async function updateCredential(
     const kept = changes.scopes;
     const scopesShrink = kept !== undefined && (JSON.parse(row.scopes) as string[]).some((scope) => !kept.includes(scope));
     const expiresSooner = expiresAt !== null && (row.expires_at === null || expiresAt < row.expires_at);
-    if (scopesShrink || grants !== undefined || expiresSooner || changes.allowed_ips !== undefined) {
+    // A key removed from jwks stops working at once; requiring DPoP takes effect at once too.
+    const keptKeys = jwks === undefined ? undefined : new Set(jwks.keys.map((key) => JSON.stringify(key)));
+    if (scopesShrink || grants !== undefined || expiresSooner || changes.allowed_ips !== undefined || jwks !== undefined || changes.dpop_bound_access_tokens === true) {
       await edgeEntries.restrict(env, row, (entry) => ({
         ...entry,
+        ...(keptKeys === undefined ? {} : { jwks: (entry.jwks ?? []).filter((key) => keptKeys.has(JSON.stringify(key))) }),
+        ...(changes.dpop_bound_access_tokens === true ? { dpop_bound: true } : {}),
         scopes: kept ? entry.scopes.filter((scope) => kept.includes(scope)) : entry.scopes,
         grants: grants === undefined ? entry.grants : [],
         expires_at: expiresSooner ? expiresAt : entry.expires_at,
@@ -321,6 +367,7 @@ export async function updateCredential(
       }));
     }
     const lifecycle = expiryAction(row.expires_at, expiresAt);
+    const keysChanged = jwks !== undefined && JSON.stringify(jwks) !== row.jwks;
     // Conditional on the version read: a stalled edit cannot land over a newer one.
     const [changed] = await commit(env.DB, [
       credentials.updateCredential(env.DB, id, values, row.updated_at, at),
@@ -329,6 +376,7 @@ export async function updateCredential(
         values: [],
       }),
       ...(lifecycle === null ? [] : [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, lifecycle, at)]),
+      ...(keysChanged ? [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, "credential.jwks_changed", at)] : []),
       ...(grants === undefined ? [] : apiStore.replaceGrants(env.DB, id, grants, at)),
     ]);
     if (changed) {
@@ -392,6 +440,9 @@ export async function rollCredential(
   }
   for (let attempt = 0; ; attempt++) {
     const row = await rowForAttempt(env, id, attempt);
+    if (row.token_endpoint_auth_method === "private_key_jwt") {
+      throw new ApiError("invalid_request", "A private_key_jwt client has no secret to roll: rotate its keys with a PATCH of jwks.");
+    }
     if (attempt > MAX_EDIT_RETRIES) throw conflict();
     const at = nextVersion(row);
     const { reveal, stored } = await newSecret(row.type);

@@ -57,6 +57,8 @@ export function entryOf(row: RowWithGrants): LiveEntry {
     scopes: JSON.parse(row.scopes) as string[],
     account_active: row.account_status === "active",
     updated_at: row.updated_at,
+    ...(row.token_endpoint_auth_method === "private_key_jwt" ? { jwks: (JSON.parse(row.jwks ?? '{"keys":[]}') as { keys: Record<string, unknown>[] }).keys } : {}),
+    ...(row.dpop_bound_access_tokens === 1 ? { dpop_bound: true } : {}),
     expires_at: row.expires_at,
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
     grants: (row.grants ?? []).map((grant) => ({

@@ -15,7 +15,7 @@ import type { Identity } from "./verification";
  */
 export interface IssuedToken {
   access_token: string;
-  token_type: "Bearer";
+  token_type: "Bearer" | "DPoP";
   expires_in: number;
   scope: string;
 }
@@ -43,6 +43,8 @@ export async function issueAccessToken(
   scopes: string[],
   aud = settings(env).audience,
   expiresAt: string | null = null,
+  /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6: `cnf.jkt`), if any. */
+  jkt: string | null = null,
 ): Promise<IssuedToken> {
   const { issuer } = settings(env);
   const signer = await activeSigner(env);
@@ -58,12 +60,13 @@ export async function issueAccessToken(
     exp: Math.min(iat + ACCESS_TOKEN_LIFETIME_SECONDS, expiresAt === null ? Infinity : Math.floor(Date.parse(expiresAt) / 1000)),
     jti: crypto.randomUUID(),
     scope,
+    ...(jkt === null ? {} : { cnf: { jkt } }),
   };
   const signingInput = `${encodedHeader(signer.kid)}.${base64urlEncode(encoder.encode(JSON.stringify(payload)))}`;
   const signature = await crypto.subtle.sign(ES256_SIGN, signer.key, encoder.encode(signingInput));
   return {
     access_token: `${signingInput}.${base64urlEncode(new Uint8Array(signature))}`,
-    token_type: "Bearer",
+    token_type: jkt === null ? "Bearer" : "DPoP",
     expires_in: payload.exp - iat,
     scope,
   };

@@ -4,7 +4,9 @@ import { ipAllowed } from "../lib/cidr";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
 import { type Grant, type Target, grantsOf, isDefaultAudience, targetFor } from "./audiences";
+import { assertionIssuer, verifyAssertion } from "./client-assertions";
 import { findCredential } from "./credential-lookup";
+import { verifyProof } from "./dpop";
 import { isTokenRevoked } from "./revocation";
 import { isWellFormed } from "./secrets";
 import { verificationKey } from "./signing-keys";
@@ -55,7 +57,9 @@ export type InvalidCode =
   | "expired"
   | "bad_signature"
   | "bad_claims"
-  | "wrong_audience"; // valid, but not for the API asked about (or no grant on it)
+  | "wrong_audience" // valid, but not for the API asked about (or no grant on it)
+  | "invalid_dpop_proof" // a DPoP-bound token without a valid proof of its key (or a proof for a bearer token)
+  | "use_dpop_nonce"; // a proof without the current server nonce
 
 const invalid = (code: InvalidCode, failedCredential?: string) =>
   (failedCredential === undefined ? { valid: false, code } : { valid: false, code, failedCredential }) as {
@@ -96,8 +100,8 @@ async function verifySecret(
   check: SecretCheck,
   key: LookupKey,
   type: LiveEntry["type"],
-  digest: string,
-): Promise<Verified<Identity & { client_id: string | null; target: Target; expires_at: string | null }>> {
+  proves: (entry: LiveEntry) => boolean | Promise<boolean>,
+): Promise<Verified<Identity & { client_id: string | null; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
   const apiDigest = isDefaultAudience(env, check.resource) ? undefined : await sha256Hex(check.resource!);
   const { entry, api } = await findCredential(env, key, { ctx: check.ctx, noMissRead: check.ipBlocked, apiDigest });
   if (!entry || entry.type !== type) return invalid("unknown");
@@ -107,7 +111,7 @@ async function verifySecret(
     return invalid(code, failedCredential);
   };
   if (isDeleted(entry)) return fail("revoked", "deleted");
-  if (!secretMatches(entry, digest)) return fail("wrong_secret", "wrong_secret");
+  if (!(await proves(entry))) return fail("wrong_secret", "wrong_secret");
   // From outside its allowlist a credential fails exactly as a wrong secret does (same code,
   // same answer, counted against it), so the answer says nothing about where it may be used.
   if (entry.allowed_ips && !ipAllowed(check.ip, entry.allowed_ips)) return fail("wrong_secret", "ip_not_allowed");
@@ -128,6 +132,7 @@ async function verifySecret(
       grants: grantsOf(env, entry),
       target,
       expires_at: entry.expires_at ?? null,
+      dpop_bound: entry.dpop_bound === true,
     },
   };
 }
@@ -138,11 +143,27 @@ export async function verifyClient(
   check: SecretCheck,
   clientId: string,
   clientSecret: string,
-): Promise<Verified<Identity & { client_id: string; target: Target; expires_at: string | null }>> {
+): Promise<Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
   if (!isWellFormed("client_id", clientId) || !isWellFormed("client_secret", clientSecret)) return invalid("malformed");
   const digest = await sha256Hex(clientSecret);
-  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", digest) as Promise<
-    Verified<Identity & { client_id: string; target: Target; expires_at: string | null }>
+  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", (entry) => secretMatches(entry, digest)) as Promise<
+    Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>
+  >;
+}
+
+/**
+ * Client authentication with a private_key_jwt assertion (src/services/client-assertions.ts):
+ * the client is found by the assertion's `iss`, then the assertion must verify against its keys.
+ */
+export async function verifyClientAssertion(
+  env: Env,
+  check: SecretCheck,
+  assertion: string,
+): Promise<Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
+  const clientId = assertionIssuer(assertion);
+  if (clientId === null || !isWellFormed("client_id", clientId)) return invalid("malformed");
+  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", (entry) => verifyAssertion(env, entry, assertion)) as Promise<
+    Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>
   >;
 }
 
@@ -150,7 +171,7 @@ export async function verifyClient(
 export async function verifyApiKey(env: Env, check: SecretCheck, apiKey: string): Promise<Verified<Identity>> {
   if (!isWellFormed("api_key", apiKey)) return invalid("malformed");
   const digest = await sha256Hex(apiKey);
-  const result = await verifySecret(env, check, { by: "digest", digest }, "api_key", digest);
+  const result = await verifySecret(env, check, { by: "digest", digest }, "api_key", (entry) => secretMatches(entry, digest));
   if (!result.valid) return result;
   // With an audience, the key passes only if it has a grant on that API.
   if (result.identity.target === null) return invalid("wrong_audience", result.identity.credential_id);
@@ -169,6 +190,8 @@ export interface TokenClaims {
   exp: number;
   jti: string;
   scope: string;
+  /** RFC 9449 §6: the thumbprint of the key the token is bound to. */
+  cnf?: { jkt: string };
 }
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -240,6 +263,7 @@ export async function verifyAccessToken(env: Env, token: string, audience?: stri
     exp: payload.exp,
     jti: payload.jti,
     scope: payload.scope,
+    ...(isBinding(payload.cnf) ? { cnf: { jkt: payload.cnf.jkt } } : {}),
   };
   const apiDigest = claims.aud === settings(env).audience ? null : await sha256Hex(claims.aud);
   if (await isTokenRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, jti: claims.jti, iat: claims.iat, apiDigest })) {
@@ -260,14 +284,48 @@ export async function verifyAccessToken(env: Env, token: string, audience?: stri
   };
 }
 
+function isBinding(cnf: unknown): cnf is { jkt: string } {
+  return typeof cnf === "object" && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === "string";
+}
+
+/** How a bearer was presented: its scheme and, for DPoP, the proof and the request it is for. */
+export interface Presentation {
+  scheme: "Bearer" | "DPoP";
+  proof?: string | undefined;
+  method: string;
+  url: string;
+}
+
+/**
+ * A DPoP-bound token counts only with a proof of its key for this request (RFC 9449 §7): the
+ * `DPoP` scheme, a fresh single-use proof with `ath`, and the key's thumbprint equal to `cnf.jkt`.
+ * A bearer token is refused under the DPoP scheme, and a bound one under Bearer.
+ */
+export async function checkBinding<T extends Identity & { claims: TokenClaims }>(env: Env, result: Verified<T>, token: string, presented: Presentation): Promise<Verified<T>> {
+  if (!result.valid) return result;
+  const bound = result.identity.claims.cnf?.jkt;
+  if (bound === undefined) return presented.scheme === "Bearer" ? result : invalid("invalid_dpop_proof", result.identity.credential_id);
+  if (presented.scheme !== "DPoP" || presented.proof === undefined) return invalid("invalid_dpop_proof", result.identity.credential_id);
+  const proof = await verifyProof(env, presented.proof, { method: presented.method, url: presented.url, accessToken: token });
+  if (!proof.ok) return invalid(proof.error, result.identity.credential_id);
+  return proof.jkt === bound ? result : invalid("invalid_dpop_proof", result.identity.credential_id);
+}
+
 /**
  * Test Auth and the verify RPC: an API key or an access token, whichever it is. With
  * `check.resource` (the `audience` asked about), a token must be for that API and an API key
  * must have a grant on it.
  */
-export async function verifyBearer(env: Env, check: SecretCheck, bearer: string): Promise<Verified<Identity>> {
-  if (bearer.startsWith("km_live_")) return verifyApiKey(env, check, bearer);
-  return countTokenVerification(env, check.ctx, await verifyAccessToken(env, bearer, check.resource));
+export async function verifyBearer(env: Env, check: SecretCheck, bearer: string, presented?: Presentation): Promise<Verified<Identity>> {
+  if (bearer.startsWith("km_live_")) {
+    // An API key is not a token and binds to no key: never under the DPoP scheme.
+    if (presented?.scheme === "DPoP") return invalid("invalid_dpop_proof");
+    return verifyApiKey(env, check, bearer);
+  }
+  const result = await verifyAccessToken(env, bearer, check.resource);
+  // Without a presentation (the RPC called without `dpop`), a DPoP-bound token cannot count.
+  const checked = presented === undefined ? (result.valid && result.identity.claims.cnf ? invalid("invalid_dpop_proof", result.identity.credential_id) : result) : await checkBinding(env, result, bearer, presented);
+  return countTokenVerification(env, check.ctx, checked as typeof result);
 }
 
 /** Usage of a token check: a verification of its credential, or that credential's failure. */

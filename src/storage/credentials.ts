@@ -26,7 +26,15 @@ export interface CredentialRow {
   /** Set when a secret scanner reported the secret and the action is `flag`. */
   leaked_at: string | null;
   leak_url: string | null;
+  /** How an oauth_client authenticates: with its secret, or with assertions signed by a key of `jwks`. */
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  /** JSON {"keys": [...]}: public keys of a private_key_jwt client; null otherwise. */
+  jwks: string | null;
+  /** 1: its tokens must be DPoP-bound (RFC 9449 §5.2). */
+  dpop_bound_access_tokens: number;
 }
+
+export type TokenEndpointAuthMethod = "client_secret_basic" | "private_key_jwt";
 
 /** A credential as the hot paths need it: with its account's status, in one read. */
 export interface CredentialWithAccount extends CredentialRow {
@@ -34,7 +42,7 @@ export interface CredentialWithAccount extends CredentialRow {
 }
 
 const COLUMNS =
-  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, scopes, created_at, updated_at, last_used_at, expires_at, allowed_ips, leaked_at, leak_url";
+  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, scopes, created_at, updated_at, last_used_at, expires_at, allowed_ips, leaked_at, leak_url, token_endpoint_auth_method, jwks, dpop_bound_access_tokens";
 const JOINED = `SELECT ${COLUMNS
   .split(", ")
   .map((column) => `c.${column}`)
@@ -44,7 +52,7 @@ const JOINED = `SELECT ${COLUMNS
 export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPreviousChanged = false): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
+      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
     )
     .bind(
       row.id,
@@ -64,6 +72,9 @@ export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPrevi
       row.allowed_ips,
       row.leaked_at,
       row.leak_url,
+      row.token_endpoint_auth_method,
+      row.jwks,
+      row.dpop_bound_access_tokens,
     );
 }
 
@@ -154,6 +165,8 @@ export interface CredentialChanges {
   scopes?: string;
   expires_at?: string | null;
   allowed_ips?: string | null;
+  jwks?: string;
+  dpop_bound_access_tokens?: number;
 }
 
 /**
@@ -161,7 +174,7 @@ export interface CredentialChanges {
  * an edit that lost a race changes nothing, and the caller reads again.
  */
 export function updateCredential(db: D1Database, id: string, changes: CredentialChanges, version: string, updatedAt: string): D1PreparedStatement {
-  const fields = (["name", "scopes", "expires_at", "allowed_ips"] as const).filter((field) => changes[field] !== undefined);
+  const fields = (["name", "scopes", "expires_at", "allowed_ips", "jwks", "dpop_bound_access_tokens"] as const).filter((field) => changes[field] !== undefined);
   const sets = [...fields.map((field) => `${field} = ?`), "updated_at = ?"].join(", ");
   return db
     .prepare(`UPDATE credentials SET ${sets} WHERE id = ? AND updated_at = ?`)

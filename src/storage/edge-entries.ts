@@ -49,6 +49,10 @@ export interface LiveEntry {
   expires_at?: string | null;
   /** CIDRs it may be used from (absent or null: anywhere; []: nowhere, while an allowlist changes). */
   allowed_ips?: string[] | null;
+  /** A private_key_jwt client: the public keys its assertions must be signed by. */
+  jwks?: Record<string, unknown>[];
+  /** Its tokens must be DPoP-bound. */
+  dpop_bound?: boolean;
 }
 
 /**

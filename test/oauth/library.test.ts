@@ -47,7 +47,9 @@ describe("RFC 8414 metadata", () => {
       revocation_endpoint: "http://localhost:8787/oauth/revoke",
       grant_types_supported: ["client_credentials"],
     });
-    expect([...metadata.token_endpoint_auth_methods_supported].sort()).toEqual(["client_secret_basic", "client_secret_post"]);
+    expect([...metadata.token_endpoint_auth_methods_supported].sort()).toEqual(["client_secret_basic", "client_secret_post", "private_key_jwt"]);
+    expect(metadata.token_endpoint_auth_signing_alg_values_supported).toEqual(["ES256", "PS256", "RS256", "EdDSA"]);
+    expect(metadata.dpop_signing_alg_values_supported).toEqual(["ES256", "PS256", "RS256", "EdDSA"]);
     expect(metadata.introspection_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(["client_secret_basic", "client_secret_post"]));
     expect(metadata.revocation_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(["client_secret_basic", "client_secret_post"]));
     expect(metadata.token_endpoint_auth_methods_supported).not.toContain("none");

@@ -1,6 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
 import { cidrProblem } from "../../lib/cidr";
+import { jwksProblem } from "../../lib/client-jwks";
 import {
   EXAMPLE_ID,
   NameSchema,
@@ -50,6 +51,15 @@ const AllowedIpsSchema = z
   .nullable()
   .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"] });
 
+/** A private_key_jwt client's public keys (contract: at most 5; EC P-256, RSA 2048+, Ed25519; unique kids; no private member). */
+const JwksSchema = z
+  .object({ keys: z.array(z.record(z.string(), z.unknown())) })
+  .superRefine((jwks, ctx) => {
+    const problem = jwksProblem(jwks);
+    if (problem) ctx.addIssue({ code: "custom", message: `jwks ${problem}` });
+  })
+  .openapi({ example: { keys: [{ kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "client-key-1" }] } });
+
 /** When it stops working: a future RFC 3339 time, or null (never). */
 const ExpiresAtSchema = z.iso.datetime({ offset: true }).nullable().openapi({ example: "2027-06-30T00:00:00Z" });
 
@@ -70,6 +80,9 @@ export const CredentialSchema = z
     allowed_ips: z.array(z.string()).nullable().openapi({ description: "The CIDRs it may be used from; null: anywhere", example: ["203.0.113.0/24"] }),
     leaked_at: Time.nullable().openapi({ description: "When a secret scanner reported its secret (LEAKED_SECRET_ACTION=flag); a roll clears it" }),
     leak_url: z.string().nullable().openapi({ description: "Where the leaked secret was found" }),
+    token_endpoint_auth_method: z.enum(["client_secret_basic", "private_key_jwt"]).optional().openapi({ description: "oauth_client only; fixed at creation" }),
+    jwks: JwksSchema.optional().openapi({ description: "private_key_jwt only: its public keys" }),
+    dpop_bound_access_tokens: z.boolean().openapi({ description: "Its tokens must be DPoP-bound (RFC 9449 §5.2)" }),
   })
   .openapi("Credential");
 
@@ -86,6 +99,9 @@ const NewCredential = z.strictObject({
   grants: GrantsSchema.optional(),
   expires_at: ExpiresAtSchema.optional(),
   allowed_ips: AllowedIpsSchema.optional(),
+  token_endpoint_auth_method: z.enum(["client_secret_basic", "private_key_jwt"]).optional().openapi({ description: "oauth_client only: private_key_jwt needs jwks and gets no secret" }),
+  jwks: JwksSchema.optional(),
+  dpop_bound_access_tokens: z.boolean().optional(),
 });
 
 const CredentialChanges = z.strictObject({
@@ -94,6 +110,8 @@ const CredentialChanges = z.strictObject({
   grants: GrantsSchema.optional(),
   expires_at: ExpiresAtSchema.optional(),
   allowed_ips: AllowedIpsSchema.optional(),
+  jwks: JwksSchema.optional().openapi({ description: "private_key_jwt clients: rotate keys by replacing the set" }),
+  dpop_bound_access_tokens: z.boolean().optional(),
 });
 
 const Roll = z.strictObject({

@@ -3,13 +3,16 @@ import { authorizationCredentials } from "../../http/auth-header";
 import { ApiError } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
 import { clientIp, countFailure, ipKey, isBlocked } from "../../services/rate-limits";
-import { verifyClient } from "../../services/verification";
+import { CLIENT_ASSERTION_TYPE } from "../../services/client-assertions";
+import { verifyClient, verifyClientAssertion } from "../../services/verification";
 
 /**
  * Client authentication at the OAuth endpoints (RFC 6749 §2.3.1): client_secret_basic or
  * client_secret_post, the §5.2 invalid_client answers, and the failure rate limits.
  */
-export type ClientAuthentication = { method: "client_secret_basic" | "client_secret_post"; clientId: string; clientSecret: string };
+export type ClientAuthentication =
+  | { method: "client_secret_basic" | "client_secret_post"; clientId: string; clientSecret: string }
+  | { method: "private_key_jwt"; assertion: string; clientId: string | null };
 
 /**
  * client_secret_post's form fields, for the OpenAPI document of every endpoint that
@@ -19,6 +22,8 @@ export type ClientAuthentication = { method: "client_secret_basic" | "client_sec
 export const CLIENT_SECRET_POST_FIELDS = {
   client_id: { type: "string", description: "client_secret_post only (or naming the Basic client again)", example: "kmc_0Jx3Yb8QeR5tUw2ZaLm9Hk3FyP1c" },
   client_secret: { type: "string", description: "client_secret_post only; not together with an Authorization header" },
+  client_assertion_type: { type: "string", const: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", description: "private_key_jwt (RFC 7523)" },
+  client_assertion: { type: "string", description: "private_key_jwt: a JWT signed by a key of the client's jwks" },
 } as const;
 
 const BASIC_CHALLENGE = { "WWW-Authenticate": 'Basic realm="keymint", charset="UTF-8"' };
@@ -39,6 +44,18 @@ function formDecode(value: string): string {
  */
 export function clientAuthentication(c: Context<AppEnv>, form: Map<string, string>): ClientAuthentication {
   const header = c.req.header("authorization");
+  if (form.has("client_assertion") || form.has("client_assertion_type")) {
+    // private_key_jwt (RFC 7523 §2.2): one method at a time.
+    if (header !== undefined || form.has("client_secret")) {
+      throw new ApiError("invalid_request", "Authenticate with one method: a client assertion, or a secret.");
+    }
+    if (form.get("client_assertion_type") !== CLIENT_ASSERTION_TYPE) {
+      throw new ApiError("invalid_request", `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}.`);
+    }
+    const assertion = form.get("client_assertion");
+    if (!assertion) throw invalidClient(false);
+    return { method: "private_key_jwt", assertion, clientId: form.get("client_id") ?? null };
+  }
   if (header !== undefined && form.has("client_secret")) {
     throw new ApiError("invalid_request", "Authenticate with the Authorization header or the body, not both.");
   }
@@ -79,9 +96,12 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
 export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication, resource?: string) {
   const ip = clientIp(c.req.raw.headers);
   const check = { ctx: c.executionCtx, ip, ipBlocked: isBlocked(ipKey(ip)), ...(resource === undefined ? {} : { resource }) };
-  const result = await verifyClient(c.env, check, auth.clientId, auth.clientSecret);
-  if (!result.valid) {
-    await countFailure(c.env, ip, result.failedCredential);
+  const result =
+    auth.method === "private_key_jwt" ? await verifyClientAssertion(c.env, check, auth.assertion) : await verifyClient(c.env, check, auth.clientId, auth.clientSecret);
+  // A client_id sent beside an assertion must be the assertion's own (RFC 7521 §4.2).
+  const sameClient = auth.method !== "private_key_jwt" || auth.clientId === null || !result.valid || auth.clientId === result.identity.client_id;
+  if (!result.valid || !sameClient) {
+    await countFailure(c.env, ip, result.valid ? result.identity.client_id : result.failedCredential);
     throw invalidClient(auth.method === "client_secret_basic");
   }
   c.set("credentialId", result.identity.credential_id);

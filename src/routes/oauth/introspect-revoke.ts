@@ -40,7 +40,8 @@ const IntrospectionResponse = z
     exp: z.int().optional(),
     iat: z.int().optional(),
     jti: z.string().optional(),
-    token_type: z.literal("Bearer").optional(),
+    token_type: z.enum(["Bearer", "DPoP"]).optional(),
+    cnf: z.object({ jkt: z.string() }).optional().openapi({ description: "A DPoP-bound token's key thumbprint (RFC 9449 §6.2)" }),
   })
   .openapi("IntrospectionResponse");
 
@@ -104,7 +105,8 @@ export function registerIntrospectionRoutes(app: OpenAPIHono<AppEnv>) {
         exp: claims.exp,
         iat: claims.iat,
         jti: claims.jti,
-        token_type: "Bearer" as const,
+        token_type: claims.cnf ? ("DPoP" as const) : ("Bearer" as const),
+        ...(claims.cnf ? { cnf: claims.cnf } : {}),
       },
       200,
     );

@@ -1,3 +1,5 @@
+import { CLIENT_ASSERTION_ALGORITHMS } from "../../lib/client-jwks";
+import { DPOP_ALGORITHMS } from "../../services/dpop";
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { JWKS_MAX_AGE_SECONDS, settings } from "../../config";
 import { errorResponses } from "../../http/schemas";
@@ -38,6 +40,9 @@ const jwksRoute = createRoute({
   },
 });
 
+/** Client authentication at the token, introspection and revocation endpoints. */
+const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+
 export function registerMetadataRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(metadata, (c) => {
     const { issuer } = settings(c.env);
@@ -51,9 +56,13 @@ export function registerMetadataRoutes(app: OpenAPIHono<AppEnv>) {
         revocation_endpoint: `${issuer}/oauth/revoke`,
         grant_types_supported: ["client_credentials"],
         response_types_supported: [],
-        token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-        introspection_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
-        revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+        token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+        token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
+        introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+        introspection_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
+        revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+        revocation_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGORITHMS,
+        dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
         access_token_signing_alg_values_supported: ["ES256"],
         service_documentation: `${issuer}/docs`,
       },

@@ -1,5 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { ApiError } from "../../http/errors";
+import { currentNonce, endpointUrl, verifyProof } from "../../services/dpop";
 import { MAX_IDENTIFIER_LENGTH, isAbsoluteUri } from "../../http/identifiers";
 import { errorResponse, errorResponses } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
@@ -12,7 +14,7 @@ import { CLIENT_SECRET_POST_FIELDS, authenticateClient, clientAuthentication } f
 const TokenResponse = z
   .object({
     access_token: z.string(),
-    token_type: z.literal("Bearer"),
+    token_type: z.enum(["Bearer", "DPoP"]).openapi({ description: "DPoP when the request carried a DPoP proof (RFC 9449)" }),
     expires_in: z.int().min(1).max(60).openapi({ description: "exp − iat: 60, or less when the credential expires sooner", example: 60 }),
     scope: z.string().openapi({ example: "events:write" }),
   })
@@ -51,7 +53,7 @@ const token = createRoute({
   },
   responses: {
     200: { description: "An access token", content: { "application/json": { schema: TokenResponse } } },
-    400: errorResponse(400, "invalid_request, unsupported_grant_type, invalid_scope or invalid_target"),
+    400: errorResponse(400, "invalid_request, unsupported_grant_type, invalid_scope, invalid_target, invalid_dpop_proof or use_dpop_nonce"),
     401: errorResponse(401, "invalid_client"),
     ...errorResponses(413, 429, 503),
   },
@@ -66,6 +68,24 @@ function grantedScopes(requested: string | undefined, allowed: string[]): string
     throw new ApiError("invalid_scope", "The requested scope exceeds the credential's grant on this API.");
   }
   return scopes;
+}
+
+/**
+ * The DPoP key the token will be bound to (RFC 9449 §5), from a `DPoP` proof for this request;
+ * null without one, unless the credential requires DPoP. A bad proof: 400 invalid_dpop_proof;
+ * one without the current nonce (DPOP_NONCE_REQUIRED): 400 use_dpop_nonce with a `DPoP-Nonce`.
+ */
+async function dpopKey(c: Context<AppEnv>, required: boolean): Promise<string | null> {
+  const proof = c.req.header("dpop");
+  if (proof === undefined) {
+    if (required) throw new ApiError("invalid_dpop_proof", "This client's tokens must be DPoP-bound: send a DPoP proof.");
+    return null;
+  }
+  const result = await verifyProof(c.env, proof, { method: "POST", url: endpointUrl(c.env, "/oauth/token") });
+  if (!result.ok) {
+    throw new ApiError(result.error, result.description, result.error === "use_dpop_nonce" ? { "DPoP-Nonce": await currentNonce(c.env) } : {});
+  }
+  return result.jkt;
 }
 
 /** RFC 8707 §2: `resource` is an absolute URI without a fragment, else invalid_target. */
@@ -91,7 +111,8 @@ export function registerTokenRoute(app: OpenAPIHono<AppEnv>) {
     const client = await authenticateClient(c, auth, resource);
     if (client.target === null) throw new ApiError("invalid_target", "This client has no grant on that API, or no API has that identifier.");
     const scopes = grantedScopes(form.get("scope"), client.target.scopes);
-    const issued = await issueAccessToken(c.env, client, scopes, client.target.aud, client.expires_at);
+    const jkt = await dpopKey(c, client.dpop_bound);
+    const issued = await issueAccessToken(c.env, client, scopes, client.target.aud, client.expires_at, jkt);
     recordUsage(c.env, c.executionCtx, client.credential_id, { kind: "token_issued" });
     c.header("Cache-Control", "no-store");
     c.header("Pragma", "no-cache");
