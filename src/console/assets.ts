@@ -62,7 +62,10 @@ input[type=text], input[type=search], input[type=password], select, textarea { w
 [aria-invalid="true"] { border-color: var(--danger); border-width: 2px; }
 .field-error { color: #a40e26; font-size: 13px; margin-top: 4px; font-weight: 600; }
 .hint { color: var(--muted); font-size: 13px; margin-top: 4px; }
-fieldset.grant { border-top: 1px solid var(--line); padding-top: 12px; }
+fieldset.grant { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
+/* A floated legend sits inside the box, not across its border (it may run to two lines). */
+fieldset.grant > legend { float: left; width: 100%; padding: 0; margin-bottom: 8px; }
+fieldset.grant > legend + * { clear: both; }
 fieldset.grant > label[for] { font-weight: 600; display: block; }
 .legend-id { display: block; font-weight: 400; color: var(--muted); }
 .scope-list { display: flex; flex-wrap: wrap; gap: 0 20px; }
