@@ -50,7 +50,16 @@ describe("a client generated from /openapi.json, against npm run dev", () => {
     // ... which Test Auth accepts.
     const testAuth = (bearer: string) => anyone.GET("/v1/test-auth", { headers: { Authorization: `Bearer ${bearer}` } });
     const accepted = await testAuth(accessToken);
-    expect(accepted.data).toEqual({ ok: true, account_id: accountId, credential_id: credential.id, credential_type: "oauth_client", scopes: ["events:write"] });
+    // The contract ("APIs and audiences"): test-auth also answers the token's aud and its grants.
+    expect(accepted.data).toEqual({
+      ok: true,
+      account_id: accountId,
+      credential_id: credential.id,
+      credential_type: "oauth_client",
+      scopes: ["events:write"],
+      aud: server.url,
+      grants: [{ api: server.url, scopes: ["events:write"] }],
+    });
 
     // API keys work at Test Auth directly.
     const key = (await admin.POST("/admin/v1/credentials", { body: { name: "legacy webhook", type: "api_key", account_id: accountId } })).data!;
