@@ -62,6 +62,14 @@ input[type=text], input[type=search], input[type=password], select, textarea { w
 [aria-invalid="true"] { border-color: var(--danger); border-width: 2px; }
 .field-error { color: #a40e26; font-size: 13px; margin-top: 4px; font-weight: 600; }
 .hint { color: var(--muted); font-size: 13px; margin-top: 4px; }
+fieldset.grant { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
+/* A floated legend sits inside the box, not across its border (it may run to two lines). */
+fieldset.grant > legend { float: left; width: 100%; padding: 0; margin-bottom: 8px; }
+fieldset.grant > legend + * { clear: both; }
+fieldset.grant > label[for] { font-weight: 600; display: block; }
+.legend-id { display: block; font-weight: 400; color: var(--muted); }
+.scope-list { display: flex; flex-wrap: wrap; gap: 0 20px; }
+ul.plain { list-style: none; margin: 0; padding: 0; }
 .notice { padding: 12px 16px; border-radius: 8px; border: 1px solid var(--line); background: #fff; margin-bottom: 16px; }
 .notice.warn { background: var(--warn-bg); border-color: var(--warn-line); }
 .notice.error { background: #ffebe9; border-color: #ffcecb; color: #82071e; }

@@ -1,9 +1,11 @@
 import type { FC } from "hono/jsx";
 import type { Account } from "../services/accounts";
+import type { Api } from "../services/apis";
 import type { AuditEvent } from "../services/audit";
 import type { Credential, CredentialWithSecret } from "../services/credentials";
 import type { Handoff } from "../services/handoff";
 import type { TwoWayPage } from "../services/search";
+import { type AccessError, GrantFields, type GrantSelection, isDefaultApi } from "./apis";
 import { HandoffKit } from "./handoff";
 import { CopyField, Field, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
 
@@ -175,18 +177,22 @@ const invalid = (error: FormError | undefined, field: FormError["field"]) =>
 export const NewCredentialPage: FC<{
   actor: string;
   accounts: Account[];
+  apis: Api[];
   nonce: string;
   values: NewCredentialValues;
+  selection: GrantSelection;
   error?: FormError | undefined;
-}> = ({ actor, accounts, nonce, values, error }) => {
+  accessError?: AccessError | undefined;
+}> = ({ actor, accounts, apis, nonce, values, selection, error, accessError }) => {
   const chosen = accounts.find((account) => account.id === values.account_id);
+  const problem = error ?? accessError;
   return (
     <Layout title="Create credential" section="credentials" actor={actor}>
       <h1>Create credential</h1>
       <p class="lead">The secret is shown once, right after you create it. Keymint keeps only its hash.</p>
-      {error ? (
+      {problem ? (
         <Notice kind="error" id="form-error">
-          {error.message}
+          {problem.message}
         </Notice>
       ) : null}
       <form method="post" action="/console/credentials" class="stack card">
@@ -251,6 +257,10 @@ export const NewCredentialPage: FC<{
             ) : null}
           </div>
         </div>
+        <section class="stack" aria-labelledby="access-heading">
+          <h2 id="access-heading">APIs and scopes</h2>
+          <GrantFields apis={apis} selection={selection} error={accessError} />
+        </section>
         <div class="confirm-actions">
           <a class="button" href="/console/credentials">
             Cancel
@@ -379,8 +389,11 @@ export const CredentialPage: FC<{
   moreEvents: boolean;
   urls: Handoff;
   back: string;
+  apis: Api[];
+  selection: GrantSelection;
+  accessError?: AccessError | undefined;
   flash?: string | undefined;
-}> = ({ actor, credential, account, events, moreEvents, urls, back, flash }) => (
+}> = ({ actor, credential, account, events, moreEvents, urls, back, apis, selection, accessError, flash }) => (
   <Layout title={credential.name} section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
     <p>
       <a href={listHref(back)}>← Credentials</a>
@@ -435,6 +448,23 @@ export const CredentialPage: FC<{
         <span class="mono">…{credential.hint}</span>
       </Field>
       <Field label="Scopes">{credential.scopes.length ? <span class="mono">{credential.scopes.join(" ")}</span> : <span class="hint">None</span>}</Field>
+      <Field label="Other APIs">
+        {credential.grants.length === 0 ? (
+          <span class="hint">None: its tokens are for the default API only</span>
+        ) : (
+          <ul class="plain">
+            {credential.grants.map((grant) => {
+              const api = apis.find((candidate) => !isDefaultApi(candidate) && candidate.identifier === grant.api);
+              return (
+                <li>
+                  {api ? <Name>{api.name}</Name> : null} <span class="mono">{grant.api}</span>:{" "}
+                  {grant.scopes.length ? <span class="mono">{grant.scopes.join(" ")}</span> : <span class="hint">no scope</span>}
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </Field>
       <Field label="Created (UTC)">
         <When at={credential.created_at} />
       </Field>
@@ -454,6 +484,26 @@ export const CredentialPage: FC<{
         )}
       </Field>
     </dl>
+    <section class="card" aria-labelledby="access-heading">
+      <h2 id="access-heading">APIs and scopes</h2>
+      <p class="hint">
+        A token is for one API: the client names it with <code>resource</code> at the token endpoint. Changes apply to tokens minted after you save.
+      </p>
+      {accessError ? (
+        <Notice kind="error" id="form-error">
+          {accessError.message}
+        </Notice>
+      ) : null}
+      <form method="post" action={`/console/credentials/${credential.id}/access`} class="stack">
+        <input type="hidden" name="back" value={back} />
+        <GrantFields apis={apis} selection={selection} error={accessError} />
+        <div>
+          <button type="submit" class="primary">
+            Save access
+          </button>
+        </div>
+      </form>
+    </section>
     <HandoffKit credential={credential} urls={urls} idPrefix="kit" />
     <section aria-labelledby="history-heading">
       <h2 id="history-heading">History</h2>

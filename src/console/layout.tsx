@@ -2,7 +2,7 @@ import type { Child, FC } from "hono/jsx";
 
 /** The frame of every console page. hono/jsx escapes every interpolated value. */
 
-export type Section = "credentials" | "accounts" | "audit";
+export type Section = "credentials" | "apis" | "accounts" | "audit";
 
 export const Layout: FC<{ title: string; section?: Section | undefined; actor?: string | undefined; focus?: "heading" | undefined; children: Child }> = ({
   title,
@@ -29,6 +29,7 @@ export const Layout: FC<{ title: string; section?: Section | undefined; actor?: 
             <>
               <nav aria-label="Console">
                 <a href="/console/credentials" aria-current={section === "credentials" ? "page" : undefined}>Credentials</a>
+                <a href="/console/apis" aria-current={section === "apis" ? "page" : undefined}>APIs</a>
                 <a href="/console/accounts" aria-current={section === "accounts" ? "page" : undefined}>Accounts</a>
                 <a href="/console/audit" aria-current={section === "audit" ? "page" : undefined}>Audit log</a>
               </nav>

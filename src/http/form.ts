@@ -10,13 +10,13 @@ export const MAX_FORM_BYTES = 8 * 1024;
  * content type, valid percent-encoding and UTF-8, and no parameter twice. The OAuth endpoints
  * and the console's forms both read their bodies here.
  */
-export async function readForm(c: Context<AppEnv>): Promise<Map<string, string>> {
+export async function readForm(c: Context<AppEnv>, maxBytes = MAX_FORM_BYTES): Promise<Map<string, string>> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type.trim())) {
     throw new ApiError("invalid_request", "Send the body as application/x-www-form-urlencoded.");
   }
   const bytes = await c.req.arrayBuffer();
-  if (bytes.byteLength > MAX_FORM_BYTES) throw new ApiError("payload_too_large", `The body is larger than ${MAX_FORM_BYTES} bytes.`);
+  if (bytes.byteLength > maxBytes) throw new ApiError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);

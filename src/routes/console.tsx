@@ -5,6 +5,17 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { z } from "zod";
 import { AccountsPage, type AccountAction, type AccountFilters, ConfirmAccountPage, NAMED_CREDENTIALS, accountsHref } from "../console/accounts";
+import {
+  type AccessError,
+  type ApiFormError,
+  type ApiFormValues,
+  ApisPage,
+  DeleteApiPage,
+  EditApiPage,
+  type GrantSelection,
+  emptySelection,
+  isDefaultApi,
+} from "../console/apis";
 import { COPY_JS, CONSOLE_CSS } from "../console/assets";
 import { AuditPage } from "../console/audit";
 import {
@@ -27,7 +38,9 @@ import { Layout } from "../console/layout";
 import { ErrorPage, LoginPage } from "../console/login";
 import { ApiError, RETRY_AFTER_UNAVAILABLE_SECONDS, StoreUnavailableError } from "../http/errors";
 import { readForm } from "../http/form";
-import { NameSchema } from "../http/schemas";
+import { NameSchema, ScopesSchema } from "../http/schemas";
+import { MAX_BODY_BYTES } from "../config";
+import * as apis from "../services/apis";
 import type { AppEnv } from "../http/types";
 import * as accounts from "../services/accounts";
 import { accessConfig } from "../services/access";
@@ -40,6 +53,7 @@ import { randomBase62 } from "../services/secrets";
 import { SESSION_COOKIE, createSession, endSession } from "../services/sessions";
 import { decodeCursor } from "../storage/pagination";
 import { limitWrites } from "./admin/auth";
+import { IdentifierSchema } from "./admin/apis";
 import type { AuditContext } from "../storage/audit-events";
 import { assertNotBlocked, clientIp, hit } from "../services/rate-limits";
 
@@ -102,9 +116,12 @@ function formProblem(error: z.ZodError): FormError {
   return { field: known ?? "form", message: `${FIELD_LABELS[field] ?? "Form"}: ${issue?.message ?? "invalid"}.` };
 }
 
-/** A console form, read as strictly as the OAuth forms: valid UTF-8, no field twice. */
-async function form(c: Context<AppEnv>): Promise<Record<string, string>> {
-  return Object.fromEntries(await readForm(c));
+/**
+ * A console form, read as strictly as the OAuth forms: valid UTF-8, no field twice. Forms with
+ * grant checkboxes (one field per checked scope) may be as large as any request body.
+ */
+async function form(c: Context<AppEnv>, maxBytes?: number): Promise<Record<string, string>> {
+  return Object.fromEntries(await readForm(c, maxBytes));
 }
 
 /** Who is acting in the console, for the audit log: channel "console". */
@@ -191,6 +208,111 @@ async function accountChoices(c: Context<AppEnv>, accountQuery: string, selected
   if (!selected || list.some((account) => account.id === selected)) return list;
   const extra = await accounts.findAccount(c.env, selected.slice(0, 64));
   return extra ? [extra, ...list] : list;
+}
+
+// ---- APIs and grants ------------------------------------------------------------------------
+
+/** The contract: at most 32 grants per credential. */
+const MAX_GRANTS = 32;
+
+/** The console lists and offers at most this many APIs (one D1 read). */
+const MAX_CONSOLE_APIS = 1000;
+
+/**
+ * Every API, default first, then the others by name; `complete` is false past MAX_CONSOLE_APIS,
+ * and then grants cannot be edited here (an API the form did not show would lose its grant).
+ */
+async function allApis(env: Env): Promise<{ list: apis.Api[]; complete: boolean }> {
+  const page = await apis.listApis(env, MAX_CONSOLE_APIS, null);
+  const others = page.data.filter((api) => !isDefaultApi(api)).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  return { list: [...page.data.filter(isDefaultApi), ...others], complete: page.next_cursor === null };
+}
+
+const incompleteApis = () =>
+  new ApiError("invalid_request", `There are more than ${MAX_CONSOLE_APIS} APIs, more than this page can show: set grants through the admin API.`);
+
+/** Scopes typed as text: separated by spaces or commas; a repeat is dropped, anything else is checked as the API checks it. */
+function scopesFromText(text: string): { scopes: string[] } | { message: string } {
+  const words = [...new Set(text.split(/[\s,]+/).filter(Boolean))];
+  const parsed = ScopesSchema.safeParse(words);
+  if (parsed.success) return { scopes: parsed.data };
+  const issue = parsed.error.issues[0];
+  const word = typeof issue?.path[0] === "number" ? words[issue.path[0]] : undefined;
+  return { message: `Scopes: ${word === undefined ? "" : `"${word.slice(0, 70)}": `}${issue?.message ?? "invalid"}.` };
+}
+
+/** Grant checkboxes: `s.<api id>.<scope>` for a scope, `a.<api id>` for access with no scope. */
+const GRANT_SCOPE_FIELD = /^s\.(api_[0-9A-Za-z]{1,40})\.([\s\S]{1,200})$/;
+const GRANT_ACCESS_FIELD = /^a\.(api_[0-9A-Za-z]{1,40})$/;
+const isGrantField = (name: string) => GRANT_SCOPE_FIELD.test(name) || GRANT_ACCESS_FIELD.test(name);
+
+/** What the grant editor sent (or a query carried): the default API's scopes text and the boxes checked. */
+function readSelection(fields: Record<string, string | undefined>): GrantSelection {
+  const selection = emptySelection();
+  selection.scopes = (fields.scopes ?? "").slice(0, 4000);
+  for (const name of Object.keys(fields)) {
+    const scope = GRANT_SCOPE_FIELD.exec(name);
+    if (scope) {
+      const picked = selection.picked.get(scope[1]!) ?? new Set<string>();
+      picked.add(scope[2]!);
+      selection.picked.set(scope[1]!, picked);
+    }
+    const access = GRANT_ACCESS_FIELD.exec(name);
+    if (access) selection.access.add(access[1]!);
+  }
+  return selection;
+}
+
+/** A credential's scopes and grants as the grant editor shows them. */
+function selectionOf(credential: credentials.Credential, list: apis.Api[]): GrantSelection {
+  const selection = emptySelection();
+  selection.scopes = credential.scopes.join(" ");
+  for (const grant of credential.grants) {
+    const api = list.find((candidate) => !isDefaultApi(candidate) && candidate.identifier === grant.api);
+    if (!api) continue;
+    if (grant.scopes.length === 0) selection.access.add(api.id);
+    else selection.picked.set(api.id, new Set(grant.scopes));
+  }
+  return selection;
+}
+
+/**
+ * The scopes and grants a selection asks for, checked against the APIs as they are now: an API
+ * becomes a grant when one of its scopes is checked, or "grant access" is (an API with no scopes).
+ */
+function accessFrom(selection: GrantSelection, list: apis.Api[]): { scopes: string[]; grants: credentials.GrantInput[] } | AccessError {
+  const scopes = scopesFromText(selection.scopes);
+  if ("message" in scopes) return { field: "scopes", message: scopes.message };
+  const grants: credentials.GrantInput[] = [];
+  for (const id of new Set([...selection.picked.keys(), ...selection.access])) {
+    const api = list.find((candidate) => candidate.id === id && !isDefaultApi(candidate));
+    if (!api) return { field: "grants", message: "An API in this form no longer exists: it was deleted meanwhile. Check the APIs below and save again." };
+    const declared = api.scopes ?? [];
+    const picked = selection.picked.get(id) ?? new Set<string>();
+    const undeclared = [...picked].filter((scope) => !declared.includes(scope));
+    if (undeclared.length) {
+      return { field: `api:${id}`, message: `${api.name} no longer declares ${undeclared.join(" ").slice(0, 200)}. Check its scopes below and save again.` };
+    }
+    grants.push({ api: api.identifier, scopes: declared.filter((scope) => picked.has(scope)) });
+  }
+  if (grants.length > MAX_GRANTS) return { field: "grants", message: `A credential can have grants on at most ${MAX_GRANTS} APIs besides the default one.` };
+  return { scopes: scopes.scopes, grants };
+}
+
+/** A grant the service refused (the APIs changed between the check above and the write). */
+const isGrantRefusal = (error: unknown): error is ApiError => error instanceof ApiError && error.code === "invalid_request" && /^grants\[/.test(error.description);
+
+/** The values of the API forms, as typed. */
+function apiValues(body: Record<string, string | undefined>): ApiFormValues {
+  return { name: (body.name ?? "").slice(0, 200), identifier: (body.identifier ?? "").slice(0, 2100), scopes: (body.scopes ?? "").slice(0, 4000) };
+}
+
+const API_FIELD_LABELS: Record<string, string> = { name: "Name", identifier: "Identifier", scopes: "Scopes" };
+
+function apiProblem(error: z.ZodError): ApiFormError {
+  const issue = error.issues[0];
+  const field = (["name", "identifier", "scopes"] as const).find((name) => name === issue?.path[0]) ?? "form";
+  return { field, message: `${API_FIELD_LABELS[field] ?? "Form"}: ${issue?.message ?? "invalid"}.` };
 }
 
 /** The console's 404: a page in the console's frame, not the API's JSON (app.ts sends /console/* here). */
@@ -288,14 +410,24 @@ export function consoleApp(): Hono<AppEnv> {
     );
   });
 
-  const newCredentialForm = async (c: Context<AppEnv>, values: NewCredentialValues, error?: FormError, status: 200 | 400 = 200) =>
+  const newCredentialForm = async (
+    c: Context<AppEnv>,
+    values: NewCredentialValues,
+    selection: GrantSelection,
+    problem: { error?: FormError; accessError?: AccessError } = {},
+    status: 200 | 400 = 200,
+    apiList?: apis.Api[],
+  ) =>
     c.html(
       <NewCredentialPage
         actor={c.get("actor")}
         accounts={await accountChoices(c, values.account_q, values.account_id)}
+        apis={apiList ?? (await allApis(c.env)).list}
         nonce={randomBase62(32)}
         values={values}
-        error={error}
+        selection={selection}
+        error={problem.error}
+        accessError={problem.accessError}
       />,
       status,
     );
@@ -303,39 +435,50 @@ export function consoleApp(): Hono<AppEnv> {
   // Form to create a credential; the account picker searches every account
 
   ui.get("/credentials/new", async (c) => {
-    const query = strictQuery(c, ["account_id", "account_q", "name", "type", "nonce"] as const);
+    // Find (a GET of the whole form) carries the grant checkboxes too.
+    const grantFields = Object.keys(c.req.queries()).filter(isGrantField);
+    const query: Record<string, string | undefined> = strictQuery(c, ["account_id", "account_q", "name", "type", "nonce", "scopes", ...grantFields]);
     const values: NewCredentialValues = {
       name: (query.name ?? "").slice(0, 200),
       type: query.type === "api_key" ? "api_key" : "oauth_client",
       account_id: (query.account_id ?? "").slice(0, 64),
       account_q: (query.account_q ?? "").slice(0, MAX_SEARCH),
     };
-    return newCredentialForm(c, values);
+    return newCredentialForm(c, values, readSelection(query));
   });
 
   // Create a credential; the response shows its secret once
   ui.post("/credentials", async (c) => {
-    const body = await form(c);
+    const body = await form(c, MAX_BODY_BYTES);
     const values: NewCredentialValues = {
       name: (body.name ?? "").slice(0, 200),
       type: body.type === "api_key" ? "api_key" : "oauth_client",
       account_id: (body.account_id ?? "").slice(0, 64),
       account_q: (body.account_q ?? "").slice(0, MAX_SEARCH),
     };
+    const selection = readSelection(body);
+    const { list, complete } = await allApis(c.env);
+    const again = (problem: { error?: FormError; accessError?: AccessError }, shown = values) => newCredentialForm(c, shown, selection, problem, 400, list);
     const parsed = CredentialForm.safeParse(body);
-    if (!parsed.success) return newCredentialForm(c, values, formProblem(parsed.error), 400);
+    if (!parsed.success) return again({ error: formProblem(parsed.error) });
+    const access = accessFrom(selection, list);
+    if ("field" in access) return again({ accessError: access });
+    if (access.grants.length && !complete) throw incompleteApis();
     const { nonce, ...input } = parsed.data;
     let result: Awaited<ReturnType<typeof credentials.createCredential>>;
     try {
-      result = await credentials.createCredential(c.env, consoleAudit(c), { ...input, scopes: [] }, `console:${nonce}`);
+      result = await credentials.createCredential(c.env, consoleAudit(c), { ...input, ...access }, `console:${nonce}`);
     } catch (error) {
       if (error instanceof ApiError && error.code === "not_found") {
-        return newCredentialForm(c, { ...values, account_id: "" }, { field: "account_id", message: "Account: no account has this id." }, 400);
+        return again({ error: { field: "account_id", message: "Account: no account has this id." } }, { ...values, account_id: "" });
       }
       if (error instanceof ApiError && error.code === "invalid_request" && /deactivated/.test(error.description)) {
         const account = await accounts.findAccount(c.env, input.account_id);
         const message = `Account: ${account?.name ?? "this account"} is deactivated, so its credentials would work nowhere. Activate it on the Accounts page first, or choose another account.`;
-        return newCredentialForm(c, values, { field: "account_id", message }, 400);
+        return again({ error: { field: "account_id", message } });
+      }
+      if (isGrantRefusal(error)) {
+        return newCredentialForm(c, values, selection, { accessError: { field: "grants", message: `The APIs changed meanwhile: ${error.description} Check the grants below and save again.` } }, 400);
       }
       throw error;
     }
@@ -348,14 +491,19 @@ export function consoleApp(): Hono<AppEnv> {
 
   // A credential: its fields, account, handoff kit and history
 
-  ui.get("/credentials/:id", async (c) => {
-    const query = strictQuery(c, ["back", "done"] as const);
-    const credential = await credentials.getCredential(c.env, c.req.param("id"));
-    const [account, history] = await Promise.all([
+  const credentialPage = async (
+    c: Context<AppEnv>,
+    id: string,
+    back: string,
+    extra: { flash?: string | undefined; selection?: GrantSelection; accessError?: AccessError } = {},
+    status: 200 | 400 = 200,
+  ) => {
+    const credential = await credentials.getCredential(c.env, id);
+    const [account, history, { list }] = await Promise.all([
       ownerOf(c, credential),
       search.findAuditEvents(c.env, credential.id, { limit: HISTORY_SIZE, from: null }),
+      allApis(c.env),
     ]);
-    const flash = query.done === "grace-ended" ? "The previous secret no longer works." : undefined;
     return c.html(
       <CredentialPage
         actor={c.get("actor")}
@@ -364,10 +512,44 @@ export function consoleApp(): Hono<AppEnv> {
         events={history.data}
         moreEvents={history.older !== null}
         urls={handoff(c.env)}
-        back={backOf(c)}
-        flash={flash}
+        back={back}
+        apis={list}
+        selection={extra.selection ?? selectionOf(credential, list)}
+        accessError={extra.accessError}
+        flash={extra.flash}
       />,
+      status,
     );
+  };
+
+  const CREDENTIAL_FLASH: Record<string, string> = {
+    "grace-ended": "The previous secret no longer works.",
+    "access-saved": "Access saved. Tokens minted from now on follow it.",
+  };
+
+  ui.get("/credentials/:id", async (c) => {
+    const query = strictQuery(c, ["back", "done"] as const);
+    return credentialPage(c, c.req.param("id"), backOf(c), { flash: query.done ? CREDENTIAL_FLASH[query.done] : undefined });
+  });
+
+  // Save a credential's access: the default API's scopes and the grants on other APIs
+  ui.post("/credentials/:id/access", async (c) => {
+    const id = c.req.param("id");
+    const body = await form(c, MAX_BODY_BYTES);
+    const back = sanitizeBack(body.back, CREDENTIAL_LIST_KEYS);
+    const selection = readSelection(body);
+    const { list, complete } = await allApis(c.env);
+    if (!complete) throw incompleteApis();
+    const access = accessFrom(selection, list);
+    if ("field" in access) return credentialPage(c, id, back, { selection, accessError: access }, 400);
+    try {
+      await credentials.updateCredential(c.env, consoleAudit(c), id, access);
+    } catch (error) {
+      if (!isGrantRefusal(error)) throw error;
+      const accessError: AccessError = { field: "grants", message: `The APIs changed meanwhile: ${error.description} Check the grants below and save again.` };
+      return credentialPage(c, id, back, { selection, accessError }, 400);
+    }
+    return c.redirect(`/console/credentials/${id}?${new URLSearchParams({ ...(back ? { back } : {}), done: "access-saved" })}`, 303);
   });
 
   // Test now: try the secret just shown (server side, never stored) and show the token's claims
@@ -430,6 +612,91 @@ export function consoleApp(): Hono<AppEnv> {
     const credential = await endGrace(c.env, consoleAudit(c), c.req.param("id"));
     const href = `/console/credentials/${credential.id}?${new URLSearchParams({ ...(back ? { back: sanitizeBack(back, CREDENTIAL_LIST_KEYS) } : {}), done: "grace-ended" })}`;
     return c.redirect(href, 303);
+  });
+
+  // ---- APIs -------------------------------------------------------------------------------
+  const apisPage = async (c: Context<AppEnv>, extra: { flash?: string; error?: ApiFormError; values?: ApiFormValues } = {}, status: 200 | 400 | 409 = 200) => {
+    const { list, complete } = await allApis(c.env);
+    return c.html(
+      <ApisPage
+        actor={c.get("actor")}
+        apis={list}
+        complete={complete}
+        values={extra.values ?? { name: "", identifier: "", scopes: "" }}
+        flash={extra.flash}
+        error={extra.error}
+      />,
+      status,
+    );
+  };
+  const API_FLASH: Record<string, string> = {
+    created: "API created. Give credentials access to it on their pages.",
+    updated: "API saved.",
+    deleted: "API deleted. Its grants are gone and its tokens no longer work.",
+  };
+
+  // The APIs screen: every API (the default one first) and the form to create one
+  ui.get("/apis", async (c) => {
+    const { done } = strictQuery(c, ["done"] as const);
+    return apisPage(c, done && API_FLASH[done] ? { flash: API_FLASH[done] } : {});
+  });
+
+  // Create an API
+  ui.post("/apis", async (c) => {
+    const body = await form(c);
+    const values = apiValues(body);
+    const parsed = z.object({ name: NameSchema, identifier: IdentifierSchema }).safeParse({ ...body, identifier: values.identifier.trim() });
+    if (!parsed.success) return apisPage(c, { values, error: apiProblem(parsed.error) }, 400);
+    const scopes = scopesFromText(values.scopes);
+    if ("message" in scopes) return apisPage(c, { values, error: { field: "scopes", message: scopes.message } }, 400);
+    try {
+      await apis.createApi(c.env, consoleAudit(c), { ...parsed.data, scopes: scopes.scopes });
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === "conflict")) throw error;
+      return apisPage(c, { values, error: { field: "identifier", message: `Identifier: ${error.description}` } }, 409);
+    }
+    return c.redirect("/console/apis?done=created", 303);
+  });
+
+  // Form to rename an API and change its scopes (the default API: its name only)
+  ui.get("/apis/:id/edit", async (c) => {
+    strictQuery(c, []);
+    const api = await apis.getApi(c.env, c.req.param("id"));
+    return c.html(<EditApiPage actor={c.get("actor")} api={api} values={{ name: api.name, identifier: api.identifier, scopes: (api.scopes ?? []).join(" ") }} />);
+  });
+
+  // Save an API's name and scopes
+  ui.post("/apis/:id", async (c) => {
+    const body = await form(c);
+    const api = await apis.getApi(c.env, c.req.param("id"));
+    const values = { ...apiValues(body), identifier: api.identifier };
+    const again = (error: ApiFormError) => c.html(<EditApiPage actor={c.get("actor")} api={api} values={values} error={error} />, 400);
+    const name = NameSchema.safeParse(body.name ?? "");
+    if (!name.success) return again({ field: "name", message: `Name: ${name.error.issues[0]?.message ?? "invalid"}.` });
+    let scopes: string[] | undefined;
+    // The default API's form has no scopes; a scopes field sent for it is refused by the service.
+    if (body.scopes !== undefined) {
+      const typed = scopesFromText(values.scopes);
+      if ("message" in typed) return again({ field: "scopes", message: typed.message });
+      scopes = typed.scopes;
+    }
+    await apis.updateApi(c.env, consoleAudit(c), api.id, { name: name.data, scopes });
+    return c.redirect("/console/apis?done=updated", 303);
+  });
+
+  // Confirm deleting an API: how many credentials lose access
+  ui.get("/apis/:id/delete", async (c) => {
+    strictQuery(c, []);
+    const api = await apis.getApi(c.env, c.req.param("id"));
+    if (isDefaultApi(api)) throw new ApiError("invalid_request", "The default API cannot be deleted.");
+    return c.html(<DeleteApiPage actor={c.get("actor")} api={api} grantCount={await apis.grantCount(c.env, api.id)} />);
+  });
+
+  // Delete an API: its grants go, its tokens stop working
+  ui.post("/apis/:id/delete", async (c) => {
+    await form(c);
+    await apis.deleteApi(c.env, consoleAudit(c), c.req.param("id"));
+    return c.redirect("/console/apis?done=deleted", 303);
   });
 
   // ---- accounts ---------------------------------------------------------------------------

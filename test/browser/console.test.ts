@@ -36,6 +36,7 @@ describe("console in a browser", () => {
   let browser: Browser;
   let page: Page;
   let apiKey = "";
+  const oauthClient = { id: "", secret: "" };
 
   /** The OAuth client's name cell, which also shows its client ID. */
   const clientRow = () => page.getByRole("cell", { name: new RegExp(`^${CLIENT_NAME} kmc_`) });
@@ -143,6 +144,7 @@ describe("console in a browser", () => {
     const clientSecret = await page.getByLabel("Client Secret", { exact: true }).inputValue();
     expect(clientId).not.toBe("");
     expect(clientSecret).not.toBe("");
+    Object.assign(oauthClient, { id: clientId, secret: clientSecret });
     await page.screenshot({ path: `${SCREENSHOTS}/secret-shown-once.png`, fullPage: true });
 
     const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString("base64");
@@ -178,5 +180,51 @@ describe("console in a browser", () => {
 
     const refused = await testAuth(apiKey);
     expect(refused.status).toBe(401);
+  });
+
+  it("adds APIs, grants the OAuth client scopes on one with checkboxes, and its token is for that API", async () => {
+    await page.getByRole("link", { name: "APIs", exact: true }).click();
+    await page.getByRole("heading", { name: "APIs", level: 1 }).waitFor();
+    await page.getByRole("cell", { name: /^Default API Default/ }).waitFor();
+    for (const [name, identifier, scopes] of [
+      ["Billing API", "https://billing.example.com", "invoices:read invoices:write"],
+      ["Events API", "https://events.example.com", "events:read, events:write"],
+    ] as const) {
+      await page.getByLabel("API Name").fill(name);
+      await page.getByLabel("Identifier", { exact: true }).fill(identifier);
+      await page.getByLabel("Scopes").fill(scopes);
+      await page.getByRole("button", { name: "Create API" }).click();
+      await page.getByText("API created.").waitFor();
+    }
+    await page.getByRole("cell", { name: /^Billing API api_/ }).waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}/apis.png`, fullPage: true });
+
+    // The client's page: a group per API with its scopes as checkboxes.
+    await page.getByRole("link", { name: "Credentials", exact: true }).click();
+    await page.getByRole("link", { name: CLIENT_NAME, exact: true }).click();
+    const billing = page.getByRole("group", { name: /^Billing API https:\/\/billing\.example\.com$/ });
+    await billing.getByRole("checkbox", { name: "invoices:read" }).check();
+    await page.getByLabel("Scopes", { exact: true }).fill("events:write");
+    await page.getByRole("button", { name: "Save access" }).click();
+    await page.getByText("Access saved.").waitFor();
+    expect(await billing.getByRole("checkbox", { name: "invoices:read" }).isChecked()).toBe(true);
+    expect(await billing.getByRole("checkbox", { name: "invoices:write" }).isChecked()).toBe(false);
+    await page.locator("section", { has: page.getByRole("heading", { name: "APIs and scopes" }) }).screenshot({ path: `${SCREENSHOTS}/credential-grants.png` });
+
+    // Through the admin API: the grant is stored; a token for Billing carries its aud and the scope checked.
+    const list = await fetch(`${server.url}/admin/v1/credentials`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+    const client = ((await list.json()) as { data: { name: string; scopes: string[]; grants: unknown[] }[] }).data.find((c) => c.name === CLIENT_NAME)!;
+    expect(client.scopes).toEqual(["events:write"]);
+    expect(client.grants).toEqual([{ api: "https://billing.example.com", scopes: ["invoices:read"] }]);
+    const basic = Buffer.from(`${encodeURIComponent(oauthClient.id)}:${encodeURIComponent(oauthClient.secret)}`).toString("base64");
+    const token = await fetch(`${server.url}/oauth/token`, {
+      method: "POST",
+      headers: { authorization: `Basic ${basic}`, "content-type": "application/x-www-form-urlencoded" },
+      body: "grant_type=client_credentials&resource=https%3A%2F%2Fbilling.example.com",
+    });
+    expect(token.status).toBe(200);
+    const { access_token } = (await token.json()) as { access_token: string };
+    const claims = JSON.parse(Buffer.from(access_token.split(".")[1]!, "base64url").toString("utf8")) as { aud: string; scope: string };
+    expect(claims).toMatchObject({ aud: "https://billing.example.com", scope: "invoices:read" });
   });
 });

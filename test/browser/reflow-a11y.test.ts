@@ -32,7 +32,7 @@ describe("the console on a laptop and a phone", () => {
   let server: DevServer;
   let browser: Browser;
   const contexts = new Map<number, BrowserContext>();
-  const ids = { account: "", credential: "", rolled: "" };
+  const ids = { account: "", credential: "", rolled: "", api: "", rtlApi: "" };
 
   const admin = async (path: string, body?: unknown) => {
     const response = await fetch(`${server.url}/admin/v1${path}`, {
@@ -93,6 +93,25 @@ describe("the console on a laptop and a phone", () => {
     await admin(`/credentials/${rolled.id}/roll`, { expires_in: 3600 });
     ids.rolled = rolled.id;
     await admin(`/accounts/${stopped.id}/deactivate`, {});
+    // APIs with long and right-to-left names, a 300-character identifier without a break, and many scopes.
+    const api = await admin("/apis", {
+      name: LONG_NAME,
+      identifier: `https://billing.example.com/${"v".repeat(270)}`,
+      scopes: Array.from({ length: 24 }, (_, i) => `billing:scope-number-${String(i).padStart(2, "0")}-${"x".repeat(30)}`),
+    });
+    const rtlApi = await admin("/apis", { name: RTL_NAME, identifier: "https://ledger.example.com", scopes: [] });
+    ids.api = api.id;
+    ids.rtlApi = rtlApi.id;
+    const grants = [
+      { api: `https://billing.example.com/${"v".repeat(270)}`, scopes: ["billing:scope-number-03-" + "x".repeat(30)] },
+      { api: "https://ledger.example.com", scopes: [] },
+    ];
+    const patched = await fetch(`${server.url}/admin/v1/credentials/${ids.credential}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ grants }),
+    });
+    expect(patched.status).toBe(200);
   });
   afterAll(async () => {
     await browser?.close();
@@ -115,6 +134,12 @@ describe("the console on a laptop and a phone", () => {
         `/console/accounts/${ids.account}/delete`,
         `/console/accounts/${ids.account}/deactivate`,
         "/console/audit",
+        "/console/apis",
+        `/console/apis/${ids.api}/edit`,
+        `/console/apis/${ids.api}/delete`,
+        `/console/apis/${ids.rtlApi}/delete`,
+        "/console/apis/api_default/edit",
+        "/console/apis/api_default/delete",
         "/console/no-such-page",
         "/console/credentials?type=nonsense",
       ];
@@ -122,6 +147,19 @@ describe("the console on a laptop and a phone", () => {
         await page.goto(path);
         await check(page, `${path} at ${width} px`);
       }
+      // A form error on the APIs page and on a credential's grants: still no sideways scroll, no violation.
+      await page.goto("/console/apis");
+      await page.getByLabel("API Name").fill(RTL_NAME);
+      await page.getByLabel("Identifier", { exact: true }).fill("http://not-local.example.com");
+      await page.getByRole("button", { name: "Create API" }).click();
+      await page.locator("#identifier-error").waitFor();
+      await check(page, `/console/apis with an error at ${width} px`);
+      await page.goto(`/console/credentials/${ids.credential}`);
+      await page.getByLabel("Scopes", { exact: true }).fill('not"valid');
+      await page.getByRole("button", { name: "Save access" }).click();
+      await page.locator("#scopes-error").waitFor();
+      await check(page, `a credential's grants with an error at ${width} px`);
+
       // Tables are stacked cards on the phone and tables on the laptop.
       await page.goto("/console/credentials");
       const display = await page.locator("table.cards tbody tr").first().evaluate((row) => (globalThis as any).getComputedStyle(row).display);
@@ -205,6 +243,29 @@ describe("the console on a laptop and a phone", () => {
     await page.locator("#name-error").waitFor();
     expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("name");
     expect(await page.getByRole("radio", { name: "API Key" }).isChecked()).toBe(true);
+
+    // The APIs form: a duplicate identifier comes back focused on the identifier, with what was typed.
+    await page.goto("/console/apis");
+    await page.getByLabel("API Name").fill("Ledger again");
+    await page.getByLabel("Identifier", { exact: true }).fill("https://ledger.example.com");
+    await page.getByLabel("Scopes").fill("ledger:read");
+    await page.getByRole("button", { name: "Create API" }).click();
+    await page.locator("#identifier-error").waitFor();
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("identifier");
+    expect(await page.getByLabel("API Name").inputValue()).toBe("Ledger again");
+    expect(await page.getByLabel("Scopes").inputValue()).toBe("ledger:read");
+
+    // Grants are checkboxes in a group named after the API; a bad default scope focuses that field
+    // and keeps the boxes as they were checked.
+    await page.goto(`/console/credentials/${ids.credential}`);
+    const billing = page.getByRole("group", { name: new RegExp(`^${LONG_NAME}`) });
+    const second = billing.getByRole("checkbox", { name: `billing:scope-number-01-${"x".repeat(30)}` });
+    await second.check();
+    await page.getByLabel("Scopes", { exact: true }).fill("bad\\scope");
+    await page.getByRole("button", { name: "Save access" }).click();
+    await page.locator("#scopes-error").waitFor();
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("scopes");
+    expect(await page.getByRole("group", { name: new RegExp(`^${LONG_NAME}`) }).getByRole("checkbox", { name: `billing:scope-number-01-${"x".repeat(30)}` }).isChecked()).toBe(true);
     await page.close();
   });
 });

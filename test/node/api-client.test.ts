@@ -50,6 +50,7 @@ describe("a client generated from /openapi.json, against npm run dev", () => {
     // ... which Test Auth accepts.
     const testAuth = (bearer: string) => anyone.GET("/v1/test-auth", { headers: { Authorization: `Bearer ${bearer}` } });
     const accepted = await testAuth(accessToken);
+    // The contract ("APIs and audiences"): test-auth also answers the token's aud and its grants.
     expect(accepted.data).toEqual({
       ok: true,
       account_id: accountId,
