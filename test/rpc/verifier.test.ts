@@ -118,3 +118,25 @@ describe("examples/resource-server configured with its API's audience", () => {
     expect((await billing("/api/whoami", other.api_key)).status).toBe(401);
   });
 });
+
+describe("examples/resource-server with a DPoP-bound token", () => {
+  it("lets the token in with the DPoP scheme and a proof for the request, and refuses it as Bearer", async () => {
+    const { SignJWT, base64url, exportJWK, generateKeyPair } = await import("jose");
+    const account = await createAccount();
+    const client = await createCredential(account.id, "oauth_client");
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const proofFor = (htm: string, htu: string, claims: Record<string, unknown> = {}) =>
+      new SignJWT({ htm, htu, jti: crypto.randomUUID(), ...claims }).setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk }).setIssuedAt().sign(privateKey);
+    const issued = await form("/oauth/token", { grant_type: "client_credentials" }, { authorization: basic(client.client_id, client.client_secret), dpop: await proofFor("POST", `${BASE}/oauth/token`) });
+    const { access_token: token, token_type } = await json(issued);
+    expect(token_type).toBe("DPoP");
+    const ath = base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
+    const url = "http://example.test/api/whoami";
+    const inside = await env.RESOURCE_SERVER.fetch(url, { headers: { authorization: `DPoP ${token}`, dpop: await proofFor("GET", url, { ath }) } });
+    expect(inside.status).toBe(200);
+    const asBearer = await env.RESOURCE_SERVER.fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(asBearer.status).toBe(401);
+    expect(asBearer.headers.get("www-authenticate")).toContain("DPoP");
+  });
+});

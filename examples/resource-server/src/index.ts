@@ -7,7 +7,9 @@ type VerifyResult =
   | { valid: false; code: string };
 
 interface Bindings {
-  KEYMINT: { verify(token: string, options?: { audience?: string }): Promise<VerifyResult> };
+  KEYMINT: {
+    verify(token: string, options?: { audience?: string; dpop?: { proof: string; method: string; url: string } }): Promise<VerifyResult>;
+  };
   /** This API's identifier in Keymint (POST /admin/v1/apis): only tokens for it, and API keys with a grant on it, pass. */
   AUDIENCE?: string;
 }
@@ -16,11 +18,14 @@ type Caller = Extract<VerifyResult, { valid: true }>;
 /** Every /api route needs a Keymint credential; `scope` demands one scope on top. */
 const keymint = (scope?: string) =>
   createMiddleware<{ Bindings: Bindings; Variables: { caller: Caller } }>(async (c, next) => {
-    const token = /^Bearer (\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1];
-    const options = c.env.AUDIENCE ? { audience: c.env.AUDIENCE } : undefined;
+    // Bearer tokens and API keys, or DPoP-bound tokens (RFC 9449) with their proof for this request.
+    const [, scheme, token] = /^(Bearer|DPoP) (\S+)$/i.exec(c.req.header("authorization") ?? "") ?? [];
+    const proof = c.req.header("dpop");
+    const dpop = scheme?.toLowerCase() === "dpop" && proof ? { proof, method: c.req.method, url: c.req.url } : undefined;
+    const options = { ...(c.env.AUDIENCE ? { audience: c.env.AUDIENCE } : {}), ...(dpop ? { dpop } : {}) };
     const result = token ? await c.env.KEYMINT.verify(token, options) : { valid: false as const, code: "missing" };
     if (!result.valid) {
-      c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
+      c.header("WWW-Authenticate", result.code === "invalid_dpop_proof" ? 'DPoP error="invalid_token"' : 'Bearer error="invalid_token"');
       return c.json({ error: "invalid_token" }, result.code === "temporarily_unavailable" ? 503 : 401);
     }
     if (scope && !result.scopes.includes(scope)) return c.json({ error: "insufficient_scope" }, 403);
