@@ -1,84 +1,42 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { HTTPException } from "hono/http-exception";
-import { ApiError, type ErrorCode, StoreUnavailableError, errorResponse } from "./http/errors";
-import { limitBody, requestContext } from "./http/middleware";
+import { errorResponse, ApiError } from "./http/errors";
+import { handleFailures, useCommonMiddleware } from "./http/handling";
 import type { AppEnv } from "./http/types";
 import { validationHook } from "./http/validation";
 import { adminApi } from "./routes/admin";
 import { consoleApp, consoleNotFound } from "./routes/console";
 import { registerDocs } from "./routes/docs";
-import { registerHealthRoute } from "./routes/health";
-import { registerIntrospectionRoutes } from "./routes/oauth/introspect-revoke";
-import { registerMetadataRoutes } from "./routes/oauth/metadata";
-import { registerTokenRoute } from "./routes/oauth/token";
-import { registerTestAuthRoute } from "./routes/test-auth";
+import { registerHotRoutes } from "./routes/hot";
+import { healthRoute } from "./routes/health.openapi";
+import { introspectRoute, revokeRoute } from "./routes/oauth/introspect-revoke.openapi";
+import { jwksRoute, metadataRoute } from "./routes/oauth/metadata.openapi";
+import { tokenRoute } from "./routes/oauth/token.openapi";
+import { testAuthRoute } from "./routes/test-auth.openapi";
 
-const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
-  400: "invalid_request",
-  401: "unauthorized",
-  403: "forbidden",
-  404: "not_found",
-  413: "payload_too_large",
-  415: "unsupported_media_type",
-};
-
-/** Every failure leaves here in the contract's shape; nothing internal reaches the client. */
-function onError(error: Error, c: Context<AppEnv>): Response {
-  if (error instanceof ApiError) return errorResponse(c, error);
-  if (error instanceof HTTPException && HTTP_EXCEPTION_CODES[error.status]) {
-    return errorResponse(c, new ApiError(HTTP_EXCEPTION_CODES[error.status]!, error.message || "Invalid request."));
-  }
-  if (!(error instanceof StoreUnavailableError)) {
-    // Unexpected: log the kind of error, not its message (it could quote input).
-    console.error(JSON.stringify({ request_id: c.get("requestId"), error: error.name }));
-  }
-  return errorResponse(c, new ApiError("temporarily_unavailable", "The service could not complete this request; try again."));
-}
-
-/** Matches a request path against every registered route, to tell 404 from 405. Built once. */
-function methodMatcher(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
-  let routes: { method: string; pattern: RegExp }[] | undefined;
-  return (path) => {
-    routes ??= app.routes
-      .filter((route) => route.method !== "ALL")
-      .map((route) => {
-        const escaped = route.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
-        return { method: route.method, pattern: new RegExp(`^${escaped.replace(/:[^/]+/g, "[^/]+").replace(/\*/g, ".*")}$`) };
-      });
-    const allowed = new Set(routes.filter((route) => route.pattern.test(path)).map((route) => route.method));
-    if (allowed.has("GET")) allowed.add("HEAD");
-    return [...allowed].sort();
-  };
-}
-
+/**
+ * The complete app: every route, each declared for the OpenAPI document. The Worker loads it on
+ * the first request for the admin API, the console or the docs (src/hot-app.ts); the hot routes
+ * are served by the hot app, which shares their handlers, so here they are registered for the
+ * document and the route list only. Tests build it to list and document every route.
+ */
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  app.use("*", requestContext());
+  useCommonMiddleware(app);
 
-  app.use("*", limitBody());
-
-  registerHealthRoute(app);
-  registerTokenRoute(app);
-  registerIntrospectionRoutes(app);
-  registerMetadataRoutes(app);
-  registerTestAuthRoute(app);
+  registerHotRoutes(app);
+  // The hot routes take no zod-validated input (the OAuth forms are read by readForm), so
+  // registering their declarations is all app.openapi() would add to them.
+  for (const route of [healthRoute, tokenRoute, introspectRoute, revokeRoute, metadataRoute, jwksRoute, testAuthRoute]) {
+    app.openAPIRegistry.registerPath(route);
+  }
   app.route("/admin/v1", adminApi());
   app.route("/console", consoleApp());
   registerDocs(app);
 
-  const methodsFor = methodMatcher(app);
-  app.notFound((c) => {
-    const allowed = methodsFor(c.req.path);
-    if (allowed.length) {
-      return errorResponse(
-        c,
-        new ApiError("method_not_allowed", `Use ${allowed.join(", ")} on this path.`, { Allow: allowed.join(", ") }),
-      );
-    }
+  handleFailures(app, (c: Context<AppEnv>) => {
     if (c.req.path === "/console" || c.req.path.startsWith("/console/")) return consoleNotFound(c);
     return errorResponse(c, new ApiError("not_found", "No such route."));
   });
-  app.onError(onError);
   return app;
 }

@@ -1,5 +1,5 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
-import { createApp } from "./app";
+import { createHotApp } from "./hot-app";
 import { type VerifyOptions, type VerifyResult, verifyForRpc } from "./rpc";
 import { runScheduledMaintenance } from "./services/maintenance";
 import { applyUsage } from "./services/usage";
@@ -9,7 +9,7 @@ import { applyUsage } from "./services/usage";
  * ends rolled secrets' grace periods and backfills the edge read model, the usage Queue's
  * consumer (queue), and the Verifier RPC entrypoint for other Workers.
  */
-const app = createApp();
+const app = createHotApp();
 
 export default {
   fetch: app.fetch,

@@ -502,7 +502,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description invalid_token, with `WWW-Authenticate: Bearer error="invalid_token"` */
+                /** @description invalid_token, with `WWW-Authenticate: Bearer error="invalid_token"` (or `DPoP` for a DPoP-bound token) */
                 401: {
                     headers: {
                         [name: string]: unknown;

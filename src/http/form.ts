@@ -2,6 +2,9 @@ import type { Context } from "hono";
 import { ApiError } from "./errors";
 import type { AppEnv } from "./types";
 
+/** A decoder without state between calls (no `stream`), so one serves every request. */
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /** Form bodies (the OAuth endpoints, the console) are small; anything bigger is refused. */
 export const MAX_FORM_BYTES = 8 * 1024;
 
@@ -19,9 +22,12 @@ export async function readForm(c: Context<AppEnv>, maxBytes = MAX_FORM_BYTES): P
   if (bytes.byteLength > maxBytes) throw new ApiError("payload_too_large", `The body is larger than ${maxBytes} bytes.`);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-    if (/%(?![0-9A-Fa-f]{2})/.test(text)) throw new Error("bad percent-encoding");
-    decodeURIComponent(text.replaceAll("+", " ")); // throws on percent-encoded bytes that are not UTF-8
+    text = STRICT_UTF8.decode(bytes);
+    // Only percent-encoding can hide bytes that are not UTF-8; most token requests have none.
+    if (text.includes("%")) {
+      if (/%(?![0-9A-Fa-f]{2})/.test(text)) throw new Error("bad percent-encoding");
+      decodeURIComponent(text.replaceAll("+", " ")); // throws on percent-encoded bytes that are not UTF-8
+    }
   } catch {
     throw new ApiError("invalid_request", "The body is not valid form encoding.");
   }

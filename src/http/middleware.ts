@@ -13,8 +13,11 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     const requestId = crypto.randomUUID();
     const started = Date.now();
     c.set("requestId", requestId);
-    await next();
+    // Set before the handler runs, so that the response it makes (c.json, c.body, an error's)
+    // carries it from the start: set afterwards, Hono copies the whole Response to add a header.
     c.header("X-Request-Id", requestId);
+    await next();
+    if (!c.res.headers.has("x-request-id")) c.header("X-Request-Id", requestId); // a Response made without c
     console.log(
       JSON.stringify({
         request_id: requestId,

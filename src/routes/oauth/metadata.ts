@@ -1,50 +1,19 @@
-import { CLIENT_ASSERTION_ALGORITHMS } from "../../lib/client-jwks";
-import { DPOP_ALGORITHMS } from "../../services/dpop";
-import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import { JWKS_MAX_AGE_SECONDS, settings } from "../../config";
-import { errorResponses } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import { jwks } from "../../services/signing-keys";
+import { CLIENT_ASSERTION_ALGORITHMS } from "../../lib/client-jwks";
+import { DPOP_ALGORITHMS } from "../../services/dpop";
 
-const metadata = createRoute({
-  method: "get",
-  path: "/.well-known/oauth-authorization-server",
-  security: [],
-  tags: ["OAuth 2.0"],
-  summary: "Authorization server metadata (RFC 8414)",
-  responses: {
-    200: {
-      description: "Metadata",
-      content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("AuthorizationServerMetadata") } },
-    },
-  },
-});
-
-const JwksSchema = z
-  .object({
-    keys: z.array(
-      z.object({ kty: z.string(), crv: z.string(), x: z.string(), y: z.string(), kid: z.string(), alg: z.string(), use: z.string() }),
-    ),
-  })
-  .openapi("JWKS");
-
-const jwksRoute = createRoute({
-  method: "get",
-  path: "/.well-known/jwks.json",
-  security: [],
-  tags: ["OAuth 2.0"],
-  summary: "Public signing keys (RFC 7517): the active key, the next one and recently retired ones",
-  responses: {
-    200: { description: "JWK Set", content: { "application/json": { schema: JwksSchema } } },
-    ...errorResponses(503),
-  },
-});
+/** RFC 8414 metadata and the JWKS. Their OpenAPI declarations are in ./metadata.openapi.ts. */
+export const METADATA_PATH = "/.well-known/oauth-authorization-server";
+export const JWKS_PATH = "/.well-known/jwks.json";
 
 /** Client authentication at the token, introspection and revocation endpoints. */
 const CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
 
-export function registerMetadataRoutes(app: OpenAPIHono<AppEnv>) {
-  app.openapi(metadata, (c) => {
+export function registerMetadataRoutes(app: Hono<AppEnv>) {
+  app.get(METADATA_PATH, (c) => {
     const { issuer } = settings(c.env);
     c.header("Cache-Control", `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
     return c.json(
@@ -70,7 +39,7 @@ export function registerMetadataRoutes(app: OpenAPIHono<AppEnv>) {
     );
   });
 
-  app.openapi(jwksRoute, async (c) => {
+  app.get(JWKS_PATH, async (c) => {
     c.header("Cache-Control", `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
     return c.json(await jwks(c.env), 200);
   });
