@@ -12,6 +12,7 @@ import { registerHealthRoute } from "./routes/health";
 import { registerIntrospectionRoutes } from "./routes/oauth/introspect-revoke";
 import { registerMetadataRoutes } from "./routes/oauth/metadata";
 import { registerTokenRoute } from "./routes/oauth/token";
+import { SECRET_SCANNING_PATH, registerSecretScanningRoute } from "./routes/secret-scanning";
 import { registerTestAuthRoute } from "./routes/test-auth";
 
 const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
@@ -56,13 +57,16 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.use("*", requestContext());
 
-  app.use("*", limitBody());
+  // The secret-scanning route sets its own, larger limit (GitHub's reports, up to 1 MiB).
+  const defaultLimit = limitBody();
+  app.use("*", (c, next) => (c.req.path === SECRET_SCANNING_PATH ? next() : defaultLimit(c, next)));
 
   registerHealthRoute(app);
   registerTokenRoute(app);
   registerIntrospectionRoutes(app);
   registerMetadataRoutes(app);
   registerTestAuthRoute(app);
+  registerSecretScanningRoute(app);
   app.route("/admin/v1", adminApi());
   app.route("/console", consoleApp());
   registerDocs(app);
