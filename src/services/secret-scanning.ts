@@ -38,13 +38,15 @@ const MAX_SIGNATURE_HEADER_LENGTH = 256;
 export const MAX_LEAK_URL_LENGTH = 2_048;
 
 /**
- * The per-invocation bound. A Worker invocation may make at most 1,000 KV operations (work
- * handed to ctx.waitUntil counts against the same invocation). Deleting a credential costs at
- * most about 12 (the revocation marker, one or two edge entries with a retry each, the marker's
- * read-back, the publish's bulk read and rewrites); ending a grace fewer. The keys' cache takes
- * two. So one report revokes at most this many credentials; the true positives past it are
- * answered `true_positive` like the others and flagged instead (leaked_at, leak_url and a
- * `credential.leak_flagged` event: D1 only, no KV), for an admin to roll or delete.
+ * The per-invocation bound. A Worker invocation may make at most 1,000 KV operations, and work
+ * handed to ctx.waitUntil counts against the same invocation, so deferring does not lift it.
+ * Deleting a credential costs 4 in the common case (the revocation marker, the edge entry, the
+ * marker's read-back, the publish's bulk read; measured in test/secret-scanning/report.test.ts)
+ * and at most about 12 (two edge entries during a grace, a retry on each write, race repairs);
+ * ending a grace fewer. The keys' cache takes two. So one report revokes at most this many
+ * credentials (83); the true positives past it are answered `true_positive` like the others and
+ * flagged instead (leaked_at, leak_url and a `credential.leak_flagged` event: D1 only, no KV),
+ * for an admin to roll or delete. docs/operations.md says so.
  */
 export const KV_OPERATIONS_PER_INVOCATION = 1_000;
 const KV_OPERATIONS_PER_REVOCATION = 12;
