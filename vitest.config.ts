@@ -34,6 +34,8 @@ export default defineConfig(async () => {
             USAGE_FLUSH_SECONDS: "0",
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
             BILLING_AUDIENCE,
+            // Never GitHub's real keys URL from a test: test/secret-scanning answers this one.
+            GITHUB_SECRET_SCANNING_KEYS_URL: "https://github-keys.test/meta/public_keys/secret_scanning",
           },
           serviceBindings: { RESOURCE_SERVER: "keymint-example-resource-server", BILLING_SERVER: "keymint-example-billing-server" },
           // The usage queue (wrangler.toml), delivering batches at once: production waits up to

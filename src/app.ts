@@ -13,6 +13,7 @@ import { introspectRoute, revokeRoute } from "./routes/oauth/introspect-revoke.o
 import { jwksRoute, metadataRoute } from "./routes/oauth/metadata.openapi";
 import { tokenRoute } from "./routes/oauth/token.openapi";
 import { testAuthRoute } from "./routes/test-auth.openapi";
+import { SECRET_SCANNING_PATH, registerSecretScanningRoute } from "./routes/secret-scanning";
 
 /**
  * The complete app: every route, each declared for the OpenAPI document. The Worker loads it on
@@ -22,7 +23,8 @@ import { testAuthRoute } from "./routes/test-auth.openapi";
  */
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  useCommonMiddleware(app);
+  // The secret-scanning route sets its own, larger limit (GitHub's reports, up to 1 MiB).
+  useCommonMiddleware(app, { ownBodyLimit: [SECRET_SCANNING_PATH] });
 
   registerHotRoutes(app);
   // The hot routes take no zod-validated input (the OAuth forms are read by readForm), so
@@ -30,6 +32,7 @@ export function createApp() {
   for (const route of [healthRoute, tokenRoute, introspectRoute, revokeRoute, metadataRoute, jwksRoute, testAuthRoute]) {
     app.openAPIRegistry.registerPath(route);
   }
+  registerSecretScanningRoute(app);
   app.route("/admin/v1", adminApi());
   app.route("/console", consoleApp());
   registerDocs(app);

@@ -45,6 +45,12 @@ export const KV_PROPAGATION_SECONDS = 60;
 /** Request bodies above this are refused with 413 before they are parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/**
+ * GitHub's secret-scanning reports may be larger (a batch of findings): that route alone takes
+ * up to 1 MiB (the contract), about 5,000 findings with long URLs.
+ */
+export const MAX_SECRET_SCANNING_BODY_BYTES = 1024 * 1024;
+
 /** Page size bounds for lists (the contract). */
 export const PAGE_LIMIT_DEFAULT = 50;
 export const PAGE_LIMIT_MAX = 100;

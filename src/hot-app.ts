@@ -10,7 +10,7 @@ import { registerHotRoutes } from "./routes/hot";
  * JWKS and health, on a plain Hono app, without zod (their OpenAPI declarations live in
  * `*.openapi.ts` files beside them, which only the complete app imports).
  *
- * The admin API, the console and the docs (and every zod schema) are in the complete app
+ * The admin API, the console, the docs and the secret-scanning endpoint (and every zod schema) are in the complete app
  * (src/app.ts), imported on the first request for one of their paths. esbuild bundles a dynamic
  * import() of a bundled module as a lazily initialised module, so its top-level code (schema
  * construction, route registration) runs then, not at start-up. That app has its own request log,
@@ -22,7 +22,7 @@ import { registerHotRoutes } from "./routes/hot";
  * so each app's 404 vs 405 answer is the same as one app holding every route would give
  * (test/app/hot-app.test.ts checks it).
  */
-export const COMPLETE_APP_PATHS = ["/admin/v1", "/admin/v1/*", "/console", "/console/*", "/docs", "/docs/*", "/openapi.json"];
+export const COMPLETE_APP_PATHS = ["/admin/v1", "/admin/v1/*", "/console", "/console/*", "/docs", "/docs/*", "/openapi.json", "/secret-scanning/*"];
 
 export function createHotApp() {
   const app = new Hono<AppEnv>();

@@ -543,6 +543,116 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/secret-scanning/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GitHub secret scanning: a report of leaked tokens, answered with a label each
+         * @description Signed by GitHub (ECDSA P-256 / SHA-256 over the raw body, DER, base64, with one of the keys at GITHUB_SECRET_SCANNING_KEYS_URL). Each real Keymint secret reported is acted on per LEAKED_SECRET_ACTION: `revoke` deletes its credential (a previous secret in its grace only ends the grace), `flag` sets `leaked_at` and `leak_url`. Bodies up to 1048576 bytes.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description The value GitHub found
+                         * @example km_live_…
+                         */
+                        token: string;
+                        /**
+                         * @description The token type Keymint registered with GitHub
+                         * @example keymint_api_key
+                         */
+                        type: string;
+                        /**
+                         * @description Where it was found
+                         * @example https://github.com/octo-org/app/blob/3f2a9c1/config/.env
+                         */
+                        url?: string;
+                        /** @description Where on GitHub (content, commit, pull_request_comment, …): any value is accepted */
+                        source?: unknown;
+                    }[];
+                };
+            };
+            responses: {
+                /** @description One label per reported token, in order */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SecretScanningLabel"][];
+                    };
+                };
+                /** @description invalid_request: a signed body that is not a JSON array of {token, type, url?} */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unauthorized: unsigned, badly signed, or signed by a key GitHub does not publish */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many failures (or writes): rate limited */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/accounts": {
         parameters: {
             query?: never;
@@ -2466,6 +2576,23 @@ export interface components {
             api: string;
             scopes: string[];
         };
+        SecretScanningLabel: {
+            /**
+             * @description Hex SHA-256 of the reported token
+             * @example 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+             */
+            token_hash: string;
+            /**
+             * @description The reported `type`, echoed
+             * @example keymint_api_key
+             */
+            token_type: string;
+            /**
+             * @description true_positive: a Keymint API key or client secret that exists (current, previous in its grace, or expired); anything else is false_positive
+             * @enum {string}
+             */
+            label: "true_positive" | "false_positive";
+        };
         Account: {
             /** @example acct_7Hq2LmZ0pX4bN8rVt1sKcE */
             id: string;
@@ -2660,6 +2787,11 @@ export interface components {
              * @example 203.0.113.7
              */
             ip: string | null;
+            /**
+             * @description What the action alone does not say: for a secret reported by GitHub's secret scanning, the URL where it was found
+             * @example https://github.com/octo-org/app/blob/3f2a9c1/config/.env
+             */
+            detail: string | null;
         };
     };
     responses: never;

@@ -49,9 +49,12 @@ function methodMatcher(app: Hono<AppEnv>): (path: string) => string[] {
 }
 
 /** The request log and the body limit: call before registering any route. */
-export function useCommonMiddleware(app: Hono<AppEnv>): void {
+export function useCommonMiddleware(app: Hono<AppEnv>, options: { ownBodyLimit?: string[] } = {}): void {
   app.use("*", requestContext());
-  app.use("*", limitBody());
+  const limit = limitBody();
+  const own = new Set(options.ownBodyLimit ?? []);
+  // Routes that set a body limit of their own (larger than the default) skip the default one.
+  app.use("*", own.size === 0 ? limit : (c, next) => (own.has(c.req.path) ? next() : limit(c, next)));
 }
 
 /**

@@ -11,8 +11,9 @@ import { edgeEntries } from "./edge-entries";
  * "End grace now": after a roll, the previous secret stops working at once instead of at the
  * end of its grace period (the admin has moved every client to the new one). Tokens it already
  * issued keep their minute: they cannot be told apart from the new secret's, which must live.
+ * `detail` goes into the audit event (a leak's URL, when secret scanning ends the grace).
  */
-export async function endGrace(env: Env, who: AuditContext, id: string): Promise<Credential> {
+export async function endGrace(env: Env, who: AuditContext, id: string, detail: string | null = null): Promise<Credential> {
   const row = await credentials.getCredentialWithAccount(env.DB, id);
   if (!row) throw new ApiError("not_found", "No credential has this id.");
   const credential = toCredential(row);
@@ -25,7 +26,7 @@ export async function endGrace(env: Env, who: AuditContext, id: string): Promise
   await edgeEntries.restrict(env, row, (entry) => ({ ...entry, previous_secret_hash: null, previous_secret_expires_at: null }));
   await commit(env.DB, [
     endPreviousSecret(env.DB, id, at),
-    insertAuditEvent(env.DB, who, at, { action: "credential.end_grace", target_type: "credential", target_id: id, target_name: credential.name }, {
+    insertAuditEvent(env.DB, who, at, { action: "credential.end_grace", target_type: "credential", target_id: id, target_name: credential.name, detail }, {
       sql: "changes() > 0",
       values: [],
     }),

@@ -401,8 +401,9 @@ function lifecycleEvent(db: D1Database, who: AuditContext, at: string, row: { id
 /**
  * Deletion is for good: the KV marker goes first (tokens already issued die at once in this
  * location), then the row and its audit event in one batch. A second delete is a 404.
+ * `detail` goes into the audit event (a leak's URL, when secret scanning deletes it).
  */
-export async function deleteCredential(env: Env, who: AuditContext, id: string): Promise<void> {
+export async function deleteCredential(env: Env, who: AuditContext, id: string, detail: string | null = null): Promise<void> {
   const row = await credentials.getCredentialWithAccount(env.DB, id);
   if (!row) throw notFound();
   // Before the commit (fail closed): its tokens die, and its entry says deleted.
@@ -410,7 +411,7 @@ export async function deleteCredential(env: Env, who: AuditContext, id: string):
   await edgeEntries.restrict(env, row, () => deletedEntry(row));
   const at = nowIso();
   const results = await commit(env.DB, [
-    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id, target_name: row.name }, {
+    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id, target_name: row.name, detail }, {
       sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ?)",
       values: [id],
     }),

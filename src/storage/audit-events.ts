@@ -12,6 +12,8 @@ export interface AuditEventRow {
   target_name: string | null;
   channel: AuditChannel;
   ip: string | null;
+  /** What the action alone does not say: the URL where a scanner found a leaked secret. */
+  detail: string | null;
 }
 
 /** Where a change came from: the management API, the console, or Keymint itself. */
@@ -27,7 +29,7 @@ export interface AuditContext {
 // Audit ids are made in SQL, so one statement can record an event per row it selects
 // (deleting an account records one per credential, atomically with the delete).
 const NEW_ID = "'evt_' || lower(hex(randomblob(16)))";
-const COLUMNS = "id, at, actor, channel, action, target_type, target_id, target_name, ip";
+const COLUMNS = "id, at, actor, channel, action, target_type, target_id, target_name, ip, detail";
 
 export interface AuditEntry {
   action: string;
@@ -35,6 +37,8 @@ export interface AuditEntry {
   target_id: string;
   /** The target's name at the time of the event (after the change, for a rename). */
   target_name: string;
+  /** More than the action says (a leak's URL); never a secret. */
+  detail?: string | null;
 }
 
 /**
@@ -50,8 +54,8 @@ export function insertAuditEvent(
 ): D1PreparedStatement {
   const where = guard ? ` WHERE ${guard.sql}` : "";
   return db
-    .prepare(`INSERT INTO audit_events (${COLUMNS}) SELECT ${NEW_ID}, ?, ?, ?, ?, ?, ?, ?, ?${where}`)
-    .bind(at, who.actor, who.channel, entry.action, entry.target_type, entry.target_id, entry.target_name, who.ip, ...(guard?.values ?? []));
+    .prepare(`INSERT INTO audit_events (${COLUMNS}) SELECT ${NEW_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?${where}`)
+    .bind(at, who.actor, who.channel, entry.action, entry.target_type, entry.target_id, entry.target_name, who.ip, entry.detail ?? null, ...(guard?.values ?? []));
 }
 
 /** One `credential.delete` event for each credential of an account, before they are deleted. */
@@ -64,7 +68,7 @@ export function insertCredentialDeletionsOfAccount(
   return db
     .prepare(
       `INSERT INTO audit_events (${COLUMNS})
-       SELECT ${NEW_ID}, ?, ?, ?, 'credential.delete', 'credential', id, name, ? FROM credentials WHERE account_id = ?`,
+       SELECT ${NEW_ID}, ?, ?, ?, 'credential.delete', 'credential', id, name, ?, NULL FROM credentials WHERE account_id = ?`,
     )
     .bind(at, who.actor, who.channel, who.ip, accountId);
 }

@@ -1,4 +1,4 @@
-import { all, first } from "./d1";
+import { all, first, guarded } from "./d1";
 import type { Position } from "./pagination";
 import type { AccountStatus } from "./accounts";
 
@@ -93,6 +93,49 @@ export function findBySecretHash(db: D1Database | D1DatabaseSession, hash: strin
   );
 }
 
+/**
+ * D1 binds at most 100 parameters per statement: 99 digests (each bound once, as ?1…?99, and used
+ * in both IN lists) and the moment that decides whether a grace is still running.
+ */
+export const DIGESTS_PER_STATEMENT = 99;
+
+/** A credential found by one of a batch of digests: which of its secrets matched. */
+export interface CredentialByDigest {
+  id: string;
+  name: string;
+  secret_hash: string;
+  /** Only while its grace runs (`now` < previous_secret_expires_at); null otherwise. */
+  previous_secret_hash: string | null;
+}
+
+/**
+ * The credentials whose current secret, or previous secret still in its grace at `now`, has one
+ * of these digests. One D1 round trip (a batch of read statements) whatever their number; a
+ * deleted credential is not found, an expired one is.
+ */
+export async function findByDigests(db: D1Database, digests: string[], now: string): Promise<CredentialByDigest[]> {
+  const unique = [...new Set(digests)];
+  if (unique.length === 0) return [];
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < unique.length; i += DIGESTS_PER_STATEMENT) {
+    const chunk = unique.slice(i, i + DIGESTS_PER_STATEMENT);
+    const list = chunk.map((_, j) => `?${j + 1}`).join(", ");
+    const at = `?${chunk.length + 1}`;
+    statements.push(
+      db
+        .prepare(
+          `SELECT id, name, secret_hash,
+             CASE WHEN previous_secret_expires_at > ${at} THEN previous_secret_hash END AS previous_secret_hash
+           FROM credentials
+           WHERE secret_hash IN (${list}) OR (previous_secret_hash IN (${list}) AND previous_secret_expires_at > ${at})`,
+        )
+        .bind(...chunk, now),
+    );
+  }
+  const results = await guarded("d1", () => db.batch<CredentialByDigest>(statements));
+  return results.flatMap((result) => result.results);
+}
+
 /** The credential with its account's status, from the primary: what the edge entry is made from. */
 export function getCredentialWithAccount(db: D1Database, id: string): Promise<CredentialWithAccount | null> {
   return first<CredentialWithAccount>(db.prepare(`${JOINED} WHERE c.id = ?`).bind(id));
@@ -181,9 +224,14 @@ export function updateCredential(db: D1Database, id: string, changes: Credential
     .bind(...fields.map((field) => changes[field] ?? null), updatedAt, id, version);
 }
 
-/** Marks a credential's secret as reported leaked (the `flag` action). */
+/**
+ * Marks a credential's secret as reported leaked (the `flag` action). A report of the same leak
+ * again (the same URL, a replayed report) changes nothing, so its audit event is not repeated.
+ */
 export function flagLeaked(db: D1Database, id: string, at: string, url: string | null): D1PreparedStatement {
-  return db.prepare("UPDATE credentials SET leaked_at = ?, leak_url = ? WHERE id = ?").bind(at, url, id);
+  return db
+    .prepare("UPDATE credentials SET leaked_at = ?1, leak_url = ?2 WHERE id = ?3 AND (leaked_at IS NULL OR leak_url IS NOT ?2)")
+    .bind(at, url, id);
 }
 
 /**

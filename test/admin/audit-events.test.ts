@@ -17,11 +17,12 @@ import {
 /** Management API, audit events: one per change, with who, what and from where; none otherwise. */
 
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const EVENT_KEYS = ["action", "actor", "at", "channel", "id", "ip", "target_id", "target_name", "target_type"];
+const EVENT_KEYS = ["action", "actor", "at", "channel", "detail", "id", "ip", "target_id", "target_name", "target_type"];
 
 function expectEvent(event: any, expected: { action: string; target_type: string; target_id: string; ip: string | null }) {
   expect(Object.keys(event).sort()).toEqual(EVENT_KEYS);
-  expect(event).toMatchObject({ actor: "admin_token", channel: "api", ...expected });
+  // `detail` is for what an action alone does not say (a leak's URL); an admin's change has none.
+  expect(event).toMatchObject({ actor: "admin_token", channel: "api", detail: null, ...expected });
   expect(typeof event.target_name).toBe("string");
   expect(typeof event.id).toBe("string");
   expect(event.id.length).toBeGreaterThan(0);
@@ -54,7 +55,7 @@ async function expectAudited(
 }
 
 describe("GET /admin/v1/audit-events", () => {
-  it("lists events as {data, next_cursor}, each {id, at, actor, channel, action, target_type, target_id, target_name, ip}", async () => {
+  it("lists events as {data, next_cursor}, each {id, at, actor, channel, action, target_type, target_id, target_name, ip, detail}", async () => {
     await createAccount();
     const response = await call("/admin/v1/audit-events");
     expect(response.status).toBe(200);

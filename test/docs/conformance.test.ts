@@ -2,8 +2,9 @@ import { exports } from "cloudflare:workers";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, BASE, call, createAccount, createCredential, json } from "../support/http";
+import { type SigningKey, keysServer, signature, signingKey } from "../support/github";
 import { basic, tokenFor } from "../support/oauth";
 import { type Doc, type FuzzContext, type GeneratedRequest, type Operation, type Schema, anyRequest, requestsFor, resolve } from "../support/openapi-fuzz";
 
@@ -27,6 +28,13 @@ const RUNS_PER_OPERATION = 40;
 const BURST = 2 * 30 + 5;
 
 const doc: Doc = await json(await call("/openapi.json", { token: null }));
+
+/** GitHub's key for secret-scanning reports, published at the keys URL for the whole run; and one it does not publish. */
+const github = signingKey();
+const stranger = signingKey();
+const signedBy = (key: SigningKey, body: string) => ({ "github-public-key-identifier": key.id, "github-public-key-signature": signature(key, body) });
+const keys = await keysServer([github]);
+afterAll(() => keys.restore());
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
@@ -52,7 +60,7 @@ let sent = 0;
 async function send(request: GeneratedRequest, ip = `2001:db8:17::${(++sent).toString(16)}`): Promise<Response> {
   const url = new URL(BASE + request.path);
   for (const [name, value] of request.query) url.searchParams.append(name, value);
-  const headers = { ...request.headers, "cf-connecting-ip": ip };
+  const headers = { ...request.headers, ...request.sign?.(request.body ?? ""), "cf-connecting-ip": ip };
   return exports.default.fetch(new Request(url, { method: request.method, headers, body: request.body ?? null }));
 }
 
@@ -146,6 +154,14 @@ describe("the OpenAPI document against the service", () => {
       bearer: {
         valid: [bearer("API key", apiKey.api_key), bearer("access token", token)],
         wrong: [bearer("unknown API key", `km_live_${"A".repeat(43)}`), bearer("client secret", client.client_secret), bearer("garbage", "not-a-token"), { label: "Basic", authorization: basic(client.client_id, client.client_secret) }],
+      },
+      // GitHub's secret-scanning reports: signed over the body by a key the keys URL publishes.
+      githubSignature: {
+        valid: [{ label: "GitHub signature", sign: (body) => signedBy(github, body) }],
+        wrong: [
+          { label: "unpublished key", sign: (body) => signedBy(stranger, body) },
+          { label: "another key's signature", sign: (body) => ({ ...signedBy(github, body), "github-public-key-signature": signature(stranger, body) }) },
+        ],
       },
       clientBasic: {
         valid: [{ label: "client_secret_basic", authorization: basic(client.client_id, client.client_secret) }],

@@ -12,13 +12,13 @@ const isPage = (path: string) => /^\/(console|docs)(\/|$)/.test(path);
 const openApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, "{$1}");
 
 describe("GET /openapi.json", () => {
-  it("is an OpenAPI 3.1 document with the three security schemes", async () => {
+  it("is an OpenAPI 3.1 document with its security schemes (GitHub's two signature headers included)", async () => {
     const response = await call("/openapi.json", { token: null });
     expect(response.status).toBe(200);
     const doc = await json(response);
     expect(doc.openapi).toBe("3.1.0");
     expect(doc.servers).toEqual([{ url: "http://localhost:8787" }]);
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["adminBearer", "bearer", "clientBasic"]);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["adminBearer", "bearer", "clientBasic", "githubKeyIdentifier", "githubSignature"]);
     expect(doc.components.schemas.Error.required).toEqual(["error", "error_description"]);
   });
 

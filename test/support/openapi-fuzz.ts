@@ -27,6 +27,8 @@ export interface Operation {
 export interface Auth {
   label: string;
   authorization?: string;
+  /** Headers computed from the final body (a signature over it), added when the request is sent. */
+  sign?: (body: string) => Record<string, string>;
 }
 
 /** What the generator may draw on: credentials per security scheme, and values seen so far. */
@@ -50,6 +52,8 @@ export interface GeneratedRequest {
   query: [string, string][];
   headers: Record<string, string>;
   body?: string;
+  /** The credential's signing, for `send` to apply to the body as sent. */
+  sign?: (body: string) => Record<string, string>;
 }
 
 export function resolve(doc: Doc, schema: Schema): Schema {
@@ -207,7 +211,15 @@ function serialize(method: string, path: string, parts: Parts, kind: string, raw
         ? new URLSearchParams(Object.entries(parts.body as Record<string, unknown>).map(([k, v]) => [k, stringify(v)])).toString()
         : JSON.stringify(parts.body);
   }
-  return { kind: `${kind} (${parts.auth.label})`, method: method.toUpperCase(), path: url, query, headers, ...(body !== undefined ? { body } : {}) };
+  return {
+    kind: `${kind} (${parts.auth.label})`,
+    method: method.toUpperCase(),
+    path: url,
+    query,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+    ...(parts.auth.sign ? { sign: parts.auth.sign } : {}),
+  };
 }
 
 /** The valid credentials for an operation's security, and those that must be refused. */

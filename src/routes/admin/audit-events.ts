@@ -14,6 +14,10 @@ export const AuditEventSchema = z
     target_id: z.string().openapi({ example: EXAMPLE_ID.cred }),
     target_name: z.string().nullable().openapi({ description: "The target's name when the event happened", example: "Billing sync" }),
     ip: z.string().nullable().openapi({ description: "The caller's address (CF-Connecting-IP), when known", example: "203.0.113.7" }),
+    detail: z.string().nullable().openapi({
+      description: "What the action alone does not say: for a secret reported by GitHub's secret scanning, the URL where it was found",
+      example: "https://github.com/octo-org/app/blob/3f2a9c1/config/.env",
+    }),
   })
   .openapi("AuditEvent");
 
