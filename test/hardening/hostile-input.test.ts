@@ -1465,6 +1465,139 @@ const forged: Case[] = [
 
 // 9. Routes without auth: queries and odd input are harmless -----------------------------------
 
+// ---- private_key_jwt assertions, DPoP proofs and client key sets (issue 14) ---------------
+
+/** A private_key_jwt client and a key of its own, made on first use. */
+let signer: Promise<{ clientId: string; privateKey: CryptoKey; jwk: JWK & { kid: string }; foreign: CryptoKey }> | undefined;
+function pkjwt() {
+  signer ??= (async () => {
+    const pair = await generateKeyPair("ES256", { extractable: true });
+    const foreign = await generateKeyPair("ES256", { extractable: true });
+    const jwk = { ...(await exportJWK(pair.publicKey)), kid: "hostile-key" } as JWK & { kid: string };
+    const account = await createAccount();
+    const response = await send(
+      new Request(`${BASE}/admin/v1/credentials`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: uniqueName("signer"), type: "oauth_client", account_id: account.id, token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [jwk] } }),
+      }),
+    );
+    const created = (await response.json()) as { client_id: string };
+    return { clientId: created.client_id, privateKey: pair.privateKey as CryptoKey, jwk, foreign: foreign.privateKey as CryptoKey };
+  })();
+  return signer;
+}
+
+/** An assertion for the signer, ES256 unless `header`/`claims` say otherwise; `key` signs it. */
+async function assertionFor(overrides: { header?: Record<string, unknown>; claims?: Record<string, unknown>; key?: "own" | "foreign" } = {}) {
+  const s = await pkjwt();
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: "ES256", kid: s.jwk.kid, ...overrides.header };
+  const claims = { iss: s.clientId, sub: s.clientId, aud: BASE, iat: now, exp: now + 60, jti: crypto.randomUUID(), ...overrides.claims };
+  for (const [name, value] of Object.entries(claims)) if (value === undefined) delete (claims as Record<string, unknown>)[name];
+  const input = `${encodeJson(header)}.${encodeJson(claims)}`;
+  if (header.alg === "none") return `${input}.`;
+  const key = overrides.key === "foreign" ? s.foreign : s.privateKey;
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new TextEncoder().encode(input));
+  return `${input}.${bytesToBase64url(new Uint8Array(signature))}`;
+}
+
+const assertionForm = (assertion: string) =>
+  new URLSearchParams({ grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: assertion }).toString();
+
+const tokenWithAssertion = async (assertion: string): Promise<Spec> => ({ method: "POST", path: "/oauth/token", headers: [H.form], body: assertionForm(assertion) });
+
+/** A DPoP proof by a fresh key (or with `header.jwk` replaced), for the token endpoint unless told. */
+async function dpopProof(claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) {
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  const jwk = await exportJWK(pair.publicKey);
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${encodeJson({ alg: "ES256", typ: "dpop+jwt", jwk, ...header })}.${encodeJson({ htm: "POST", htu: `${BASE}/oauth/token`, iat: now, jti: crypto.randomUUID(), ...claims })}`;
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey as CryptoKey, new TextEncoder().encode(input));
+  return `${input}.${bytesToBase64url(new Uint8Array(signature))}`;
+}
+
+let replayedAssertion: string | undefined;
+let replayedProof: string | undefined;
+
+const clientKeys: Case[] = [
+  ...(
+    [
+      ["alg none", { header: { alg: "none" } }],
+      ["HS256 (a key that could be the public one)", { header: { alg: "HS256" } }],
+      ["a foreign key under the registered kid", { key: "foreign" }],
+      ["an embedded jwk", { header: { jwk: { kty: "EC", crv: "P-256", x: "AAAA", y: "AAAA" } } }],
+      ["a jku", { header: { jku: "https://evil.example/jwks" } }],
+      ["an x5u", { header: { x5u: "https://evil.example/cert.pem" } }],
+      ["a wrong aud", { claims: { aud: "https://elsewhere.example" } }],
+      ["an exp 6 minutes ahead", { claims: { exp: Math.floor(Date.now() / 1000) + 360 } }],
+      ["no jti", { claims: { jti: undefined } }],
+    ] as [string, Parameters<typeof assertionFor>[0]][]
+  ).map(([label, overrides]): Case => ({
+    name: `POST /oauth/token, private_key_jwt assertion with ${label}`,
+    send: async () => tokenWithAssertion(await assertionFor(overrides)),
+    status: 401,
+    error: "invalid_client",
+    challenge: "none",
+  })),
+  {
+    name: "POST /oauth/token, a private_key_jwt assertion (the control for the replay below)",
+    send: async () => tokenWithAssertion((replayedAssertion = await assertionFor())),
+    status: 200,
+    authenticates: true,
+  },
+  {
+    name: "POST /oauth/token, the same private_key_jwt assertion again",
+    send: async () => tokenWithAssertion(replayedAssertion ?? (await assertionFor())),
+    status: 401,
+    error: "invalid_client",
+  },
+  ...(
+    [
+      ["a private key in jwk", {}, { jwk: { kty: "EC", crv: "P-256", x: "AAAA", y: "AAAA", d: "AAAA" } }],
+      ["a wrong htu", { htu: `${BASE}/oauth/elsewhere` }, {}],
+      ["a wrong htm", { htm: "GET" }, {}],
+      ["an iat 5 minutes old", { iat: Math.floor(Date.now() / 1000) - 300 }, {}],
+    ] as [string, Record<string, unknown>, Record<string, unknown>][]
+  ).map(([label, claims, header]): Case => ({
+    name: `POST /oauth/token, DPoP proof with ${label}`,
+    send: async () => ({ method: "POST", path: "/oauth/token", headers: [H.form, H.basic(f.client.client_id, f.client.client_secret), ["dpop", await dpopProof(claims, header)]], body: "grant_type=client_credentials" }),
+    status: 400,
+    error: "invalid_dpop_proof",
+    authenticates: true,
+  })),
+  {
+    name: "POST /oauth/token, a DPoP proof (the control for the replay below)",
+    send: async () => ({ method: "POST", path: "/oauth/token", headers: [H.form, H.basic(f.client.client_id, f.client.client_secret), ["dpop", (replayedProof = await dpopProof())]], body: "grant_type=client_credentials" }),
+    status: 200,
+    authenticates: true,
+  },
+  {
+    name: "POST /oauth/token, the same DPoP proof again",
+    send: async () => ({ method: "POST", path: "/oauth/token", headers: [H.form, H.basic(f.client.client_id, f.client.client_secret), ["dpop", replayedProof ?? (await dpopProof())]], body: "grant_type=client_credentials" }),
+    status: 400,
+    error: "invalid_dpop_proof",
+    authenticates: true,
+  },
+  ...(
+    [
+      ["a private key", { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", d: "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI", kid: "k" }],
+      ["an RSA key of 1024 bits", { kty: "RSA", e: "AQAB", n: `w${"A".repeat(170)}`, kid: "k" }],
+      ["two keys with the same kid", { kty: "EC", crv: "P-256", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0", kid: "same" }, true],
+    ] as [string, Record<string, unknown>, boolean?][]
+  ).map(([label, key, twice]): Case => ({
+    name: `POST /admin/v1/credentials, private_key_jwt with a jwks holding ${label}`,
+    send: (fx) => ({
+      method: "POST",
+      path: "/admin/v1/credentials",
+      headers: [H.admin, H.json],
+      body: JSON.stringify({ name: "keys", type: "oauth_client", account_id: fx.account.id, token_endpoint_auth_method: "private_key_jwt", jwks: { keys: twice ? [key, key] : [key] } }),
+    }),
+    status: 400,
+    error: "invalid_request",
+  })),
+];
+
 const publicRoutes: Case[] = [
   { name: "GET /healthz?x=1&x=2 → 200", send: { path: "/healthz?x=1&x=2" }, status: 200, check: (_, text) => expect(JSON.parse(text)).toEqual({ ok: true }) },
   { name: "HEAD /healthz → 200, no body", send: { method: "HEAD", path: "/healthz" }, status: 200, check: (_, text) => expect(text).toBe("") },
@@ -1696,6 +1829,7 @@ const GROUPS: [string, Case[]][] = [
   ["SQL and path traversal", injection],
   ["Authorization header oddities", headerOddities],
   ["forged access tokens", forged],
+  ["private_key_jwt assertions, DPoP proofs and client keys", clientKeys],
   ["public routes", publicRoutes],
   ["the console", consoleCases],
 ];
