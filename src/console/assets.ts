@@ -76,6 +76,7 @@ ul.plain { list-style: none; margin: 0; padding: 0; }
 .notice { padding: 12px 16px; border-radius: 8px; border: 1px solid var(--line); background: #fff; margin-bottom: 16px; }
 .notice.warn { background: var(--warn-bg); border-color: var(--warn-line); }
 .notice.error { background: #ffebe9; border-color: #ffcecb; color: #82071e; }
+.notice.error a:not(.button) { color: #82071e; text-decoration: underline; }
 .notice.ok { background: #dafbe1; border-color: #aceebb; }
 .secret { display: flex; gap: 8px; align-items: flex-start; margin: 6px 0 14px; }
 .secret input, .secret textarea { flex: 1 1 auto; min-width: 0; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; resize: vertical; }
@@ -176,15 +177,17 @@ const showJwksProblem = (field, problem) => {
 document.addEventListener("submit", (event) => {
   const form = event.target;
   const field = form instanceof HTMLFormElement ? jwksField(form) : null;
-  if (!field || event.submitter?.formMethod === "get") return;
+  if (!field || event.submitter?.getAttribute("formmethod") === "get") return;
   const problem = jwksWanted(form, field) ? jwksProblem(field.value) : null;
   showJwksProblem(field, problem);
   if (problem) { event.preventDefault(); field.focus(); }
 }, true);
-document.addEventListener("change", (event) => {
+// Once the field is marked, the mark goes as soon as the set is right (a new problem waits for
+// the next submit, so the layout does not move under a click).
+document.addEventListener("input", (event) => {
   const field = event.target.closest?.("textarea[data-jwks]");
-  if (!field || !field.form || !jwksWanted(field.form, field)) return;
-  showJwksProblem(field, field.value.trim() ? jwksProblem(field.value) : null);
+  if (!field || field.getAttribute("aria-invalid") !== "true") return;
+  if (!jwksProblem(field.value)) showJwksProblem(field, null);
 });
 
 // Escape on a confirmation page is its Cancel.
