@@ -58,7 +58,10 @@ form.stack { display: grid; gap: 16px; max-width: 560px; }
 label, legend { font-weight: 600; display: block; margin-bottom: 4px; }
 fieldset { border: 0; padding: 0; margin: 0; min-width: 0; }
 fieldset label { font-weight: 400; display: flex; gap: 8px; align-items: center; margin: 4px 0; }
-input[type=text], input[type=search], input[type=password], select, textarea { width: 100%; max-width: 100%; font: inherit; padding: 8px 10px; border: 1px solid #818b98; border-radius: 6px; background: #fff; color: var(--fg); }
+input[type=text], input[type=search], input[type=password], input[type=datetime-local], select, textarea { width: 100%; max-width: 100%; font: inherit; padding: 8px 10px; border: 1px solid #818b98; border-radius: 6px; background: #fff; color: var(--fg); }
+label.check { font-weight: 400; display: flex; gap: 8px; align-items: center; }
+textarea.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; resize: vertical; }
+.field-error:empty { display: none; }
 [aria-invalid="true"] { border-color: var(--danger); border-width: 2px; }
 .field-error { color: #a40e26; font-size: 13px; margin-top: 4px; font-weight: 600; }
 .hint { color: var(--muted); font-size: 13px; margin-top: 4px; }
@@ -73,6 +76,7 @@ ul.plain { list-style: none; margin: 0; padding: 0; }
 .notice { padding: 12px 16px; border-radius: 8px; border: 1px solid var(--line); background: #fff; margin-bottom: 16px; }
 .notice.warn { background: var(--warn-bg); border-color: var(--warn-line); }
 .notice.error { background: #ffebe9; border-color: #ffcecb; color: #82071e; }
+.notice.error a:not(.button) { color: #82071e; text-decoration: underline; }
 .notice.ok { background: #dafbe1; border-color: #aceebb; }
 .secret { display: flex; gap: 8px; align-items: flex-start; margin: 6px 0 14px; }
 .secret input, .secret textarea { flex: 1 1 auto; min-width: 0; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; resize: vertical; }
@@ -134,6 +138,57 @@ const focusFirst = () => {
   }
 };
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusFirst); else focusFirst();
+
+// A pasted JWK Set is checked here before it is sent, by the server's rules (src/lib/client-jwks.ts):
+// JSON, {"keys": [...]}, 1 to 5 keys, a unique kid each, and no private member. The server checks
+// again (and more: key types and sizes).
+const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+const jwksProblem = (text) => {
+  let set;
+  try { set = JSON.parse(text); } catch { return "this is not valid JSON."; }
+  if (typeof set !== "object" || set === null || !Array.isArray(set.keys)) return 'it must be {"keys": [...]}.';
+  if (set.keys.length < 1 || set.keys.length > 5) return "it must hold 1 to 5 keys.";
+  const kids = new Set();
+  for (const [i, key] of set.keys.entries()) {
+    if (typeof key !== "object" || key === null || Array.isArray(key)) return "keys[" + i + "] is not a JWK.";
+    if (PRIVATE_MEMBERS.some((member) => member in key)) return "keys[" + i + "] holds a private member: send public keys only.";
+    if (typeof key.kid !== "string" || key.kid.length < 1 || key.kid.length > 128) return "keys[" + i + "] needs a kid (1 to 128 characters).";
+    if (kids.has(key.kid)) return "keys[" + i + "] repeats the kid " + JSON.stringify(key.kid).slice(0, 40) + ".";
+    kids.add(key.kid);
+  }
+  return null;
+};
+const jwksField = (form) => form.querySelector("textarea[data-jwks]");
+const jwksWanted = (form, field) => {
+  const method = form.querySelector("input[name=token_endpoint_auth_method]:checked");
+  return method ? method.value === "private_key_jwt" : field.required || field.value.trim() !== "";
+};
+const showJwksProblem = (field, problem) => {
+  const message = document.getElementById("jwks-error");
+  if (message) message.textContent = problem ? "JWK Set: " + problem : "";
+  if (problem) {
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-describedby", "jwks-error jwks-hint");
+  } else {
+    field.removeAttribute("aria-invalid");
+    field.setAttribute("aria-describedby", "jwks-hint");
+  }
+};
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const field = form instanceof HTMLFormElement ? jwksField(form) : null;
+  if (!field || event.submitter?.getAttribute("formmethod") === "get") return;
+  const problem = jwksWanted(form, field) ? jwksProblem(field.value) : null;
+  showJwksProblem(field, problem);
+  if (problem) { event.preventDefault(); field.focus(); }
+}, true);
+// Once the field is marked, the mark goes as soon as the set is right (a new problem waits for
+// the next submit, so the layout does not move under a click).
+document.addEventListener("input", (event) => {
+  const field = event.target.closest?.("textarea[data-jwks]");
+  if (!field || field.getAttribute("aria-invalid") !== "true") return;
+  if (!jwksProblem(field.value)) showJwksProblem(field, null);
+});
 
 // Escape on a confirmation page is its Cancel.
 document.addEventListener("keydown", (event) => {

@@ -8,6 +8,7 @@ import type { TwoWayPage } from "../services/search";
 import { type AccessError, GrantFields, type GrantSelection, isDefaultApi } from "./apis";
 import { HandoffKit } from "./handoff";
 import { CopyField, Field, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
+import { AUTH_METHOD_LABEL, Expiry, JWT_BEARER_ASSERTION, KeyList, LeakBanner, isPrivateKeyJwt } from "./lifecycle";
 
 const TYPE_LABEL = { oauth_client: "OAuth 2.0 client", api_key: "API key" } as const;
 
@@ -35,6 +36,7 @@ export const CredentialsPage: FC<{
   flash?: string | undefined;
 }> = ({ actor, page, accounts, filters, accountFilter, back, flash }) => {
   const filtered = Boolean(filters.q || filters.type || filters.status);
+  const now = Date.now();
   return (
     <Layout title="Credentials" section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
       <div class="page-head">
@@ -94,6 +96,7 @@ export const CredentialsPage: FC<{
             <th scope="col">Secret ends in</th>
             <th scope="col">Created (UTC)</th>
             <th scope="col">Last used (UTC)</th>
+            <th scope="col">Expires (UTC)</th>
             <th scope="col">
               <span class="sr-only">Actions</span>
             </th>
@@ -102,7 +105,7 @@ export const CredentialsPage: FC<{
         <tbody>
           {page.data.length === 0 ? (
             <tr>
-              <td colspan={7} class="empty">
+              <td colspan={8} class="empty">
                 {filtered || page.newer ? "No credentials match." : "No credentials yet. Create one to let an integration in."}
               </td>
             </tr>
@@ -129,7 +132,12 @@ export const CredentialsPage: FC<{
                     ) : null}
                   </td>
                   <td data-label="Secret ends in" class="mono nowrap">
-                    …{credential.hint}
+                    {isPrivateKeyJwt(credential) ? <span class="hint">No secret: private key JWT</span> : <>…{credential.hint}</>}
+                    {credential.leaked_at ? (
+                      <div>
+                        <span class="badge off">Reported leaked</span>
+                      </div>
+                    ) : null}
                     {credential.previous_secret_expires_at ? (
                       <div>
                         <span class="badge warn">Old secret in grace</span>
@@ -141,6 +149,9 @@ export const CredentialsPage: FC<{
                   </td>
                   <td data-label="Last used (UTC)">
                     <When at={credential.last_used_at} />
+                  </td>
+                  <td data-label="Expires (UTC)">
+                    <Expiry expiresAt={credential.expires_at} now={now} />
                   </td>
                   <td class="actions">
                     <a class="icon" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })} aria-label={`Delete ${credential.name}`} title="Delete">
@@ -163,16 +174,31 @@ export interface NewCredentialValues {
   type: "oauth_client" | "api_key";
   account_id: string;
   account_q: string;
+  /** OAuth clients: how they authenticate at the token endpoint. */
+  token_endpoint_auth_method: "client_secret_basic" | "private_key_jwt";
+  /** The pasted JWK Set, as typed (private_key_jwt). */
+  jwks: string;
+  dpop_bound_access_tokens: boolean;
+  /** As typed in the datetime-local field (UTC); empty: never. */
+  expires_at: string;
 }
 
 export interface FormError {
-  field: "name" | "type" | "account_id" | "form";
+  field: "name" | "type" | "account_id" | "token_endpoint_auth_method" | "jwks" | "dpop_bound_access_tokens" | "expires_at" | "form";
   message: string;
 }
 
 /** aria-invalid and a pointer to the message, for the field the error is about. */
 const invalid = (error: FormError | undefined, field: FormError["field"]) =>
   error?.field === field ? { "aria-invalid": "true", "aria-describedby": `${field}-error`, autofocus: true } : {};
+
+/** The message under a field, when the error is about it. */
+const FieldError: FC<{ error: { field: string; message: string } | undefined; field: string }> = ({ error, field }) =>
+  error?.field === field ? (
+    <div class="field-error" id={`${field}-error`}>
+      {error.message}
+    </div>
+  ) : null;
 
 export const NewCredentialPage: FC<{
   actor: string;
@@ -181,9 +207,10 @@ export const NewCredentialPage: FC<{
   nonce: string;
   values: NewCredentialValues;
   selection: GrantSelection;
+  maxLifetimeDays: number | null;
   error?: FormError | undefined;
   accessError?: AccessError | undefined;
-}> = ({ actor, accounts, apis, nonce, values, selection, error, accessError }) => {
+}> = ({ actor, accounts, apis, nonce, values, selection, maxLifetimeDays, error, accessError }) => {
   const chosen = accounts.find((account) => account.id === values.account_id);
   const problem = error ?? accessError;
   return (
@@ -257,6 +284,36 @@ export const NewCredentialPage: FC<{
             ) : null}
           </div>
         </div>
+        <fieldset>
+          <legend>Client authentication (OAuth 2.0 clients)</legend>
+          <label>
+            <input
+              type="radio"
+              name="token_endpoint_auth_method"
+              value="client_secret_basic"
+              checked={values.token_endpoint_auth_method === "client_secret_basic"}
+              {...invalid(error, "token_endpoint_auth_method")}
+            />{" "}
+            Client secret (Recommended)
+          </label>
+          <div class="hint">Keymint generates a secret and shows it once.</div>
+          <label>
+            <input type="radio" name="token_endpoint_auth_method" value="private_key_jwt" checked={values.token_endpoint_auth_method === "private_key_jwt"} /> Private key
+            JWT
+          </label>
+          <div class="hint">The client signs a short JWT with its own private key; Keymint keeps only the public keys, so there is no secret to leak.</div>
+          <FieldError error={error} field="token_endpoint_auth_method" />
+        </fieldset>
+        <JwksField value={values.jwks} error={error?.field === "jwks" ? error.message : undefined} required={false} />
+        <div>
+          <label class="check">
+            <input type="checkbox" name="dpop_bound_access_tokens" value="true" checked={values.dpop_bound_access_tokens} {...invalid(error, "dpop_bound_access_tokens")} />{" "}
+            Require DPoP-bound tokens
+          </label>
+          <div class="hint">OAuth 2.0 clients: every token request must carry a DPoP proof (RFC 9449), so a copied token is useless without the client's key.</div>
+          <FieldError error={error} field="dpop_bound_access_tokens" />
+        </div>
+        <ExpiresAtField value={values.expires_at} maxLifetimeDays={maxLifetimeDays} error={error?.field === "expires_at" ? error.message : undefined} />
         <section class="stack" aria-labelledby="access-heading">
           <h2 id="access-heading">APIs and scopes</h2>
           <GrantFields apis={apis} selection={selection} error={accessError} />
@@ -273,6 +330,61 @@ export const NewCredentialPage: FC<{
     </Layout>
   );
 };
+
+/** The JWK Set textarea: checked in the page (console.js) and on the server. */
+export const JwksField: FC<{ value: string; error?: string | undefined; required: boolean; label?: string }> = ({ value, error, required, label }) => (
+  <div>
+    <label for="jwks">{label ?? "JWK Set (public keys, for private key JWT)"}</label>
+    <textarea
+      id="jwks"
+      name="jwks"
+      class="mono"
+      rows={8}
+      spellcheck={false}
+      autocomplete="off"
+      dir="ltr"
+      required={required}
+      data-jwks
+      aria-describedby={error ? "jwks-error jwks-hint" : "jwks-hint"}
+      {...(error ? { "aria-invalid": "true", autofocus: true } : {})}
+    >
+      {value}
+    </textarea>
+    <div class="hint" id="jwks-hint">
+      Paste <code>{'{"keys": [...]}'}</code> with 1 to 5 public keys (EC P-256, RSA of 2048 bits or more, or Ed25519), each with its own <code>kid</code>. Never
+      paste a private key.
+    </div>
+    <div class="field-error" id="jwks-error">
+      {error ?? ""}
+    </div>
+  </div>
+);
+
+/** The expiry field: a date and time in UTC, empty for never (unless a policy requires one). */
+export const ExpiresAtField: FC<{ value: string; maxLifetimeDays: number | null; error?: string | undefined }> = ({ value, maxLifetimeDays, error }) => (
+  <div>
+    <label for="expires_at">Expires at (UTC)</label>
+    <input
+      id="expires_at"
+      name="expires_at"
+      type="datetime-local"
+      step={1}
+      value={value}
+      aria-describedby={error ? "expires_at-error expires_at-hint" : "expires_at-hint"}
+      {...(error ? { "aria-invalid": "true", autofocus: true } : {})}
+    />
+    <div class="hint" id="expires_at-hint">
+      {maxLifetimeDays === null
+        ? "Leave empty for a credential that works until it is deleted. After this moment it authenticates nowhere."
+        : `Required here: at most ${maxLifetimeDays} days from now. After this moment it authenticates nowhere.`}
+    </div>
+    {error ? (
+      <div class="field-error" id="expires_at-error">
+        {error}
+      </div>
+    ) : null}
+  </div>
+);
 
 /** The shown-once page: the response to the create (or roll) POST, never stored or cached. */
 export const SecretShownOncePage: FC<{ actor: string; credential: CredentialWithSecret; urls: Handoff; rolled?: boolean }> = ({ actor, credential, urls, rolled }) => {
@@ -333,6 +445,48 @@ export const SecretShownOncePage: FC<{ actor: string; credential: CredentialWith
   );
 };
 
+/**
+ * The page after creating a private_key_jwt client: there is no secret to show (the client holds
+ * its private key), only its client ID and how it signs in.
+ */
+export const PrivateKeyClientReadyPage: FC<{ actor: string; credential: Credential; urls: Handoff }> = ({ actor, credential, urls }) => (
+  <Layout title="Client created" section="credentials" actor={actor} focus="heading">
+    <h1>
+      <Name>{credential.name}</Name> is ready
+    </h1>
+    <Notice kind="ok">
+      <strong>There is no secret to copy.</strong> This client authenticates with a private key JWT: it signs assertions with its private key, and Keymint
+      checks them against the {credential.jwks?.keys.length ?? 0} public key{credential.jwks?.keys.length === 1 ? "" : "s"} you registered. Keep the
+      private key with the integration only.
+    </Notice>
+    <div class="card">
+      <CopyField id="client_id" label="Client ID" value={credential.client_id ?? ""} />
+      <p class="hint">
+        At the token endpoint it sends <code>client_assertion_type={JWT_BEARER_ASSERTION}</code> and <code>client_assertion</code>, a JWT with{" "}
+        <code>aud</code> = the issuer, <span class="mono">{urls.issuer}</span>.
+      </p>
+      <dl class="fields">
+        <Field label="Keys">
+          <KeyList jwks={credential.jwks} />
+        </Field>
+        <Field label="DPoP">{credential.dpop_bound_access_tokens ? "Required: its tokens are DPoP-bound" : "Not required"}</Field>
+        <Field label="Expires (UTC)">
+          <Expiry expiresAt={credential.expires_at} never="Never" />
+        </Field>
+      </dl>
+    </div>
+    <HandoffKit credential={credential} urls={urls} idPrefix="kit" />
+    <div class="confirm-actions">
+      <a class="button" href={`/console/credentials/${credential.id}`}>
+        Open the credential
+      </a>
+      <a class="button primary" href="/console/credentials">
+        Done
+      </a>
+    </div>
+  </Layout>
+);
+
 export const AlreadyShownPage: FC<{ actor: string; rolled?: boolean }> = ({ actor, rolled }) => (
   <Layout title="Secret already shown" section="credentials" actor={actor}>
     <h1>This secret was already shown</h1>
@@ -358,9 +512,13 @@ const Summary: FC<{ credential: Credential; account: Account | null }> = ({ cred
         <span class="mono">{credential.client_id}</span>
       </Field>
     ) : null}
-    <Field label="Secret ends in">
-      <span class="mono">…{credential.hint}</span>
-    </Field>
+    {isPrivateKeyJwt(credential) ? (
+      <Field label="Client authentication">{AUTH_METHOD_LABEL.private_key_jwt}</Field>
+    ) : (
+      <Field label="Secret ends in">
+        <span class="mono">…{credential.hint}</span>
+      </Field>
+    )}
     <Field label="Account">
       {account ? (
         <>
@@ -381,6 +539,18 @@ const Summary: FC<{ credential: Credential; account: Account | null }> = ({ cred
   </dl>
 );
 
+/** The expiry, allowlist and DPoP form of a credential page, as typed. */
+export interface SettingsValues {
+  expires_at: string;
+  allowed_ips: string;
+  dpop_bound_access_tokens: boolean;
+}
+
+export interface SettingsError {
+  field: "expires_at" | "allowed_ips" | "dpop_bound_access_tokens";
+  message: string;
+}
+
 export const CredentialPage: FC<{
   actor: string;
   credential: Credential;
@@ -391,9 +561,14 @@ export const CredentialPage: FC<{
   back: string;
   apis: Api[];
   selection: GrantSelection;
+  maxLifetimeDays: number | null;
+  settings: SettingsValues;
+  settingsError?: SettingsError | undefined;
+  jwks: string;
+  jwksError?: string | undefined;
   accessError?: AccessError | undefined;
   flash?: string | undefined;
-}> = ({ actor, credential, account, events, moreEvents, urls, back, apis, selection, accessError, flash }) => (
+}> = ({ actor, credential, account, events, moreEvents, urls, back, apis, selection, maxLifetimeDays, settings, settingsError, jwks, jwksError, accessError, flash }) => (
   <Layout title={credential.name} section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
     <p>
       <a href={listHref(back)}>← Credentials</a>
@@ -406,9 +581,11 @@ export const CredentialPage: FC<{
         <p class="lead">{TYPE_LABEL[credential.type]}</p>
       </div>
       <div class="confirm-actions">
-        <a class="button" href={withQuery(`/console/credentials/${credential.id}/roll`, { back })}>
-          Roll secret
-        </a>
+        {isPrivateKeyJwt(credential) ? null : (
+          <a class="button" href={withQuery(`/console/credentials/${credential.id}/roll`, { back })}>
+            Roll secret
+          </a>
+        )}
         {credential.previous_secret_expires_at ? (
           <a class="button" href={withQuery(`/console/credentials/${credential.id}/end-grace`, { back })}>
             End grace now
@@ -420,6 +597,10 @@ export const CredentialPage: FC<{
       </div>
     </div>
     {flash ? <Notice kind="ok">{flash}</Notice> : null}
+    <LeakBanner credential={credential} back={back} />
+    {credential.expires_at !== null && Date.parse(credential.expires_at) <= Date.now() ? (
+      <Notice kind="warn">This credential has expired: it authenticates nowhere. Set a later expiry below to bring it back, or delete it.</Notice>
+    ) : null}
     {account?.status === "deactivated" ? (
       <Notice kind="warn">Its account is deactivated, so this credential works nowhere until the account is activated again.</Notice>
     ) : null}
@@ -444,9 +625,46 @@ export const CredentialPage: FC<{
           <span class="mono">{credential.client_id}</span>
         </Field>
       ) : null}
-      <Field label="Secret ends in">
-        <span class="mono">…{credential.hint}</span>
-      </Field>
+      {credential.type === "oauth_client" ? (
+        <Field label="Client authentication">
+          {isPrivateKeyJwt(credential) ? (
+            <>
+              {AUTH_METHOD_LABEL.private_key_jwt} <span class="hint mono">private_key_jwt</span>
+              <div class="hint">No secret: it signs assertions with its private key.</div>
+            </>
+          ) : (
+            <>
+              {AUTH_METHOD_LABEL.client_secret_basic} <span class="hint mono">client_secret_basic</span>
+            </>
+          )}
+        </Field>
+      ) : null}
+      {isPrivateKeyJwt(credential) ? (
+        <Field label="Public keys">
+          <KeyList jwks={credential.jwks} />
+        </Field>
+      ) : (
+        <Field label="Secret ends in">
+          <span class="mono">…{credential.hint}</span>
+          {credential.leaked_at ? (
+            <>
+              {" "}
+              <span class="badge off">Reported leaked</span>
+            </>
+          ) : null}
+        </Field>
+      )}
+      {credential.type === "oauth_client" ? (
+        <Field label="DPoP">
+          {credential.dpop_bound_access_tokens ? (
+            <>
+              <span class="badge ok">Required</span> <span class="hint">its tokens must be DPoP-bound</span>
+            </>
+          ) : (
+            <span class="hint">Not required: Bearer tokens, or DPoP-bound when the client sends a proof</span>
+          )}
+        </Field>
+      ) : null}
       <Field label="Scopes">{credential.scopes.length ? <span class="mono">{credential.scopes.join(" ")}</span> : <span class="hint">None</span>}</Field>
       <Field label="Other APIs">
         {credential.grants.length === 0 ? (
@@ -471,19 +689,91 @@ export const CredentialPage: FC<{
       <Field label="Last used (UTC)">
         <When at={credential.last_used_at} />
       </Field>
-      <Field label="Expires">
-        <span>Never: it works until it is deleted</span>
+      <Field label="Expires (UTC)">
+        <Expiry expiresAt={credential.expires_at} never="Never: it works until it is deleted" />
       </Field>
-      <Field label="Previous secret">
-        {credential.previous_secret_expires_at ? (
-          <>
-            Still works until <When at={credential.previous_secret_expires_at} /> UTC (grace after a roll)
-          </>
+      <Field label="IP allowlist">
+        {credential.allowed_ips === null ? (
+          <span class="hint">Anywhere: no allowlist</span>
         ) : (
-          <span class="hint">None: only the current secret works</span>
+          <ul class="plain">
+            {credential.allowed_ips.map((cidr) => (
+              <li class="mono">{cidr}</li>
+            ))}
+          </ul>
         )}
       </Field>
+      {isPrivateKeyJwt(credential) ? null : (
+        <Field label="Previous secret">
+          {credential.previous_secret_expires_at ? (
+            <>
+              Still works until <When at={credential.previous_secret_expires_at} /> UTC (grace after a roll)
+            </>
+          ) : (
+            <span class="hint">None: only the current secret works</span>
+          )}
+        </Field>
+      )}
     </dl>
+    <section class="card" aria-labelledby="settings-heading">
+      <h2 id="settings-heading">Expiry and restrictions</h2>
+      <p class="hint">Changes apply at once: an earlier expiry, a new allowlist or requiring DPoP take effect for the next request.</p>
+      <form method="post" action={`/console/credentials/${credential.id}/settings`} class="stack">
+        <input type="hidden" name="back" value={back} />
+        <ExpiresAtField value={settings.expires_at} maxLifetimeDays={maxLifetimeDays} error={settingsError?.field === "expires_at" ? settingsError.message : undefined} />
+        <div>
+          <label for="allowed_ips">IP allowlist</label>
+          <textarea
+            id="allowed_ips"
+            name="allowed_ips"
+            class="mono"
+            rows={4}
+            spellcheck={false}
+            autocomplete="off"
+            dir="ltr"
+            aria-describedby={settingsError?.field === "allowed_ips" ? "allowed_ips-error allowed_ips-hint" : "allowed_ips-hint"}
+            {...(settingsError?.field === "allowed_ips" ? { "aria-invalid": "true", autofocus: true } : {})}
+          >
+            {settings.allowed_ips}
+          </textarea>
+          <div class="hint" id="allowed_ips-hint">
+            One IPv4 or IPv6 CIDR per line, at most 32 (for example <code>203.0.113.0/24</code> or <code>2001:db8::/32</code>). Empty: it works from
+            anywhere. From any other address its secret fails as if it were wrong.
+          </div>
+          <FieldError error={settingsError} field="allowed_ips" />
+        </div>
+        {credential.type === "oauth_client" ? (
+          <div>
+            <label class="check">
+              <input type="checkbox" name="dpop_bound_access_tokens" value="true" checked={settings.dpop_bound_access_tokens} /> Require DPoP-bound tokens
+            </label>
+            <div class="hint">Every token request must carry a DPoP proof (RFC 9449); requests without one are refused.</div>
+          </div>
+        ) : null}
+        <div>
+          <button type="submit" class="primary">
+            Save expiry and restrictions
+          </button>
+        </div>
+      </form>
+    </section>
+    {isPrivateKeyJwt(credential) ? (
+      <section class="card" aria-labelledby="keys-heading">
+        <h2 id="keys-heading">Public keys</h2>
+        <p class="hint">
+          Rotate by replacing the set: add the new key, move the client to it, then remove the old one. A key removed here stops working at once.
+        </p>
+        <form method="post" action={`/console/credentials/${credential.id}/jwks`} class="stack">
+          <input type="hidden" name="back" value={back} />
+          <JwksField value={jwks} error={jwksError} required label="JWK Set" />
+          <div>
+            <button type="submit" class="primary">
+              Replace keys
+            </button>
+          </div>
+        </form>
+      </section>
+    ) : null}
     <section class="card" aria-labelledby="access-heading">
       <h2 id="access-heading">APIs and scopes</h2>
       <p class="hint">
@@ -581,8 +871,8 @@ export const DeleteCredentialPage: FC<{ actor: string; credential: Credential; a
       Delete <Name>{credential.name}</Name>?
     </h1>
     <Notice kind="error">
-      Deletion is permanent. The {credential.type === "api_key" ? "API key" : "client secret"}
-      {credential.previous_secret_expires_at ? " (and the previous one, still in its grace period)" : ""} stops working at once, and so does every
+      Deletion is permanent. The {credential.type === "api_key" ? "API key" : isPrivateKeyJwt(credential) ? "client's keys" : "client secret"}
+      {credential.previous_secret_expires_at ? " (and the previous one, still in its grace period)" : ""} {isPrivateKeyJwt(credential) ? "stop" : "stops"} working at once, and so does every
       access token it issued. This cannot be undone. Its audit history stays.
     </Notice>
     <Summary credential={credential} account={account} />

@@ -2,6 +2,7 @@ import type { FC } from "hono/jsx";
 import type { Credential } from "../services/credentials";
 import type { Handoff, TestResult } from "../services/handoff";
 import { CopyField, When } from "./layout";
+import { JWT_BEARER_ASSERTION } from "./lifecycle";
 
 /**
  * The handoff kit: what an integration needs besides its secret, with absolute URLs. On the
@@ -10,6 +11,7 @@ import { CopyField, When } from "./layout";
 export const HandoffKit: FC<{ credential: Credential; urls: Handoff; secret?: string | undefined; idPrefix: string }> = ({ credential, urls, secret, idPrefix }) => {
   const placeholder = "<the secret shown once>";
   const isClient = credential.type === "oauth_client";
+  if (isClient && credential.token_endpoint_auth_method === "private_key_jwt") return <PrivateKeyJwtKit credential={credential} urls={urls} idPrefix={idPrefix} />;
   const env = isClient
     ? [
         `KEYMINT_TOKEN_URL=${urls.token_endpoint}`,
@@ -60,6 +62,72 @@ export const HandoffKit: FC<{ credential: Credential; urls: Handoff; secret?: st
       <CopyField id={`${idPrefix}-env`} label=".env snippet" value={env} multiline />
       <CopyField id={`${idPrefix}-curl`} label={isClient ? "curl: get a token" : "curl: check the key"} value={curl} multiline />
       {secret ? null : <p class="hint">The secret is not shown again: put the one you copied at creation (or after a roll) in its place.</p>}
+      {credential.dpop_bound_access_tokens ? <DpopHint /> : null}
+    </section>
+  );
+};
+
+const DpopHint: FC = () => (
+  <p class="hint">
+    This client must send a <code>DPoP</code> proof header (RFC 9449) with each token request; its tokens are DPoP-bound and are presented as{" "}
+    <code>Authorization: DPoP …</code>.
+  </p>
+);
+
+/**
+ * The kit for a private_key_jwt client: no secret exists, so the client signs an assertion with
+ * its private key (RFC 7523 §2.2) and sends it to the token endpoint.
+ */
+const PrivateKeyJwtKit: FC<{ credential: Credential; urls: Handoff; idPrefix: string }> = ({ credential, urls, idPrefix }) => {
+  const env = [
+    `KEYMINT_TOKEN_URL=${urls.token_endpoint}`,
+    `KEYMINT_CLIENT_ID=${credential.client_id ?? ""}`,
+    `KEYMINT_CLIENT_ASSERTION_TYPE=${JWT_BEARER_ASSERTION}`,
+    `KEYMINT_ASSERTION_AUDIENCE=${urls.issuer}`,
+    `KEYMINT_AUDIENCE=${urls.audience}`,
+    `KEYMINT_ISSUER=${urls.issuer}`,
+    `KEYMINT_JWKS_URL=${urls.jwks_uri}`,
+  ].join("\n");
+  const curl = [
+    `curl -s ${urls.token_endpoint} \\`,
+    "  -d grant_type=client_credentials \\",
+    `  -d client_assertion_type=${JWT_BEARER_ASSERTION} \\`,
+    '  -d "client_assertion=$ASSERTION"',
+  ].join("\n");
+  return (
+    <section class="card" aria-labelledby={`${idPrefix}-heading`}>
+      <h2 id={`${idPrefix}-heading`}>Hand it to the integration</h2>
+      <p>
+        This client has no secret. It signs a short-lived JWT (the client assertion) with its private key and sends it to the token endpoint with{" "}
+        <code>client_assertion_type={JWT_BEARER_ASSERTION}</code>. The assertion needs <code>iss</code> and <code>sub</code> = the client ID, <code>aud</code> = the
+        issuer (<span class="mono">{urls.issuer}</span>), an <code>exp</code> at most 5 minutes ahead and a <code>jti</code> used once, and a{" "}
+        <code>kid</code> from its JWK Set (ES256, PS256, RS256 or EdDSA).
+      </p>
+      <dl class="fields">
+        <div class="field">
+          <dt>Token endpoint</dt>
+          <dd class="mono">{urls.token_endpoint}</dd>
+        </div>
+        <div class="field">
+          <dt>Assertion audience (aud)</dt>
+          <dd class="mono">{urls.issuer}</dd>
+        </div>
+        <div class="field">
+          <dt>Token audience (aud)</dt>
+          <dd class="mono">{urls.audience}</dd>
+        </div>
+        <div class="field">
+          <dt>JWKS</dt>
+          <dd class="mono">{urls.jwks_uri}</dd>
+        </div>
+        <div class="field">
+          <dt>Metadata</dt>
+          <dd class="mono">{urls.metadata_url}</dd>
+        </div>
+      </dl>
+      <CopyField id={`${idPrefix}-env`} label=".env snippet" value={env} multiline />
+      <CopyField id={`${idPrefix}-curl`} label="curl: get a token with a signed assertion" value={curl} multiline />
+      {credential.dpop_bound_access_tokens ? <DpopHint /> : null}
     </section>
   );
 };

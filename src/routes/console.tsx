@@ -28,12 +28,18 @@ import {
   type FormError,
   NewCredentialPage,
   type NewCredentialValues,
+  PrivateKeyClientReadyPage,
   ROLL_GRACE_CHOICES,
+  type SettingsError,
+  type SettingsValues,
   RollCredentialPage,
   SecretShownOncePage,
   listHref,
 } from "../console/credentials";
 import { TestResultView } from "../console/handoff";
+import { allowlistText, fromDateTimeInput, isPrivateKeyJwt, toDateTimeInput } from "../console/lifecycle";
+import { cidrProblem } from "../lib/cidr";
+import { jwksProblem } from "../lib/client-jwks";
 import { Layout } from "../console/layout";
 import { ErrorPage, LoginPage } from "../console/login";
 import { ApiError, RETRY_AFTER_UNAVAILABLE_SECONDS, StoreUnavailableError } from "../http/errors";
@@ -114,6 +120,68 @@ function formProblem(error: z.ZodError): FormError {
   const field = String(issue?.path[0] ?? "form");
   const known = (["name", "type", "account_id"] as const).find((name) => name === field);
   return { field: known ?? "form", message: `${FIELD_LABELS[field] ?? "Form"}: ${issue?.message ?? "invalid"}.` };
+}
+
+// ---- lifecycle: expiry, allowlist, private_key_jwt keys -----------------------------------
+
+/** The contract: at most 32 CIDRs in an allowlist. */
+const MAX_ALLOWED_IPS = 32;
+
+/** A service refusal of an expiry ("expires_at must be in the future.") in words for the field. */
+const isExpiryRefusal = (error: unknown): error is ApiError =>
+  error instanceof ApiError && error.code === "invalid_request" && error.description.startsWith("expires_at");
+const expiryMessage = (error: ApiError) => `Expires at: ${error.description.replace(/^expires_at /, "")}`;
+
+/** A service refusal of a JWK Set ("jwks keys[0] …"). */
+const isJwksRefusal = (error: unknown): error is ApiError => error instanceof ApiError && error.code === "invalid_request" && error.description.startsWith("jwks");
+
+/** An expiry typed in the console (UTC), or the message for its field. */
+function expiryFrom(text: string): { value: string | null } | { message: string } {
+  const read = fromDateTimeInput(text);
+  return "problem" in read ? { message: `Expires at: ${read.problem}.` } : read;
+}
+
+/** The allowlist typed one CIDR per line: null (anywhere) when empty, else each checked as the API checks it. */
+function allowlistFrom(text: string): { value: string[] | null } | { message: string } {
+  const lines = [...new Set(text.split(/\r?\n/).map((line) => line.trim()).filter(Boolean))];
+  if (lines.length === 0) return { value: null };
+  if (lines.length > MAX_ALLOWED_IPS) return { message: `IP allowlist: at most ${MAX_ALLOWED_IPS} CIDRs (there are ${lines.length}).` };
+  for (const line of lines) {
+    const problem = cidrProblem(line);
+    if (problem) return { message: `IP allowlist: "${line.slice(0, 70)}" ${problem}.` };
+  }
+  return { value: lines };
+}
+
+/** A pasted JWK Set, checked by the rules the API applies (jwksProblem), or the message for its field. */
+function jwksFrom(text: string): { value: { keys: Record<string, unknown>[] } } | { message: string } {
+  if (!text.trim()) return { message: 'JWK Set: paste {"keys": [...]} with the client\'s public keys.' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { message: "JWK Set: this is not valid JSON." };
+  }
+  const problem = jwksProblem(parsed);
+  if (problem) return { message: `JWK Set: ${problem}.` };
+  return { value: parsed as { keys: Record<string, unknown>[] } };
+}
+
+/** A JWK Set as the form shows it back. */
+const jwksText = (jwks: credentials.Credential["jwks"]) => (jwks ? JSON.stringify(jwks, null, 2) : "");
+
+/** The new-credential form's values from its fields (a POST body, or the query of Find). */
+function newCredentialValues(fields: Record<string, string | undefined>): NewCredentialValues {
+  return {
+    name: (fields.name ?? "").slice(0, 200),
+    type: fields.type === "api_key" ? "api_key" : "oauth_client",
+    account_id: (fields.account_id ?? "").slice(0, 64),
+    account_q: (fields.account_q ?? "").slice(0, MAX_SEARCH),
+    token_endpoint_auth_method: fields.token_endpoint_auth_method === "private_key_jwt" ? "private_key_jwt" : "client_secret_basic",
+    jwks: (fields.jwks ?? "").slice(0, 32_000),
+    dpop_bound_access_tokens: fields.dpop_bound_access_tokens === "true",
+    expires_at: (fields.expires_at ?? "").slice(0, 40),
+  };
 }
 
 /**
@@ -426,6 +494,7 @@ export function consoleApp(): Hono<AppEnv> {
         nonce={randomBase62(32)}
         values={values}
         selection={selection}
+        maxLifetimeDays={credentials.maxLifetimeDays(c.env)}
         error={problem.error}
         accessError={problem.accessError}
       />,
@@ -437,38 +506,63 @@ export function consoleApp(): Hono<AppEnv> {
   ui.get("/credentials/new", async (c) => {
     // Find (a GET of the whole form) carries the grant checkboxes too.
     const grantFields = Object.keys(c.req.queries()).filter(isGrantField);
-    const query: Record<string, string | undefined> = strictQuery(c, ["account_id", "account_q", "name", "type", "nonce", "scopes", ...grantFields]);
-    const values: NewCredentialValues = {
-      name: (query.name ?? "").slice(0, 200),
-      type: query.type === "api_key" ? "api_key" : "oauth_client",
-      account_id: (query.account_id ?? "").slice(0, 64),
-      account_q: (query.account_q ?? "").slice(0, MAX_SEARCH),
-    };
-    return newCredentialForm(c, values, readSelection(query));
+    const query: Record<string, string | undefined> = strictQuery(c, [
+      "account_id",
+      "account_q",
+      "name",
+      "type",
+      "nonce",
+      "scopes",
+      "token_endpoint_auth_method",
+      "jwks",
+      "dpop_bound_access_tokens",
+      "expires_at",
+      ...grantFields,
+    ]);
+    return newCredentialForm(c, newCredentialValues(query), readSelection(query));
   });
 
   // Create a credential; the response shows its secret once
   ui.post("/credentials", async (c) => {
     const body = await form(c, MAX_BODY_BYTES);
-    const values: NewCredentialValues = {
-      name: (body.name ?? "").slice(0, 200),
-      type: body.type === "api_key" ? "api_key" : "oauth_client",
-      account_id: (body.account_id ?? "").slice(0, 64),
-      account_q: (body.account_q ?? "").slice(0, MAX_SEARCH),
-    };
+    const values = newCredentialValues(body);
     const selection = readSelection(body);
     const { list, complete } = await allApis(c.env);
     const again = (problem: { error?: FormError; accessError?: AccessError }, shown = values) => newCredentialForm(c, shown, selection, problem, 400, list);
     const parsed = CredentialForm.safeParse(body);
     if (!parsed.success) return again({ error: formProblem(parsed.error) });
+    const privateKeyJwt = values.token_endpoint_auth_method === "private_key_jwt";
+    if (privateKeyJwt && values.type !== "oauth_client") {
+      return again({ error: { field: "token_endpoint_auth_method", message: "Client authentication: a private key JWT is for OAuth 2.0 clients. Choose that type, or Client secret." } });
+    }
+    let jwks: { keys: Record<string, unknown>[] } | undefined;
+    if (privateKeyJwt) {
+      const read = jwksFrom(values.jwks);
+      if ("message" in read) return again({ error: { field: "jwks", message: read.message } });
+      jwks = read.value;
+    } else if (values.jwks.trim()) {
+      return again({ error: { field: "jwks", message: "JWK Set: only a private key JWT client has one. Choose Private key JWT above, or empty this field." } });
+    }
+    if (values.dpop_bound_access_tokens && values.type !== "oauth_client") {
+      return again({ error: { field: "dpop_bound_access_tokens", message: "Require DPoP-bound tokens: only OAuth 2.0 clients get tokens. Uncheck it for an API key." } });
+    }
+    const expiry = expiryFrom(values.expires_at);
+    if ("message" in expiry) return again({ error: { field: "expires_at", message: expiry.message } });
     const access = accessFrom(selection, list);
     if ("field" in access) return again({ accessError: access });
     if (access.grants.length && !complete) throw incompleteApis();
     const { nonce, ...input } = parsed.data;
+    const lifecycle = {
+      ...(privateKeyJwt ? { token_endpoint_auth_method: "private_key_jwt" as const, jwks } : {}),
+      ...(values.dpop_bound_access_tokens ? { dpop_bound_access_tokens: true } : {}),
+      ...(expiry.value === null ? {} : { expires_at: expiry.value }),
+    };
     let result: Awaited<ReturnType<typeof credentials.createCredential>>;
     try {
-      result = await credentials.createCredential(c.env, consoleAudit(c), { ...input, ...access }, `console:${nonce}`);
+      result = await credentials.createCredential(c.env, consoleAudit(c), { ...input, ...access, ...lifecycle }, `console:${nonce}`);
     } catch (error) {
+      if (isExpiryRefusal(error)) return again({ error: { field: "expires_at", message: expiryMessage(error) } });
+      if (isJwksRefusal(error)) return again({ error: { field: "jwks", message: `JWK Set: ${error.description.replace(/^jwks /, "")}` } });
       if (error instanceof ApiError && error.code === "not_found") {
         return again({ error: { field: "account_id", message: "Account: no account has this id." } }, { ...values, account_id: "" });
       }
@@ -482,6 +576,12 @@ export function consoleApp(): Hono<AppEnv> {
       }
       throw error;
     }
+    if ("replayed" in result) {
+      // The same form sent twice: a private_key_jwt client has nothing shown once, so its page will do.
+      if (isPrivateKeyJwt(result.credential)) return c.redirect(`/console/credentials/${result.credential.id}`, 303);
+      return c.html(<AlreadyShownPage actor={c.get("actor")} />);
+    }
+    if (isPrivateKeyJwt(result)) return c.html(<PrivateKeyClientReadyPage actor={c.get("actor")} credential={result} urls={handoff(c.env)} />, 201);
     if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} />);
     return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} urls={handoff(c.env)} />, 201);
   });
@@ -495,7 +595,15 @@ export function consoleApp(): Hono<AppEnv> {
     c: Context<AppEnv>,
     id: string,
     back: string,
-    extra: { flash?: string | undefined; selection?: GrantSelection; accessError?: AccessError } = {},
+    extra: {
+      flash?: string | undefined;
+      selection?: GrantSelection;
+      accessError?: AccessError;
+      settings?: SettingsValues;
+      settingsError?: SettingsError;
+      jwks?: string;
+      jwksError?: string;
+    } = {},
     status: 200 | 400 = 200,
   ) => {
     const credential = await credentials.getCredential(c.env, id);
@@ -516,6 +624,11 @@ export function consoleApp(): Hono<AppEnv> {
         apis={list}
         selection={extra.selection ?? selectionOf(credential, list)}
         accessError={extra.accessError}
+        maxLifetimeDays={credentials.maxLifetimeDays(c.env)}
+        settings={extra.settings ?? settingsOf(credential)}
+        settingsError={extra.settingsError}
+        jwks={extra.jwks ?? jwksText(credential.jwks)}
+        jwksError={extra.jwksError}
         flash={extra.flash}
       />,
       status,
@@ -525,7 +638,16 @@ export function consoleApp(): Hono<AppEnv> {
   const CREDENTIAL_FLASH: Record<string, string> = {
     "grace-ended": "The previous secret no longer works.",
     "access-saved": "Access saved. Tokens minted from now on follow it.",
+    "settings-saved": "Expiry and restrictions saved.",
+    "settings-unchanged": "Nothing changed: the expiry and restrictions were already so.",
+    "keys-saved": "Keys replaced. A key no longer in the set stopped working at once.",
   };
+  const settingsOf = (credential: credentials.Credential): SettingsValues => ({
+    expires_at: toDateTimeInput(credential.expires_at),
+    allowed_ips: allowlistText(credential.allowed_ips),
+    dpop_bound_access_tokens: credential.dpop_bound_access_tokens,
+  });
+  const credentialHref = (id: string, back: string, done: string) => `/console/credentials/${id}?${new URLSearchParams({ ...(back ? { back } : {}), done })}`;
 
   ui.get("/credentials/:id", async (c) => {
     const query = strictQuery(c, ["back", "done"] as const);
@@ -550,6 +672,66 @@ export function consoleApp(): Hono<AppEnv> {
       return credentialPage(c, id, back, { selection, accessError }, 400);
     }
     return c.redirect(`/console/credentials/${id}?${new URLSearchParams({ ...(back ? { back } : {}), done: "access-saved" })}`, 303);
+  });
+
+  // Save a credential's expiry, IP allowlist and (OAuth clients) whether DPoP is required
+  ui.post("/credentials/:id/settings", async (c) => {
+    const id = c.req.param("id");
+    const body = await form(c);
+    const back = sanitizeBack(body.back, CREDENTIAL_LIST_KEYS);
+    const credential = await credentials.getCredential(c.env, id);
+    const typed: SettingsValues = {
+      expires_at: (body.expires_at ?? "").slice(0, 40),
+      allowed_ips: (body.allowed_ips ?? "").slice(0, 4000),
+      dpop_bound_access_tokens: body.dpop_bound_access_tokens === "true",
+    };
+    const again = (settingsError: SettingsError) => credentialPage(c, id, back, { settings: typed, settingsError }, 400);
+    const expiry = expiryFrom(typed.expires_at);
+    if ("message" in expiry) return again({ field: "expires_at", message: expiry.message });
+    const allowlist = allowlistFrom(typed.allowed_ips);
+    if ("message" in allowlist) return again({ field: "allowed_ips", message: allowlist.message });
+    if (typed.dpop_bound_access_tokens && credential.type !== "oauth_client") {
+      return again({ field: "dpop_bound_access_tokens", message: "Require DPoP-bound tokens: only OAuth 2.0 clients get tokens." });
+    }
+    // Only what changed is sent: the form shows the expiry to the second, so an untouched field
+    // must not shave the milliseconds off (nor write an audit event for nothing).
+    const changes = {
+      expires_at: typed.expires_at.trim() === toDateTimeInput(credential.expires_at) ? undefined : expiry.value,
+      allowed_ips: JSON.stringify(allowlist.value) === JSON.stringify(credential.allowed_ips) ? undefined : allowlist.value,
+      dpop_bound_access_tokens:
+        credential.type !== "oauth_client" || typed.dpop_bound_access_tokens === credential.dpop_bound_access_tokens ? undefined : typed.dpop_bound_access_tokens,
+    };
+    if (Object.values(changes).every((value) => value === undefined)) return c.redirect(credentialHref(id, back, "settings-unchanged"), 303);
+    try {
+      await credentials.updateCredential(c.env, consoleAudit(c), id, changes);
+    } catch (error) {
+      if (!isExpiryRefusal(error)) throw error;
+      return again({ field: "expires_at", message: expiryMessage(error) });
+    }
+    return c.redirect(credentialHref(id, back, "settings-saved"), 303);
+  });
+
+  // Replace the public keys of a private_key_jwt client (rotation)
+  ui.post("/credentials/:id/jwks", async (c) => {
+    const id = c.req.param("id");
+    const body = await form(c, MAX_BODY_BYTES);
+    const back = sanitizeBack(body.back, CREDENTIAL_LIST_KEYS);
+    const credential = await credentials.getCredential(c.env, id);
+    if (!isPrivateKeyJwt(credential)) throw new ApiError("invalid_request", "Only a private key JWT client has public keys to replace.");
+    const typed = (body.jwks ?? "").slice(0, 32_000);
+    const read = jwksFrom(typed);
+    if ("message" in read) return credentialPage(c, id, back, { jwks: typed, jwksError: read.message }, 400);
+    try {
+      await credentials.updateCredential(c.env, consoleAudit(c), id, { jwks: read.value });
+    } catch (error) {
+      if (isExpiryRefusal(error)) {
+        // An expired credential (or one outside the lifetime policy) must get a valid expiry first.
+        return credentialPage(c, id, back, { jwks: typed, settingsError: { field: "expires_at", message: `${expiryMessage(error)} Set it before replacing the keys.` } }, 400);
+      }
+      if (!isJwksRefusal(error)) throw error;
+      return credentialPage(c, id, back, { jwks: typed, jwksError: `JWK Set: ${error.description.replace(/^jwks /, "")}` }, 400);
+    }
+    return c.redirect(credentialHref(id, back, "keys-saved"), 303);
   });
 
   // Test now: try the secret just shown (server side, never stored) and show the token's claims
@@ -582,6 +764,9 @@ export function consoleApp(): Hono<AppEnv> {
   // Form to roll the secret of a credential
   ui.get("/credentials/:id/roll", async (c) => {
     const credential = await credentials.getCredential(c.env, c.req.param("id"));
+    if (isPrivateKeyJwt(credential)) {
+      throw new ApiError("invalid_request", "A private key JWT client has no secret to roll: replace its public keys on its page instead.");
+    }
     return c.html(
       <RollCredentialPage actor={c.get("actor")} credential={credential} account={await ownerOf(c, credential)} nonce={randomBase62(32)} back={backOf(c)} />,
     );
@@ -591,6 +776,7 @@ export function consoleApp(): Hono<AppEnv> {
     const body = await form(c);
     const grace = ROLL_GRACE_CHOICES.find((choice) => String(choice.seconds) === body.expires_in);
     if (!grace || !NONCE.test(body.nonce ?? "")) throw new ApiError("invalid_request", "Choose a grace period.");
+    // The service refuses to roll a private_key_jwt client (it has no secret).
     const result = await credentials.rollCredential(c.env, consoleAudit(c), c.req.param("id"), grace.seconds, `console:${body.nonce}`);
     if (!("client_secret" in result || "api_key" in result)) return c.html(<AlreadyShownPage actor={c.get("actor")} rolled />);
     return c.html(<SecretShownOncePage actor={c.get("actor")} credential={result} urls={handoff(c.env)} rolled />);

@@ -133,7 +133,7 @@ export interface NewCredential {
 }
 
 /** MAX_CREDENTIAL_LIFETIME_DAYS, when set to a positive whole number. */
-function maxLifetimeDays(env: Env): number | null {
+export function maxLifetimeDays(env: Env): number | null {
   const days = Number(env.MAX_CREDENTIAL_LIFETIME_DAYS);
   return env.MAX_CREDENTIAL_LIFETIME_DAYS && Number.isInteger(days) && days > 0 ? days : null;
 }

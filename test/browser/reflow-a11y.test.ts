@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -32,7 +34,16 @@ describe("the console on a laptop and a phone", () => {
   let server: DevServer;
   let browser: Browser;
   const contexts = new Map<number, BrowserContext>();
-  const ids = { account: "", credential: "", rolled: "", api: "", rtlApi: "" };
+  const ids = { account: "", credential: "", rolled: "", api: "", rtlApi: "", signer: "", expired: "" };
+
+  /** SQL straight into the dev server's local D1 (the lifecycle states no API sets: a leak, a past expiry). */
+  const sql = (command: string) => {
+    const result = spawnSync("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", server.persist, "--command", command], {
+      encoding: "utf8",
+      env: { ...process.env, CI: "true" },
+    });
+    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+  };
 
   const admin = async (path: string, body?: unknown) => {
     const response = await fetch(`${server.url}/admin/v1${path}`, {
@@ -112,6 +123,27 @@ describe("the console on a laptop and a phone", () => {
       body: JSON.stringify({ grants }),
     });
     expect(patched.status).toBe(200);
+
+    // Lifecycle states (issues 13 and 14): a private_key_jwt client with DPoP, an allowlist and
+    // an expiry 3 days away; a leaked secret; an expired key.
+    const signer = await admin("/credentials", {
+      name: `Signer ${RTL_NAME}`.slice(0, 100),
+      type: "oauth_client",
+      account_id: rtl.id,
+      token_endpoint_auth_method: "private_key_jwt",
+      jwks: { keys: [publicJwk(`signing-key-2026-${"k".repeat(60)}`), publicJwk("signing-key-2025")] },
+      dpop_bound_access_tokens: true,
+      expires_at: new Date(Date.now() + 3 * 86_400_000 - 60_000).toISOString(),
+      allowed_ips: ["203.0.113.0/24", "2001:db8:abcd:12:3456:7890:abcd:ef00/120"],
+    });
+    ids.signer = signer.id;
+    ids.expired = (await admin("/credentials", { name: `Expired ${LONG_NAME}`.slice(0, 100), type: "api_key", account_id: account.id })).id;
+    const leakUrl = `https://github.com/example-org/${"billing-sync-".repeat(8)}/blob/0123456789abcdef/config/production.env`;
+    const soon = new Date(Date.now() + 3 * 86_400_000 - 60_000).toISOString();
+    sql(
+      `UPDATE credentials SET leaked_at = '2026-03-01T12:34:56.000Z', leak_url = '${leakUrl}', expires_at = '${soon}' WHERE id = '${ids.rolled}'; ` +
+        `UPDATE credentials SET expires_at = '2026-01-01T00:00:00.000Z' WHERE id = '${ids.expired}';`,
+    );
   });
   afterAll(async () => {
     await browser?.close();
@@ -130,6 +162,9 @@ describe("the console on a laptop and a phone", () => {
         `/console/credentials/${ids.credential}/delete`,
         `/console/credentials/${ids.credential}/roll`,
         `/console/credentials/${ids.rolled}/end-grace`,
+        `/console/credentials/${ids.signer}`,
+        `/console/credentials/${ids.signer}/delete`,
+        `/console/credentials/${ids.expired}`,
         "/console/accounts",
         `/console/accounts/${ids.account}/delete`,
         `/console/accounts/${ids.account}/deactivate`,
@@ -160,6 +195,36 @@ describe("the console on a laptop and a phone", () => {
       await page.locator("#scopes-error").waitFor();
       await check(page, `a credential's grants with an error at ${width} px`);
 
+      // The lifecycle states are visible in words: the leak banner, the 7-day badge, Expired.
+      await page.goto(`/console/credentials/${ids.rolled}`);
+      await page.getByText("Reported leaked on 2026-03-01 12:34:56 UTC").waitFor();
+      await page.getByRole("link", { name: "Roll the secret now" }).waitFor();
+      await page.locator(".badge", { hasText: "Expires in 3 days" }).first().waitFor();
+      if (width === 1280) await page.screenshot({ path: `${SCREENSHOTS}/credential-leaked.png` });
+      await page.goto(`/console/credentials/${ids.expired}`);
+      await page.locator(".badge", { hasText: "Expired" }).first().waitFor();
+      await page.goto(`/console/credentials/${ids.signer}`);
+      expect(await page.getByRole("link", { name: "Roll secret" }).count()).toBe(0);
+      await page.getByRole("listitem").filter({ hasText: `signing-key-2026-${"k".repeat(60)} EC P-256` }).waitFor();
+      if (width === 1280) await page.screenshot({ path: `${SCREENSHOTS}/private-key-client.png` });
+      // A bad allowlist comes back on its field, focused.
+      await page.getByLabel("IP allowlist").fill("203.0.113.0/24\n10.1.2.3/8");
+      await page.getByRole("button", { name: "Save expiry and restrictions" }).click();
+      await page.locator("#allowed_ips-error", { hasText: "has host bits set" }).waitFor();
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("allowed_ips");
+      await check(page, `a credential's allowlist with an error at ${width} px`);
+      // A private key pasted as the new JWK Set is stopped in the page, before it is sent.
+      await page.goto(`/console/credentials/${ids.signer}`);
+      const posts: string[] = [];
+      page.on("request", (request) => (request.method() === "POST" ? posts.push(request.url()) : undefined));
+      await page.getByLabel("JWK Set").fill(JSON.stringify({ keys: [privateJwk("rotated")] }));
+      await page.getByRole("button", { name: "Replace keys" }).click();
+      await page.locator("#jwks-error", { hasText: "holds a private member" }).waitFor();
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("jwks");
+      expect(new URL(page.url()).pathname).toBe(`/console/credentials/${ids.signer}`);
+      expect(posts).toEqual([]);
+      await check(page, `a JWK Set refused in the page at ${width} px`);
+
       // Tables are stacked cards on the phone and tables on the laptop.
       await page.goto("/console/credentials");
       const display = await page.locator("table.cards tbody tr").first().evaluate((row) => (globalThis as any).getComputedStyle(row).display);
@@ -175,6 +240,41 @@ describe("the console on a laptop and a phone", () => {
       await login.goto("/console/login");
       await check(login, `/console/login at ${width} px`);
       await fresh.close();
+      await page.close();
+    });
+
+    it(`creates a private_key_jwt client from a pasted JWK Set (checked in the page first) at ${width} px`, async () => {
+      const page = await signedInPage(width);
+      await page.goto(`/console/credentials/new?account_id=${ids.account}`);
+      await page.getByLabel("Credential Name").fill(`${RTL_NAME.slice(0, 80)} ${width}`);
+      await page.getByRole("radio", { name: "Private key JWT" }).check();
+      await page.getByRole("checkbox", { name: "Require DPoP-bound tokens" }).check();
+      // Duplicate kids: refused in the page, focus on the field, nothing sent.
+      const posts: string[] = [];
+      page.on("request", (request) => (request.method() === "POST" ? posts.push(request.url()) : undefined));
+      const twice = publicJwk("same-kid");
+      await page.getByLabel("JWK Set (public keys, for private key JWT)").fill(JSON.stringify({ keys: [twice, { ...publicJwk("other"), kid: "same-kid" }] }));
+      await page.getByRole("button", { name: "Create credential" }).click();
+      await page.locator("#jwks-error", { hasText: 'repeats the kid "same-kid"' }).waitFor();
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("jwks");
+      expect(new URL(page.url()).pathname).toBe("/console/credentials/new");
+      expect(posts).toEqual([]);
+      await check(page, `the create form with a JWK Set error at ${width} px`);
+      // A past expiry is refused by the server, on its field.
+      await page.getByLabel("JWK Set (public keys, for private key JWT)").fill(JSON.stringify({ keys: [publicJwk(`client-key-${width}`)] }));
+      await page.getByLabel("Expires at (UTC)").fill("2020-01-01T00:00");
+      await page.getByRole("button", { name: "Create credential" }).click();
+      await page.locator("#expires_at-error", { hasText: "must be in the future" }).waitFor();
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("expires_at");
+      await check(page, `the create form with an expiry error at ${width} px`);
+      // Then it is created: no secret, the client ID and how it signs in.
+      await page.getByLabel("Expires at (UTC)").fill(new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 16));
+      await page.getByRole("button", { name: "Create credential" }).click();
+      await page.getByText("There is no secret to copy.").waitFor();
+      expect(await page.getByLabel("Client Secret", { exact: true }).count()).toBe(0);
+      expect(await page.getByLabel("Client ID", { exact: true }).inputValue()).toMatch(/^kmc_/);
+      await page.getByText(`client-key-${width}`).waitFor();
+      await check(page, `a new private_key_jwt client at ${width} px`);
       await page.close();
     });
 
@@ -269,6 +369,18 @@ describe("the console on a laptop and a phone", () => {
     await page.close();
   });
 });
+
+/** A fresh EC P-256 key's public JWK with this kid. */
+function publicJwk(kid: string): Record<string, unknown> {
+  const { publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return { ...publicKey.export({ format: "jwk" }), kid };
+}
+
+/** A private JWK (with "d"): what must never be pasted. */
+function privateJwk(kid: string): Record<string, unknown> {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return { ...privateKey.export({ format: "jwk" }), kid };
+}
 
 /** WCAG contrast ratio of two CSS rgb()/rgba() colours. */
 function contrast(a: string, b: string): number {

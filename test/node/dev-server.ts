@@ -8,6 +8,8 @@ import { join } from "node:path";
 export interface DevServer {
   url: string;
   adminToken: string;
+  /** Its local state (D1, KV), for `wrangler d1 execute DB --local --persist-to <persist>`. */
+  persist: string;
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startDevServer(extraArgs: string[] = []): Promise<DevServe
   return {
     url,
     adminToken,
+    persist,
     async stop() {
       if (child.exitCode === null && child.pid) {
         process.kill(-child.pid, "SIGTERM");
