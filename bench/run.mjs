@@ -19,7 +19,7 @@
 //   --quick                   short runs (10 connections, 2 s; smaller latency workloads)
 //   --only=throughput,latency,startup   run only these sections (default: all three)
 //   --load-in-process         run autocannon in this process instead of a separate one
-//   --kv-read-ms=10 --kv-write-ms=10 --d1-replica-ms=30 --d1-primary-ms=80 --queue-send-ms=10
+//   --kv-read-ms=10 --kv-write-ms=10 --d1-replica-ms=30 --d1-primary-ms=80 --queue-send-ms=10 --do-ms=40
 //                             the latency model (bench/README.md)
 //   --cold=200 --many=6000 --many-rate=60 --latency-concurrency=1   latency workloads (--many=0 skips that one)
 //   --startup-runs=5          runs of `wrangler check startup`
@@ -58,6 +58,9 @@ const MODEL = {
   d1_replica_ms: numberFlag("d1-replica-ms", 30),
   d1_primary_ms: numberFlag("d1-primary-ms", 80),
   queue_send_ms: numberFlag("queue-send-ms", 10),
+  // A call to a Durable Object (the jti store): one object per client, in one location, so a
+  // caller elsewhere on the continent pays a regional round trip (an assumption, see README).
+  do_ms: numberFlag("do-ms", 40),
 };
 /**
  * The latency workloads. cold: fresh credentials per route, sent one at a time (concurrency), so
@@ -195,7 +198,7 @@ async function readWranglerConfig() {
   const configPath = join(ROOT, "wrangler.toml");
   const migrationsDir = join(ROOT, "migrations"); // wrangler.toml's migrations_dir, checked below
   const migrationFiles = readdirSync(migrationsDir).filter((file) => file.endsWith(".sql")).sort();
-  const key = createHash("sha256").update(`v3 ${packageVersion("wrangler")}`).update(readFileSync(configPath)); // v3: this function's output shape
+  const key = createHash("sha256").update(`v4 ${packageVersion("wrangler")}`).update(readFileSync(configPath)); // v4: this function's output shape
   for (const file of migrationFiles) key.update(file).update(readFileSync(join(migrationsDir, file)));
   const cacheFile = join(ROOT, "node_modules", ".cache", "keymint-bench", `wrangler-config-${key.digest("hex").slice(0, 16)}.json`);
   try {
@@ -227,6 +230,8 @@ async function readWranglerConfig() {
         ),
       ]),
     ),
+    // Durable Objects ([[durable_objects.bindings]], SQLite storage): Miniflare runs them locally.
+    durableObjects: Object.fromEntries((config.durable_objects?.bindings ?? []).map((b) => [b.name, { className: b.class_name, useSQLite: true }])),
     migrations: migrationFiles.map((file) => splitSql(readFileSync(join(migrationsDir, file), "utf8"))),
   };
   mkdirSync(dirname(cacheFile), { recursive: true });
@@ -422,6 +427,7 @@ async function startLatencyHost({ host, bundlePath, wrangler, adminToken }) {
           kv: Object.keys(wrangler.kvNamespaces),
           queues: Object.keys(wrangler.queueProducers ?? {}),
           ratelimits: Object.keys(wrangler.ratelimits ?? {}),
+          durableObjects: Object.keys(wrangler.durableObjects ?? {}),
         }),
       },
       d1Databases: wrangler.d1Databases,
@@ -429,6 +435,7 @@ async function startLatencyHost({ host, bundlePath, wrangler, adminToken }) {
       ratelimits: wrangler.ratelimits,
       queueProducers: wrangler.queueProducers,
       queueConsumers: wrangler.queueConsumers,
+      durableObjects: wrangler.durableObjects,
       migrations: wrangler.migrations,
     },
   ]);
@@ -505,18 +512,18 @@ function latencyMarkdown(report) {
     const p = r.per_request;
     const bad = r.non2xx ? ` **(${r.non2xx} non-2xx)**` : "";
     return `| ${r.label}${bad} | ${r.requests} | ${fmt(r.p50_ms, 1)} | ${fmt(r.p99_ms, 1)} | ${cell(p.d1_replica_reads)} | ${cell(p.d1_primary_reads)} | ` +
-      `${cell(p.d1_writes)} | ${cell(p.kv_reads)} (${cell(p.kv_keys_read)}) | ${cell(p.kv_writes)} | ${cell(p.queue_sends)} |`;
+      `${cell(p.d1_writes)} | ${cell(p.kv_reads)} (${cell(p.kv_keys_read)}) | ${cell(p.kv_writes)} | ${cell(p.queue_sends)} | ${cell(p.do_calls ?? 0)} |`;
   };
   const header = [
-    "| case | requests | p50 ms | p99 ms | D1 replica reads | D1 primary reads | D1 writes | KV reads (keys) | KV writes | queue sends |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| case | requests | p50 ms | p99 ms | D1 replica reads | D1 primary reads | D1 writes | KV reads (keys) | KV writes | queue sends | Durable Object calls |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const all = [...latency.phases, ...(latency.many ? [latency.many] : []), ...latency.first_request];
   const background = all.filter((r) => Object.keys(r.background).length);
   const lines = [
     "## Latency under the model",
     "",
-    `Model: KV read ${m.kv_read_ms} ms, KV write ${m.kv_write_ms} ms, D1 replica read ${m.d1_replica_ms} ms, D1 primary (reads on the plain binding, writes, batches) ${m.d1_primary_ms} ms, ` +
+    `Model: KV read ${m.kv_read_ms} ms, KV write ${m.kv_write_ms} ms, D1 replica read ${m.d1_replica_ms} ms, D1 primary (reads on the plain binding, writes, batches) ${m.d1_primary_ms} ms, Durable Object call ${m.do_ms ?? 40} ms, ` +
       `queue send ${m.queue_send_ms} ms (bench/README.md; flags --kv-read-ms … --queue-send-ms). Each call answers after max(model, local simulator time). ` +
       "Calls are counted by a bench-only wrapper around the bindings (bench/latency/entry.mjs) and charged to the request that made them, deferred `ctx.waitUntil` work included; the count columns are means per request.",
     `Requests from the harness's process, ${latency.settings.concurrency} at a time, on 127.0.0.1; p50/p99 on the client's clock (request sent to last byte read). ` +

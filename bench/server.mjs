@@ -35,6 +35,8 @@ function options(worker) {
     ratelimits: worker.ratelimits,
     queueProducers: worker.queueProducers,
     queueConsumers: worker.queueConsumers,
+    durableObjects: worker.durableObjects,
+    durableObjectsPersist: join(config.persistDir, worker.name, "do"),
     d1Persist: join(config.persistDir, worker.name, "d1"),
     kvPersist: join(config.persistDir, worker.name, "kv"),
     host: "127.0.0.1",

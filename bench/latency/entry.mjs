@@ -7,6 +7,7 @@
 //   D1     prepare().bind().first/all/run/raw, db.batch, db.exec, db.withSession() sessions
 //   KV     get (one key or a bulk array = one call), getWithMetadata, list (reads); put, delete (writes)
 //   Queue  send, sendBatch (one call each)
+//   Durable Objects  each RPC call on a stub from namespace.get() (one call each)
 //   Rate-limit bindings are counted, never delayed (they are local to a Cloudflare location);
 //   while the bench is seeding they always answer success (the admin API's write limit would
 //   otherwise hold thousands of creates to 100 per 10 s).
@@ -33,12 +34,12 @@ import * as worker from "./index.js";
 
 export * from "./index.js";
 
-const config = { model: { kv_read_ms: 10, kv_write_ms: 10, d1_replica_ms: 30, d1_primary_ms: 80, queue_send_ms: 10 }, d1: [], kv: [], queues: [], ratelimits: [] };
+const config = { model: { kv_read_ms: 10, kv_write_ms: 10, d1_replica_ms: 30, d1_primary_ms: 80, queue_send_ms: 10, do_ms: 40 }, d1: [], kv: [], queues: [], ratelimits: [], durableObjects: [] };
 const state = { on: true, seeding: false, ms: null, pending: 0, records: [], configured: false };
 const MAX_RECORDS = 100_000;
 const als = new AsyncLocalStorage();
 
-const COUNTERS = ["d1_replica_reads", "d1_primary_reads", "d1_writes", "kv_reads", "kv_keys_read", "kv_writes", "queue_sends", "queue_messages", "ratelimit_calls"];
+const COUNTERS = ["d1_replica_reads", "d1_primary_reads", "d1_writes", "kv_reads", "kv_keys_read", "kv_writes", "queue_sends", "queue_messages", "ratelimit_calls", "do_calls"];
 const DELAY = {
   d1_replica_reads: "d1_replica_ms",
   d1_primary_reads: "d1_primary_ms",
@@ -46,6 +47,7 @@ const DELAY = {
   kv_reads: "kv_read_ms",
   kv_writes: "kv_write_ms",
   queue_sends: "queue_send_ms",
+  do_calls: "do_ms",
 };
 
 function configure(env) {
@@ -197,6 +199,28 @@ function wrapRateLimit(limiter) {
   });
 }
 
+// ---- Durable Objects -------------------------------------------------------------------------
+
+/** A namespace whose stubs' RPC calls are each one charged call (the round trip to the object). */
+function wrapDurableObjects(ns) {
+  return new Proxy(ns, {
+    get(target, prop) {
+      const value = target[prop];
+      if (prop !== "get") return bindAll(target, value);
+      return (...args) => {
+        const stub = target.get(...args);
+        return new Proxy(stub, {
+          get(inner, method) {
+            const member = inner[method];
+            if (typeof method !== "string" || ["then", "id", "name", "fetch", "connect"].includes(method)) return bindAll(inner, member);
+            return (...params) => charge("do_calls", () => inner[method](...params));
+          },
+        });
+      };
+    },
+  });
+}
+
 // ---- env and ctx -----------------------------------------------------------------------------
 
 const wrappedEnvs = new WeakMap();
@@ -215,6 +239,7 @@ function wrapEnv(env) {
   for (const name of config.d1) if (env[name]) wrapped[name] = wrapD1(env[name], { kind: "primary" });
   for (const name of config.kv) if (env[name]) wrapped[name] = wrapKv(env[name]);
   for (const name of config.ratelimits) if (env[name]) wrapped[name] = wrapRateLimit(env[name]);
+  for (const name of config.durableObjects ?? []) if (env[name]) wrapped[name] = wrapDurableObjects(env[name]);
   const queues = new Set(config.queues);
   for (const [name, value] of Object.entries(env)) if (!config.d1.includes(name) && !config.kv.includes(name) && looksLikeQueue(value)) queues.add(name);
   for (const name of queues) if (env[name]) wrapped[name] = wrapQueue(env[name]);

@@ -71,7 +71,7 @@ async function paced(count, rate, job) {
   return { results, seconds: (performance.now() - started) / 1000 };
 }
 
-const PER_REQUEST = ["d1_replica_reads", "d1_primary_reads", "d1_writes", "kv_reads", "kv_keys_read", "kv_writes", "queue_sends", "queue_messages"];
+const PER_REQUEST = ["d1_replica_reads", "d1_primary_reads", "d1_writes", "kv_reads", "kv_keys_read", "kv_writes", "queue_sends", "queue_messages", "do_calls"];
 
 /** Latencies and statuses of one phase, plus the wrapper's counts for it. */
 function phaseResult(id, label, results, counts, extra = {}) {
@@ -175,6 +175,7 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
       `  ${r.label.padEnd(58)} n=${String(r.requests).padEnd(5)} p50 ${fmt(r.p50_ms, 1).padStart(6)} ms  p99 ${fmt(r.p99_ms, 1).padStart(6)} ms  ` +
         `D1 ${fmt(p.d1_replica_reads)}r+${fmt(p.d1_primary_reads)}p/${fmt(p.d1_writes)}w  KV ${fmt(p.kv_reads)}r/${fmt(p.kv_writes)}w` +
         (p.queue_sends ? `  Q ${fmt(p.queue_sends)}` : "") +
+        (p.do_calls ? `  DO ${fmt(p.do_calls)}` : "") +
         (r.non2xx ? `  <-- ${r.non2xx} non-2xx ${JSON.stringify(r.statuses)}` : ""),
     );
   }
@@ -215,6 +216,43 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
     await phase("introspect-cold", "POST /oauth/introspect · cold (new calling client, new token)", n, (i) => introspectRequest(callers[i], introspected[i])),
   );
   phases.push(await phase("introspect-warm", "POST /oauth/introspect · warm (same client and token)", n, (i) => introspectRequest(callers[i], introspected[i])));
+
+  // private_key_jwt and DPoP: what the single-use-id store (a Durable Object) adds to a token
+  // request. Assertions and proofs are made (unmeasured) before each phase; each is used once.
+  const { SignJWT, exportJWK, generateKeyPair } = await import("jose");
+  await bench("/__bench/model", { on: false, seeding: true });
+  const signing = await generateKeyPair("ES256", { extractable: true });
+  const signer = await admin("/credentials", {
+    name: "bench signer",
+    type: "oauth_client",
+    account_id: (await accountFor(made++)).id,
+    scopes: [SCOPE],
+    token_endpoint_auth_method: "private_key_jwt",
+    jwks: { keys: [{ ...(await exportJWK(signing.publicKey)), kid: "bench" }] },
+  });
+  const dpopClient = await create("oauth_client", "bench DPoP client");
+  await bench("/__bench/model", { on: true, seeding: false });
+  const now = () => Math.floor(Date.now() / 1000);
+  const assertions = await Promise.all(
+    Array.from({ length: n }, () =>
+      new SignJWT({ jti: crypto.randomUUID() }).setProtectedHeader({ alg: "ES256", kid: "bench" }).setIssuer(signer.client_id).setSubject(signer.client_id).setAudience(new URL(base).origin).setIssuedAt(now()).setExpirationTime(now() + 240).sign(signing.privateKey),
+    ),
+  );
+  const assertionRequest = (assertion) => ({
+    path: "/oauth/token",
+    method: "POST",
+    headers: { "content-type": FORM },
+    body: new URLSearchParams({ grant_type: "client_credentials", client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: assertion }).toString(),
+  });
+  phases.push(await phase("token-private-key-jwt", "POST /oauth/token · private_key_jwt (a fresh assertion each)", n, (i) => assertionRequest(assertions[i])));
+  const dpopKey = await generateKeyPair("ES256", { extractable: true });
+  const dpopJwk = await exportJWK(dpopKey.publicKey);
+  const tokenUrl = `${new URL(base).origin}/oauth/token`;
+  const proofs = await Promise.all(
+    Array.from({ length: n }, () => new SignJWT({ htm: "POST", htu: tokenUrl, jti: crypto.randomUUID() }).setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: dpopJwk }).setIssuedAt(now()).sign(dpopKey.privateKey)),
+  );
+  const dpopBasic = basicAuth(dpopClient.client_id, dpopClient.client_secret);
+  phases.push(await phase("token-dpop", "POST /oauth/token · client secret with a DPoP proof", n, (i) => ({ ...tokenRequest(dpopBasic), headers: { ...tokenRequest(dpopBasic).headers, dpop: proofs[i] } })));
 
   // ---- 4. many credentials, measured pass, a minute or more after the first -------------------
   let manyResult = null;
