@@ -233,9 +233,11 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
   const dpopClient = await create("oauth_client", "bench DPoP client");
   await bench("/__bench/model", { on: true, seeding: false });
   const now = () => Math.floor(Date.now() / 1000);
+  // Assertions name the issuer as aud, and proofs the token endpoint's URL, as the server has them.
+  const { issuer, token_endpoint: tokenUrl } = await (await fetch(new URL("/.well-known/oauth-authorization-server", base))).json();
   const assertions = await Promise.all(
     Array.from({ length: n }, () =>
-      new SignJWT({ jti: crypto.randomUUID() }).setProtectedHeader({ alg: "ES256", kid: "bench" }).setIssuer(signer.client_id).setSubject(signer.client_id).setAudience(new URL(base).origin).setIssuedAt(now()).setExpirationTime(now() + 240).sign(signing.privateKey),
+      new SignJWT({ jti: crypto.randomUUID() }).setProtectedHeader({ alg: "ES256", kid: "bench" }).setIssuer(signer.client_id).setSubject(signer.client_id).setAudience(issuer).setIssuedAt(now()).setExpirationTime(now() + 240).sign(signing.privateKey),
     ),
   );
   const assertionRequest = (assertion) => ({
@@ -247,7 +249,6 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
   phases.push(await phase("token-private-key-jwt", "POST /oauth/token · private_key_jwt (a fresh assertion each)", n, (i) => assertionRequest(assertions[i])));
   const dpopKey = await generateKeyPair("ES256", { extractable: true });
   const dpopJwk = await exportJWK(dpopKey.publicKey);
-  const tokenUrl = `${new URL(base).origin}/oauth/token`;
   const proofs = await Promise.all(
     Array.from({ length: n }, () => new SignJWT({ htm: "POST", htu: tokenUrl, jti: crypto.randomUUID() }).setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: dpopJwk }).setIssuedAt(now()).sign(dpopKey.privateKey)),
   );
