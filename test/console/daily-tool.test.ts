@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Browser, createViaConsole, hiddenValue, shownSecret, signedInBrowser, textOf } from "../support/console";
-import { auditEventsFor, call, createAccount, createCredential, json, snapshot, uniqueName } from "../support/http";
+import { altered, auditEventsFor, call, createAccount, createCredential, json, snapshot, uniqueName } from "../support/http";
 import { basic, form } from "../support/oauth";
 
 /**
@@ -311,7 +311,7 @@ describe("the shown-once page's handoff kit and Test now", () => {
     const strip = (dump: string) => dump.replace(/"last_used_at":(null|"[^"]*")/g, "");
     expect(strip(await snapshot())).toBe(strip(before));
 
-    const wrong = await (await browser.post(`/console/credentials/${id}/test`, { secret: `${secret.slice(0, -1)}x` })).text();
+    const wrong = await (await browser.post(`/console/credentials/${id}/test`, { secret: altered(secret) })).text();
     expect(textOf(wrong)).toContain("It did not work");
   });
 

@@ -7,7 +7,7 @@ import { LIMITER_TIMEOUT_MS } from "../../src/services/rate-limits";
 import { D1_TIMEOUT_MS } from "../../src/storage/d1";
 import { KV_TIMEOUT_MS } from "../../src/storage/revocation-markers";
 import { postForm, sessionSetCookie, signIn } from "../support/console";
-import { ADMIN_TOKEN, BASE, call, createAccount, createCredential, json, snapshot } from "../support/http";
+import { ADMIN_TOKEN, altered, BASE, call, createAccount, createCredential, json, snapshot } from "../support/http";
 import { basic, revoke, testAuth, tokenFor, tokenRequest } from "../support/oauth";
 
 /**
@@ -580,7 +580,7 @@ describe("the rate limiter failing (a cost control, never an authentication deci
     const signIn = (value: string) => postForm("/console/login", { admin_token: value }, { headers: { "cf-connecting-ip": ip() }, send: faulty });
     const started = Date.now();
     const [wrongSecret, rightSecret, junk, key, badSignIn, goodSignIn, write] = await Promise.all([
-      token(`${f.client.client_secret.slice(0, -1)}x`), // malformed: no D1 read, but counted all the same
+      token(altered(f.client.client_secret)), // malformed: no D1 read, but counted all the same
       token(f.client.client_secret),
       bearer("junk"),
       bearer(f.key.api_key),

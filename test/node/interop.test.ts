@@ -134,7 +134,7 @@ describe("OAuth libraries against npm run dev", () => {
     it("gets invalid_client for a wrong secret", async () => {
       const as = await discover();
       const c: oauth.Client = { client_id: clientId };
-      const response = await oauth.clientCredentialsGrantRequest(as, c, oauth.ClientSecretBasic(`${clientSecret.slice(0, -1)}x`), new URLSearchParams(), options);
+      const response = await oauth.clientCredentialsGrantRequest(as, c, oauth.ClientSecretBasic(`${clientSecret.slice(0, -1)}${clientSecret.endsWith("x") ? "y" : "x"}`), new URLSearchParams(), options);
       const body = await response.clone().json();
       expect(body.error).toBe("invalid_client");
       // A failed Basic auth carries a Basic challenge, which oauth4webapi surfaces as such.

@@ -158,3 +158,8 @@ export function expectActions(events: { at: string; action: string }[], expected
     }
   }
 }
+
+/** The same value with its last character changed (so it can never equal the original). */
+export function altered(value: string): string {
+  return `${value.slice(0, -1)}${value.endsWith("x") ? "y" : "x"}`;
+}
