@@ -3,7 +3,7 @@ import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
 import { AccountStatusBadge } from "./credentials";
-import { Field, Layout, Name, Notice, Pager, When, withQuery } from "./layout";
+import { ColumnHeads, Field, Layout, Name, Notice, Pager, When, withQuery } from "./layout";
 
 export interface AccountFilters {
   q: string | null;
@@ -96,17 +96,7 @@ export const AccountsPage: FC<{
         ) : null}
       </form>
       <table class="cards">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Type</th>
-            <th scope="col">Status</th>
-            <th scope="col">Created (UTC)</th>
-            <th scope="col">
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <ColumnHeads columns={["Name", "Type", "Status", "Created (UTC)"]} />
         <tbody>
           {page.data.length === 0 ? (
             <tr>

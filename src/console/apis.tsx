@@ -1,6 +1,6 @@
 import type { FC } from "hono/jsx";
 import type { Api } from "../services/apis";
-import { Field, Layout, Name, Notice, When } from "./layout";
+import { ColumnHeads, Field, Layout, Name, Notice, When } from "./layout";
 
 /**
  * The APIs screen (list, create, edit, delete with a confirmation), and the grant editor that the
@@ -69,17 +69,7 @@ export const ApisPage: FC<{
     {complete ? null : <Notice kind="warn">There are more APIs than this page shows ({apis.length}); the admin API lists them all.</Notice>}
     <table class="cards">
       <caption class="sr-only">APIs</caption>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Identifier</th>
-          <th scope="col">Scopes</th>
-          <th scope="col">Created (UTC)</th>
-          <th scope="col">
-            <span class="sr-only">Actions</span>
-          </th>
-        </tr>
-      </thead>
+      <ColumnHeads columns={["Name", "Identifier", "Scopes", "Created (UTC)"]} />
       <tbody>
         {apis.map((api) => (
           <tr>

@@ -7,7 +7,7 @@ import type { Handoff } from "../services/handoff";
 import type { TwoWayPage } from "../services/search";
 import { type AccessError, GrantFields, type GrantSelection, isDefaultApi } from "./apis";
 import { HandoffKit } from "./handoff";
-import { CopyField, Field, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
+import { ColumnHeads, CopyField, Field, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
 import { AUTH_METHOD_LABEL, Expiry, JWT_BEARER_ASSERTION, KeyList, LeakBanner, isPrivateKeyJwt } from "./lifecycle";
 
 const TYPE_LABEL = { oauth_client: "OAuth 2.0 client", api_key: "API key" } as const;
@@ -88,20 +88,7 @@ export const CredentialsPage: FC<{
         ) : null}
       </form>
       <table class="cards">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Type</th>
-            <th scope="col">Account</th>
-            <th scope="col">Secret ends in</th>
-            <th scope="col">Created (UTC)</th>
-            <th scope="col">Last used (UTC)</th>
-            <th scope="col">Expires (UTC)</th>
-            <th scope="col">
-              <span class="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <ColumnHeads columns={["Name", "Type", "Account", "Secret ends in", "Created (UTC)", "Last used (UTC)", "Expires (UTC)"]} />
         <tbody>
           {page.data.length === 0 ? (
             <tr>
@@ -433,14 +420,7 @@ export const SecretShownOncePage: FC<{ actor: string; credential: CredentialWith
         <div id="test-result" aria-live="polite"></div>
       </div>
       <HandoffKit credential={credential} urls={urls} secret={secret} idPrefix="kit" />
-      <div class="confirm-actions">
-        <a class="button" href={`/console/credentials/${credential.id}`}>
-          Open the credential
-        </a>
-        <a class="button primary" href="/console/credentials">
-          Done
-        </a>
-      </div>
+      <ReadyActions id={credential.id} />
     </Layout>
   );
 };
@@ -476,15 +456,20 @@ export const PrivateKeyClientReadyPage: FC<{ actor: string; credential: Credenti
       </dl>
     </div>
     <HandoffKit credential={credential} urls={urls} idPrefix="kit" />
-    <div class="confirm-actions">
-      <a class="button" href={`/console/credentials/${credential.id}`}>
-        Open the credential
-      </a>
-      <a class="button primary" href="/console/credentials">
-        Done
-      </a>
-    </div>
+    <ReadyActions id={credential.id} />
   </Layout>
+);
+
+/** The way out of a page that shows a new credential: to its page, or back to the list. */
+const ReadyActions: FC<{ id: string }> = ({ id }) => (
+  <div class="confirm-actions">
+    <a class="button" href={`/console/credentials/${id}`}>
+      Open the credential
+    </a>
+    <a class="button primary" href="/console/credentials">
+      Done
+    </a>
+  </div>
 );
 
 export const AlreadyShownPage: FC<{ actor: string; rolled?: boolean }> = ({ actor, rolled }) => (

@@ -1,7 +1,7 @@
 import type { FC } from "hono/jsx";
 import type { Credential } from "../services/credentials";
 import type { Handoff, TestResult } from "../services/handoff";
-import { CopyField, When } from "./layout";
+import { CopyField, Field, When } from "./layout";
 import { JWT_BEARER_ASSERTION } from "./lifecycle";
 
 /**
@@ -31,32 +31,14 @@ export const HandoffKit: FC<{ credential: Credential; urls: Handoff; secret?: st
       <dl class="fields">
         {isClient ? (
           <>
-            <div class="field">
-              <dt>Token endpoint</dt>
-              <dd class="mono">{urls.token_endpoint}</dd>
-            </div>
-            <div class="field">
-              <dt>Audience (aud)</dt>
-              <dd class="mono">{urls.audience}</dd>
-            </div>
-            <div class="field">
-              <dt>Issuer (iss)</dt>
-              <dd class="mono">{urls.issuer}</dd>
-            </div>
-            <div class="field">
-              <dt>JWKS</dt>
-              <dd class="mono">{urls.jwks_uri}</dd>
-            </div>
-            <div class="field">
-              <dt>Metadata</dt>
-              <dd class="mono">{urls.metadata_url}</dd>
-            </div>
+            <Field label="Token endpoint" mono>{urls.token_endpoint}</Field>
+            <Field label="Audience (aud)" mono>{urls.audience}</Field>
+            <Field label="Issuer (iss)" mono>{urls.issuer}</Field>
+            <Field label="JWKS" mono>{urls.jwks_uri}</Field>
+            <Field label="Metadata" mono>{urls.metadata_url}</Field>
           </>
         ) : (
-          <div class="field">
-            <dt>Check a key</dt>
-            <dd class="mono">{urls.test_auth_url}</dd>
-          </div>
+          <Field label="Check a key" mono>{urls.test_auth_url}</Field>
         )}
       </dl>
       <CopyField id={`${idPrefix}-env`} label=".env snippet" value={env} multiline />
@@ -104,26 +86,11 @@ const PrivateKeyJwtKit: FC<{ credential: Credential; urls: Handoff; idPrefix: st
         <code>kid</code> from its JWK Set (ES256, PS256, RS256 or EdDSA).
       </p>
       <dl class="fields">
-        <div class="field">
-          <dt>Token endpoint</dt>
-          <dd class="mono">{urls.token_endpoint}</dd>
-        </div>
-        <div class="field">
-          <dt>Assertion audience (aud)</dt>
-          <dd class="mono">{urls.issuer}</dd>
-        </div>
-        <div class="field">
-          <dt>Token audience (aud)</dt>
-          <dd class="mono">{urls.audience}</dd>
-        </div>
-        <div class="field">
-          <dt>JWKS</dt>
-          <dd class="mono">{urls.jwks_uri}</dd>
-        </div>
-        <div class="field">
-          <dt>Metadata</dt>
-          <dd class="mono">{urls.metadata_url}</dd>
-        </div>
+        <Field label="Token endpoint" mono>{urls.token_endpoint}</Field>
+        <Field label="Assertion audience (aud)" mono>{urls.issuer}</Field>
+        <Field label="Token audience (aud)" mono>{urls.audience}</Field>
+        <Field label="JWKS" mono>{urls.jwks_uri}</Field>
+        <Field label="Metadata" mono>{urls.metadata_url}</Field>
       </dl>
       <CopyField id={`${idPrefix}-env`} label=".env snippet" value={env} multiline />
       <CopyField id={`${idPrefix}-curl`} label="curl: get a token with a signed assertion" value={curl} multiline />

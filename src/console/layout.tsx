@@ -143,9 +143,23 @@ export const CopyField: FC<{ id: string; label: string; value: string; multiline
 );
 
 /** A row of a definition list: a label and its value. */
-export const Field: FC<{ label: string; children: Child }> = ({ label, children }) => (
+/** A table's column headings, then an unlabelled-to-the-eye column for its row actions. */
+export const ColumnHeads: FC<{ columns: string[] }> = ({ columns }) => (
+  <thead>
+    <tr>
+      {columns.map((column) => (
+        <th scope="col">{column}</th>
+      ))}
+      <th scope="col">
+        <span class="sr-only">Actions</span>
+      </th>
+    </tr>
+  </thead>
+);
+
+export const Field: FC<{ label: string; mono?: boolean; children: Child }> = ({ label, mono, children }) => (
   <div class="field">
     <dt>{label}</dt>
-    <dd>{children}</dd>
+    <dd class={mono ? "mono" : undefined}>{children}</dd>
   </div>
 );
