@@ -4,6 +4,7 @@ import {
   type CredentialWithAccount,
   getCredentialWithAccount,
   getCredentialsWithAccount,
+  graceRunning,
   listCredentialsAfter,
   listCredentialsOfAccount,
 } from "../storage/credentials";
@@ -20,6 +21,7 @@ import {
   writeEntry,
 } from "../storage/edge-entries";
 import { type GrantRow, grantsOf, grantsOfAccount } from "../storage/apis";
+import { writeOnceMore } from "../storage/kv";
 
 /**
  * Keeps the edge read model (src/storage/edge-entries.ts) in step with D1. The rules, and why no
@@ -80,11 +82,6 @@ export function deletedEntry(row: CredentialRow): DeletedEntry {
   return { id: row.id, account_id: row.account_id, type: row.type, deleted: true };
 }
 
-/** A previous secret still in its grace period. */
-function graceRunning(row: CredentialRow, now = Date.now()): boolean {
-  return row.previous_secret_hash !== null && row.previous_secret_expires_at !== null && Date.parse(row.previous_secret_expires_at) > now;
-}
-
 /** The keys a row is found by, each with its TTL (null: kept). */
 function lookupKeys(row: CredentialRow): { key: LookupKey; ttl: number | null }[] {
   if (row.type === "oauth_client") return [{ key: { by: "client_id", clientId: row.client_id! }, ttl: null }];
@@ -96,16 +93,8 @@ function lookupKeys(row: CredentialRow): { key: LookupKey; ttl: number | null }[
   return keys;
 }
 
-/** KV takes one write per second per key: a write that follows another one to the same key waits this long. */
-const KV_SAME_KEY_WRITE_GAP_MS = 1_100;
-
-async function put(kv: KVNamespace, key: LookupKey, entry: CredentialEntry, ttl: number | null): Promise<void> {
-  try {
-    await writeEntry(kv, key, entry, ttl);
-  } catch {
-    await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
-    await writeEntry(kv, key, entry, ttl);
-  }
+function put(kv: KVNamespace, key: LookupKey, entry: CredentialEntry, ttl: number | null): Promise<void> {
+  return writeOnceMore(() => writeEntry(kv, key, entry, ttl));
 }
 
 /** The writes that make KV say what `row` says now (null: deleted), for every key `known` or `row` is found by. */

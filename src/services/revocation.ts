@@ -1,5 +1,6 @@
 import { DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
 import { apiEntryKey } from "../storage/edge-entries";
+import { writeOnceMore } from "../storage/kv";
 import { type Marker, deleteMarker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**
@@ -18,37 +19,25 @@ import { type Marker, deleteMarker, markerKey, readMarkers, writeMarker } from "
  * way: each side re-reads the other's result after its own write.
  */
 
-/** KV takes one write per second per key; a repair that follows another write waits this long. */
-const KV_SAME_KEY_WRITE_GAP_MS = 1_100;
+/** A whole second, rounded as the caller says: down before a commit, up after it. */
+const toSeconds = (atMs: number, rounding: "down" | "up") => (rounding === "down" ? Math.floor(atMs / 1000) : Math.ceil(atMs / 1000));
 
 /**
- * Merges into a credential's marker. A deleted credential's is final, and `before` only moves
+ * Merges `before` into a marker. A marker that says `all` is final, and `before` only moves
  * forward: a stalled older write must not shorten a revocation.
  */
-async function mergeCredentialMarker(kv: KVNamespace, credentialId: string, before: number): Promise<void> {
-  const key = markerKey("credential", credentialId);
+async function mergeBefore(kv: KVNamespace, key: string, before: number): Promise<void> {
   const [current] = await readMarkers(kv, [key]);
   if (current?.all) return;
   const merged: Marker = { before: Math.max(current?.before ?? 0, before) };
-  try {
-    await writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS);
-  } catch {
-    // KV takes one write per second per key: the marker after a roll's commit follows the one before it.
-    await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
-    await writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS);
-  }
+  await writeOnceMore(() => writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS));
 }
 
 /** Re-writes {"all": true} unless the marker already says it (the repair after a race). */
 async function reassertAll(kv: KVNamespace, key: string, ttlSeconds: number | null): Promise<void> {
   const [current] = await readMarkers(kv, [key]);
   if (current?.all) return;
-  try {
-    await writeMarker(kv, key, { all: true }, ttlSeconds);
-  } catch {
-    await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
-    await writeMarker(kv, key, { all: true }, ttlSeconds);
-  }
+  await writeOnceMore(() => writeMarker(kv, key, { all: true }, ttlSeconds));
 }
 
 export const revocation = {
@@ -100,24 +89,15 @@ export const revocation = {
    * The marker only has to outlive those tokens.
    */
   credentialRolled(kv: KVNamespace, credentialId: string, atMs: number, rounding: "down" | "up") {
-    return mergeCredentialMarker(kv, credentialId, rounding === "down" ? Math.floor(atMs / 1000) : Math.ceil(atMs / 1000));
+    return mergeBefore(kv, markerKey("credential", credentialId), toSeconds(atMs, rounding));
   },
   /**
    * An API was deleted: tokens minted for it (its identifier's digest) up to the deletion die,
    * written before the commit (rounded down) and after it (rounded up), like a no-grace roll.
    * Merged so the later moment wins; it outlives every token it covers.
    */
-  async apiDeleted(kv: KVNamespace, identifierDigest: string, atMs: number, rounding: "down" | "up") {
-    const key = markerKey("api", identifierDigest);
-    const before = rounding === "down" ? Math.floor(atMs / 1000) : Math.ceil(atMs / 1000);
-    const [current] = await readMarkers(kv, [key]);
-    const merged: Marker = { before: Math.max(current?.before ?? 0, before) };
-    try {
-      await writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS);
-    } catch {
-      await scheduler.wait(KV_SAME_KEY_WRITE_GAP_MS);
-      await writeMarker(kv, key, merged, TOKEN_REVOCATION_TTL_SECONDS);
-    }
+  apiDeleted(kv: KVNamespace, identifierDigest: string, atMs: number, rounding: "down" | "up") {
+    return mergeBefore(kv, markerKey("api", identifierDigest), toSeconds(atMs, rounding));
   },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);

@@ -85,8 +85,8 @@ function toRow(tally: Tally): UsageRow {
   };
 }
 
-/** Sends what this isolate has counted (exported for tests that cannot wait for the timer). */
-export async function flushUsage(env: Env): Promise<void> {
+/** Sends what this isolate has counted. */
+async function flushUsage(env: Env): Promise<void> {
   flushScheduled = false;
   if (pending.size === 0 || !env.USAGE) return;
   const rows = [...pending.values()].map(toRow);

@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify } from "jose";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, settings } from "../config";
 import { ipAllowed } from "../lib/cidr";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
+import { graceRunning } from "../storage/credentials";
 import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
 import { type Grant, type Target, grantsOf, isDefaultAudience, targetFor } from "./audiences";
 import { assertionIssuer, verifyAssertion } from "./client-assertions";
@@ -71,11 +72,7 @@ const invalid = (code: InvalidCode, failedCredential?: string) =>
 /** The secret matches the current digest, or the previous one while its grace period runs. */
 function secretMatches(entry: LiveEntry, digest: string): boolean {
   const current = entry.secret_hash !== "" && timingSafeEqual(entry.secret_hash, digest);
-  const previous =
-    entry.previous_secret_hash !== null &&
-    entry.previous_secret_expires_at !== null &&
-    Date.parse(entry.previous_secret_expires_at) > Date.now() &&
-    timingSafeEqual(entry.previous_secret_hash, digest);
+  const previous = entry.previous_secret_hash !== null && graceRunning(entry) && timingSafeEqual(entry.previous_secret_hash, digest);
   return current || previous;
 }
 
@@ -301,7 +298,7 @@ export interface Presentation {
  * `DPoP` scheme, a fresh single-use proof with `ath`, and the key's thumbprint equal to `cnf.jkt`.
  * A bearer token is refused under the DPoP scheme, and a bound one under Bearer.
  */
-export async function checkBinding<T extends Identity & { claims: TokenClaims }>(env: Env, result: Verified<T>, token: string, presented: Presentation): Promise<Verified<T>> {
+async function checkBinding<T extends Identity & { claims: TokenClaims }>(env: Env, result: Verified<T>, token: string, presented: Presentation): Promise<Verified<T>> {
   if (!result.valid) return result;
   const bound = result.identity.claims.cnf?.jkt;
   if (bound === undefined) return presented.scheme === "Bearer" ? result : invalid("invalid_dpop_proof", result.identity.credential_id);

@@ -4,6 +4,11 @@ import type { AccountStatus } from "./accounts";
 
 export type CredentialType = "oauth_client" | "api_key";
 
+/** A previous secret (of a row or an edge entry) still in its grace period. */
+export function graceRunning(row: { previous_secret_hash: string | null; previous_secret_expires_at: string | null }, now = Date.now()): boolean {
+  return row.previous_secret_hash !== null && row.previous_secret_expires_at !== null && Date.parse(row.previous_secret_expires_at) > now;
+}
+
 export interface CredentialRow {
   id: string;
   account_id: string;

@@ -95,10 +95,6 @@ export async function readEntryAndApi(kv: KVNamespace, key: LookupKey, apiDigest
   return [(found.get(names[0]!) as CredentialEntry | null) ?? null, (found.get(names[1]!) as ApiEntry | null) ?? null];
 }
 
-export async function readApiEntry(kv: KVNamespace, apiDigest: string): Promise<ApiEntry | null> {
-  return guarded("kv", () => kv.get<ApiEntry>(apiEntryKey(apiDigest), "json"), KV_TIMEOUT_MS);
-}
-
 export async function writeApiEntry(kv: KVNamespace, apiDigest: string, entry: ApiEntry): Promise<void> {
   await guarded("kv", () => kv.put(apiEntryKey(apiDigest), JSON.stringify(entry)), KV_TIMEOUT_MS);
 }
