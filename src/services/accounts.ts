@@ -1,7 +1,7 @@
 import { ApiError } from "../http/errors";
 import * as accounts from "../storage/accounts";
 import type { AccountRow, AccountType } from "../storage/accounts";
-import { type AuditContext, insertAuditEvent, insertCredentialDeletionsOfAccount } from "../storage/audit-events";
+import { type AuditContext, insertAuditEvent, insertCredentialDeletionsOfAccount, IF_CHANGED, ifRowExists } from "../storage/audit-events";
 import { deleteCredentialsOfAccount } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import { type Page, type Position, toPage } from "../storage/pagination";
@@ -71,10 +71,7 @@ export async function deactivateAccount(env: Env, who: AuditContext, id: string)
   const at = nowIso();
   const [changed] = await commit(env.DB, [
     accounts.setAccountStatus(env.DB, id, "deactivated", at),
-    insertAuditEvent(env.DB, who, at, { action: "account.deactivate", target_type: "account", target_id: id, target_name: row.name }, {
-      sql: "changes() > 0",
-      values: [],
-    }),
+    insertAuditEvent(env.DB, who, at, { action: "account.deactivate", target_type: "account", target_id: id, target_name: row.name }, IF_CHANGED),
   ]);
   // A racing activation may have written its marker over ours: D1 says deactivated, so KV must too.
   await revocation.assertAccountDeactivated(env.REVOCATIONS, id);
@@ -97,10 +94,7 @@ export async function activateAccount(env: Env, who: AuditContext, id: string): 
   const at = nowIso();
   const [changed] = await commit(env.DB, [
     accounts.setAccountStatus(env.DB, id, "active", row.deactivated_at),
-    insertAuditEvent(env.DB, who, at, { action: "account.activate", target_type: "account", target_id: id, target_name: row.name }, {
-      sql: "changes() > 0",
-      values: [],
-    }),
+    insertAuditEvent(env.DB, who, at, { action: "account.activate", target_type: "account", target_id: id, target_name: row.name }, IF_CHANGED),
   ]);
   // Deleted (or activated by someone else) since it was read: no marker, which could overwrite
   // a concurrent deletion's {"all"} and revive the deleted account's tokens. 404 if it is gone.
@@ -132,7 +126,7 @@ export async function deleteAccount(env: Env, who: AuditContext, id: string): Pr
   await revocation.accountDeleted(env.REVOCATIONS, id);
   const rows = await edgeEntries.restrictAccount(env, id, (entry) => ({ id: entry.id, account_id: entry.account_id, type: entry.type, deleted: true }));
   const at = nowIso();
-  const exists = { sql: "EXISTS (SELECT 1 FROM accounts WHERE id = ?)", values: [id] };
+  const exists = ifRowExists("accounts", id);
   const results = await commit(env.DB, [
     insertCredentialDeletionsOfAccount(env.DB, who, at, id),
     insertAuditEvent(env.DB, who, at, { action: "account.delete", target_type: "account", target_id: id, target_name: row.name }, exists),

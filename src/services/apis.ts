@@ -3,7 +3,7 @@ import { ApiError } from "../http/errors";
 import { sha256Hex } from "../lib/crypto";
 import * as apis from "../storage/apis";
 import { type ApiRow, DEFAULT_API_ID } from "../storage/apis";
-import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
+import { type AuditContext, insertAuditEvent, IF_CHANGED, ifRowExists } from "../storage/audit-events";
 import { commit } from "../storage/d1";
 import { deleteApiEntry, writeApiEntry } from "../storage/edge-entries";
 import { type Page, type Position, toPage } from "../storage/pagination";
@@ -72,10 +72,8 @@ export async function createApi(env: Env, who: AuditContext, input: { name: stri
   const at = nowIso();
   const row: ApiRow = { id: newId("api"), name: input.name, identifier: input.identifier, scopes: JSON.stringify(input.scopes), created_at: at, updated_at: at };
   const [inserted] = await commit(env.DB, [
-    env.DB
-      .prepare("INSERT INTO apis (id, name, identifier, scopes, created_at, updated_at) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM apis WHERE identifier = ?)")
-      .bind(row.id, row.name, row.identifier, row.scopes, row.created_at, row.updated_at, row.identifier),
-    insertAuditEvent(env.DB, who, at, { action: "api.create", target_type: "api", target_id: row.id, target_name: row.name }, { sql: "changes() > 0", values: [] }),
+    apis.insertApi(env.DB, row),
+    insertAuditEvent(env.DB, who, at, { action: "api.create", target_type: "api", target_id: row.id, target_name: row.name }, IF_CHANGED),
   ]);
   if (!inserted) throw conflict("Another API has this identifier.");
   await publish(env, input.identifier);
@@ -120,7 +118,7 @@ export async function updateApi(env: Env, who: AuditContext, id: string, changes
     }
     const statements = [
       apis.updateApi(env.DB, id, { name: changes.name ?? null, scopes: kept ? JSON.stringify(kept) : null }, row.updated_at, at),
-      insertAuditEvent(env.DB, who, at, { action: "api.update", target_type: "api", target_id: id, target_name: changes.name ?? row.name }, { sql: "changes() > 0", values: [] }),
+      insertAuditEvent(env.DB, who, at, { action: "api.update", target_type: "api", target_id: id, target_name: changes.name ?? row.name }, IF_CHANGED),
       // Removing a scope from the API removes it from every grant (the contract).
       ...(kept ? [apis.trimGrantsToApi(env.DB, id, kept)] : []),
     ];
@@ -148,11 +146,8 @@ export async function deleteApi(env: Env, who: AuditContext, id: string): Promis
   await deleteApiEntry(env.REVOCATIONS, digest);
   const at = nowIso();
   const results = await commit(env.DB, [
-    insertAuditEvent(env.DB, who, at, { action: "api.delete", target_type: "api", target_id: id, target_name: row.name }, {
-      sql: "EXISTS (SELECT 1 FROM apis WHERE id = ?)",
-      values: [id],
-    }),
-    env.DB.prepare("DELETE FROM grants WHERE api_id = ?").bind(id),
+    insertAuditEvent(env.DB, who, at, { action: "api.delete", target_type: "api", target_id: id, target_name: row.name }, ifRowExists("apis", id)),
+    apis.deleteGrantsOnApi(env.DB, id),
     apis.deleteApi(env.DB, id),
   ]);
   if (!results[2]) throw notFound();

@@ -1,5 +1,5 @@
 import { settings } from "../config";
-import { first } from "../storage/d1";
+import { grantScopes } from "../storage/apis";
 import type { ApiEntry, LiveEntry } from "../storage/edge-entries";
 import { healCredential } from "./credential-lookup";
 import type { Deferrer } from "./verification";
@@ -41,8 +41,7 @@ export async function targetFor(env: Env, ctx: Deferrer | undefined, entry: Live
   const grant = entry.grants?.find((candidate) => candidate.api_id === api.id);
   let scopes = grant?.scopes;
   if (grant && grant.api_updated_at !== api.updated_at) {
-    const row = await first<{ scopes: string }>(env.DB.prepare("SELECT scopes FROM grants WHERE credential_id = ? AND api_id = ?").bind(entry.id, api.id));
-    scopes = row ? (JSON.parse(row.scopes) as string[]) : undefined;
+    scopes = await grantScopes(env.DB, entry.id, api.id);
     healCredential(env, ctx, entry.id);
   }
   if (scopes === undefined) return null;

@@ -1,5 +1,5 @@
 import { ApiError } from "../http/errors";
-import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
+import { type AuditContext, insertAuditEvent, IF_CHANGED } from "../storage/audit-events";
 import { endPreviousSecret } from "../storage/credential-grace";
 import { commit } from "../storage/d1";
 import * as credentials from "../storage/credentials";
@@ -26,10 +26,7 @@ export async function endGrace(env: Env, who: AuditContext, id: string, detail: 
   await edgeEntries.restrict(env, row, (entry) => ({ ...entry, previous_secret_hash: null, previous_secret_expires_at: null }));
   await commit(env.DB, [
     endPreviousSecret(env.DB, id, at),
-    insertAuditEvent(env.DB, who, at, { action: "credential.end_grace", target_type: "credential", target_id: id, target_name: credential.name, detail }, {
-      sql: "changes() > 0",
-      values: [],
-    }),
+    insertAuditEvent(env.DB, who, at, { action: "credential.end_grace", target_type: "credential", target_id: id, target_name: credential.name, detail }, IF_CHANGED),
   ]);
   await edgeEntries.publish(env, row);
   // Unchanged means a deletion (then this is a 404), a roll or the cron got there first: either way

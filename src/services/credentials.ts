@@ -1,7 +1,7 @@
 import { ApiError } from "../http/errors";
 import { sha256Hex } from "../lib/crypto";
 import { getAccount } from "../storage/accounts";
-import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
+import { type AuditContext, insertAuditEvent, IF_CHANGED, ifRowExists } from "../storage/audit-events";
 import * as credentials from "../storage/credentials";
 import type { CredentialFilter, CredentialRow, CredentialType, CredentialWithAccount, TokenEndpointAuthMethod } from "../storage/credentials";
 import { commit } from "../storage/d1";
@@ -50,7 +50,7 @@ export interface Credential {
 export type CredentialWithSecret = Credential & { client_secret?: string; api_key?: string };
 
 export function toCredential(row: CredentialRow, now = Date.now(), grants: GrantRow[] = []): Credential {
-  const graceRunning = row.previous_secret_expires_at !== null && Date.parse(row.previous_secret_expires_at) > now;
+  const inGrace = credentials.graceRunning(row, now);
   return {
     id: row.id,
     name: row.name,
@@ -61,7 +61,7 @@ export function toCredential(row: CredentialRow, now = Date.now(), grants: Grant
     created_at: row.created_at,
     last_used_at: row.last_used_at,
     hint: row.hint,
-    previous_secret_expires_at: graceRunning ? row.previous_secret_expires_at : null,
+    previous_secret_expires_at: inGrace ? row.previous_secret_expires_at : null,
     grants: grants.filter((grant) => grant.credential_id === row.id).map((grant) => ({ api: grant.identifier, scopes: JSON.parse(grant.scopes) as string[] })),
     expires_at: row.expires_at,
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
@@ -235,10 +235,7 @@ export async function createCredential(
     jwks: input.jwks === undefined ? null : JSON.stringify(publicKeys(input.jwks)),
     dpop_bound_access_tokens: input.dpop_bound_access_tokens ? 1 : 0,
   };
-  const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id, target_name: row.name }, {
-    sql: "changes() > 0",
-    values: [],
-  });
+  const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id, target_name: row.name }, IF_CHANGED);
   // The edge entry is written before the answer, so the credential's very first use, in this
   // location, is a KV read (elsewhere within KV's propagation delay, or one D1 read on a miss).
   // Inserted only with the row this batch made (a replayed create leaves the first one's alone).
@@ -371,10 +368,7 @@ export async function updateCredential(
     // Conditional on the version read: a stalled edit cannot land over a newer one.
     const [changed] = await commit(env.DB, [
       credentials.updateCredential(env.DB, id, values, row.updated_at, at),
-      insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id, target_name: changes.name ?? row.name }, {
-        sql: "changes() > 0",
-        values: [],
-      }),
+      insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id, target_name: changes.name ?? row.name }, IF_CHANGED),
       ...(lifecycle === null ? [] : [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, lifecycle, at)]),
       ...(keysChanged ? [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, "credential.jwks_changed", at)] : []),
       ...(grants === undefined ? [] : apiStore.replaceGrants(env.DB, id, grants, at)),
@@ -391,11 +385,7 @@ export async function updateCredential(
  * only if the credential exists, and for an edit only if the edit landed (`version`).
  */
 function lifecycleEvent(db: D1Database, who: AuditContext, at: string, row: { id: string; name: string }, action: string, version?: string): D1PreparedStatement {
-  const guard =
-    version === undefined
-      ? { sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ?)", values: [row.id] }
-      : { sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ? AND updated_at = ?)", values: [row.id, version] };
-  return insertAuditEvent(db, who, at, { action, target_type: "credential", target_id: row.id, target_name: row.name }, guard);
+  return insertAuditEvent(db, who, at, { action, target_type: "credential", target_id: row.id, target_name: row.name }, ifRowExists("credentials", row.id, version));
 }
 
 /**
@@ -411,10 +401,7 @@ export async function deleteCredential(env: Env, who: AuditContext, id: string, 
   await edgeEntries.restrict(env, row, () => deletedEntry(row));
   const at = nowIso();
   const results = await commit(env.DB, [
-    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id, target_name: row.name, detail }, {
-      sql: "EXISTS (SELECT 1 FROM credentials WHERE id = ?)",
-      values: [id],
-    }),
+    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id, target_name: row.name, detail }, ifRowExists("credentials", id)),
     credentials.deleteCredential(env.DB, id),
   ]);
   if (!results[1]) throw notFound();
@@ -452,10 +439,7 @@ export async function rollCredential(
     const statements = [
       ...(claim ? [claimIdempotencyKey(env.DB, claim)] : []),
       credentials.rollSecret(env.DB, id, stored, previousExpiresAt, row.updated_at, at, claim !== null),
-      insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id, target_name: row.name }, {
-        sql: "changes() > 0",
-        values: [],
-      }),
+      insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id, target_name: row.name }, IF_CHANGED),
       // A roll that lost the race gives its fresh claim back, so the next attempt can make it.
       ...(claim ? [releaseIdempotencyKey(env.DB, claim)] : []),
     ];

@@ -1,7 +1,7 @@
 import { ApiError } from "../http/errors";
 import { base64Decode, derToP1363, pemToDer } from "../lib/ecdsa-der";
 import { sha256Hex } from "../lib/crypto";
-import { type AuditContext, insertAuditEvent } from "../storage/audit-events";
+import { type AuditContext, insertAuditEvent, IF_CHANGED } from "../storage/audit-events";
 import { type CredentialByDigest, findByDigests, flagLeaked } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import { type GithubKeyCache, type GithubPublicKey, readGithubKeys, writeGithubKeys } from "../storage/github-keys";
@@ -235,7 +235,7 @@ async function flag(env: Env, who: AuditContext, leaks: Leak[]): Promise<void> {
           who,
           at,
           { action: "credential.leak_flagged", target_type: "credential", target_id: credential.id, target_name: credential.name, detail: url },
-          { sql: "changes() > 0", values: [] },
+          IF_CHANGED,
         ),
       ]),
     );

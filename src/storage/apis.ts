@@ -19,10 +19,11 @@ export interface ApiRow {
 
 const COLUMNS = "id, name, identifier, scopes, created_at, updated_at";
 
+/** Inserts the API unless another has its identifier (then no row changes). */
 export function insertApi(db: D1Database, row: ApiRow): D1PreparedStatement {
   return db
-    .prepare(`INSERT INTO apis (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
-    .bind(row.id, row.name, row.identifier, row.scopes, row.created_at, row.updated_at);
+    .prepare(`INSERT INTO apis (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM apis WHERE identifier = ?)`)
+    .bind(row.id, row.name, row.identifier, row.scopes, row.created_at, row.updated_at, row.identifier);
 }
 
 export function getApi(db: D1Database, id: string): Promise<ApiRow | null> {
@@ -74,6 +75,16 @@ export function grantsOf(db: D1Database, credentialIds: string[]): Promise<Grant
 }
 
 /** The grants of every credential of an account. */
+/** One credential's grant on one API, if any. */
+export async function grantScopes(db: D1Database, credentialId: string, apiId: string): Promise<string[] | undefined> {
+  const row = await first<{ scopes: string }>(db.prepare("SELECT scopes FROM grants WHERE credential_id = ? AND api_id = ?").bind(credentialId, apiId));
+  return row ? (JSON.parse(row.scopes) as string[]) : undefined;
+}
+
+export function deleteGrantsOnApi(db: D1Database, apiId: string): D1PreparedStatement {
+  return db.prepare("DELETE FROM grants WHERE api_id = ?").bind(apiId);
+}
+
 export function grantsOfAccount(db: D1Database, accountId: string): Promise<GrantRow[]> {
   return all<GrantRow>(db.prepare(`${GRANTS} WHERE g.credential_id IN (SELECT id FROM credentials WHERE account_id = ?) ORDER BY a.identifier`).bind(accountId));
 }

@@ -41,6 +41,22 @@ export interface AuditEntry {
   detail?: string | null;
 }
 
+/** When an audit event in a batch is written: a SQL condition with its own bind values. */
+export interface AuditGuard {
+  sql: string;
+  values: unknown[];
+}
+
+/** Written only if the statement just before it changed a row. */
+export const IF_CHANGED: AuditGuard = { sql: "changes() > 0", values: [] };
+
+/** Written only while the row exists (at `version`, when given). */
+export function ifRowExists(table: "accounts" | "apis" | "credentials", id: string, version?: string): AuditGuard {
+  return version === undefined
+    ? { sql: `EXISTS (SELECT 1 FROM ${table} WHERE id = ?)`, values: [id] }
+    : { sql: `EXISTS (SELECT 1 FROM ${table} WHERE id = ? AND updated_at = ?)`, values: [id, version] };
+}
+
 /**
  * Records an event, but only while `guard` (a SQL condition with its own bind values) holds,
  * so an event is written exactly when the change it describes happens in the same batch.
@@ -50,7 +66,7 @@ export function insertAuditEvent(
   who: AuditContext,
   at: string,
   entry: AuditEntry,
-  guard?: { sql: string; values: unknown[] },
+  guard?: AuditGuard,
 ): D1PreparedStatement {
   const where = guard ? ` WHERE ${guard.sql}` : "";
   return db
