@@ -7,7 +7,7 @@ import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entri
 import { type Grant, type Target, grantsOf, isDefaultAudience, targetFor } from "./audiences";
 import { assertionIssuer, verifyAssertion } from "./client-assertions";
 import { findCredential } from "./credential-lookup";
-import { verifyProof } from "./dpop";
+import { type ProofResult, verifyProof } from "./dpop";
 import { isTokenRevoked } from "./revocation";
 import { isWellFormed } from "./secrets";
 import { verificationKey } from "./signing-keys";
@@ -298,12 +298,12 @@ export interface Presentation {
  * `DPoP` scheme, a fresh single-use proof with `ath`, and the key's thumbprint equal to `cnf.jkt`.
  * A bearer token is refused under the DPoP scheme, and a bound one under Bearer.
  */
-async function checkBinding<T extends Identity & { claims: TokenClaims }>(env: Env, result: Verified<T>, token: string, presented: Presentation): Promise<Verified<T>> {
+async function checkBinding<T extends Identity & { claims: TokenClaims }>(result: Verified<T>, presented: Presentation, proving: Promise<ProofResult> | null): Promise<Verified<T>> {
   if (!result.valid) return result;
   const bound = result.identity.claims.cnf?.jkt;
   if (bound === undefined) return presented.scheme === "Bearer" ? result : invalid("invalid_dpop_proof", result.identity.credential_id);
-  if (presented.scheme !== "DPoP" || presented.proof === undefined) return invalid("invalid_dpop_proof", result.identity.credential_id);
-  const proof = await verifyProof(env, presented.proof, { method: presented.method, url: presented.url, accessToken: token });
+  if (proving === null) return invalid("invalid_dpop_proof", result.identity.credential_id);
+  const proof = await proving;
   if (!proof.ok) return invalid(proof.error, result.identity.credential_id);
   return proof.jkt === bound ? result : invalid("invalid_dpop_proof", result.identity.credential_id);
 }
@@ -319,9 +319,16 @@ export async function verifyBearer(env: Env, check: SecretCheck, bearer: string,
     if (presented?.scheme === "DPoP") return invalid("invalid_dpop_proof");
     return verifyApiKey(env, check, bearer);
   }
+  // A proof needs no stored key, and its id is claimed only once it verifies: it is checked
+  // alongside the token, so a DPoP request costs the slower of the two calls, not their sum.
+  const proving =
+    presented?.scheme === "DPoP" && presented.proof !== undefined
+      ? verifyProof(env, presented.proof, { method: presented.method, url: presented.url, accessToken: bearer })
+      : null;
+  proving?.catch(() => {}); // awaited only for a valid bound token
   const result = await verifyAccessToken(env, bearer, check.resource);
   // Without a presentation (the RPC called without `dpop`), a DPoP-bound token cannot count.
-  const checked = presented === undefined ? (result.valid && result.identity.claims.cnf ? invalid("invalid_dpop_proof", result.identity.credential_id) : result) : await checkBinding(env, result, bearer, presented);
+  const checked = presented === undefined ? (result.valid && result.identity.claims.cnf ? invalid("invalid_dpop_proof", result.identity.credential_id) : result) : await checkBinding(result, presented, proving);
   return countTokenVerification(env, check.ctx, checked as typeof result);
 }
 
