@@ -2498,6 +2498,188 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/credentials/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage of a credential per hour or day: tokens issued, verifications, failures by reason (at most 90 days) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Start of the range, on a bucket boundary (default: 7 days before `to`, 30 for `day`) */
+                    from?: string;
+                    /** @description End of the range, exclusive, on a bucket boundary (default: the end of the current bucket) */
+                    to?: string;
+                    granularity?: "hour" | "day";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One bucket per hour or day of [from, to) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UsageReport"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/accounts/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Usage of an account: the sum over its credentials, per hour or day (at most 90 days) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Start of the range, on a bucket boundary (default: 7 days before `to`, 30 for `day`) */
+                    from?: string;
+                    /** @description End of the range, exclusive, on a bucket boundary (default: the end of the current bucket) */
+                    to?: string;
+                    granularity?: "hour" | "day";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One bucket per hour or day of [from, to) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UsageReport"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2649,6 +2831,12 @@ export interface components {
              * @example 2026-11-27T04:15:33.123Z
              */
             previous_secret_expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description During a roll's grace: when the previous secret was last used (to the usage flush, about 15 s); null if not since the roll, or no grace
+             * @example 2026-11-27T04:15:33.123Z
+             */
+            previous_secret_last_used_at: string | null;
             /** @description Access to APIs other than the default one; `scopes` is the grant on the default API */
             grants: components["schemas"]["CredentialGrant"][];
             /**
@@ -2792,6 +2980,31 @@ export interface components {
              * @example https://github.com/octo-org/app/blob/3f2a9c1/config/.env
              */
             detail: string | null;
+        };
+        UsageReport: {
+            /** @description Every bucket in [from, to) once, ascending, zeros included */
+            data: components["schemas"]["UsageBucket"][];
+        };
+        UsageBucket: {
+            /**
+             * Format: date-time
+             * @description Start of the bucket (UTC hour or day)
+             * @example 2026-11-29T14:00:00.000Z
+             */
+            start: string;
+            tokens_issued: number;
+            /** @description Test-auth, introspection and RPC checks that passed */
+            verifications: number;
+            failures: number;
+            /** @description `failures` by why; `wrong_secret` includes assertions that did not verify */
+            failures_by_reason: {
+                wrong_secret: number;
+                ip_not_allowed: number;
+                expired: number;
+                revoked: number;
+                inactive: number;
+                deleted: number;
+            };
         };
     };
     responses: never;

@@ -29,6 +29,8 @@ export interface Credential {
   last_used_at: string | null;
   hint: string;
   previous_secret_expires_at: string | null;
+  /** During a roll's grace, when the previous secret was last used (to the usage flush, about 15 s); null otherwise. */
+  previous_secret_last_used_at: string | null;
   /** Access to APIs other than the default one (`scopes` is the grant on the default API). */
   grants: Grant[];
   /** After this moment the credential authenticates nowhere; null: never. */
@@ -62,6 +64,7 @@ export function toCredential(row: CredentialRow, now = Date.now(), grants: Grant
     last_used_at: row.last_used_at,
     hint: row.hint,
     previous_secret_expires_at: inGrace ? row.previous_secret_expires_at : null,
+    previous_secret_last_used_at: inGrace ? row.previous_secret_last_used_at : null,
     grants: grants.filter((grant) => grant.credential_id === row.id).map((grant) => ({ api: grant.identifier, scopes: JSON.parse(grant.scopes) as string[] })),
     expires_at: row.expires_at,
     allowed_ips: row.allowed_ips === null ? null : (JSON.parse(row.allowed_ips) as string[]),
@@ -223,6 +226,7 @@ export async function createCredential(
     hint: stored.hint,
     previous_secret_hash: null,
     previous_secret_expires_at: null,
+    previous_secret_last_used_at: null,
     scopes: JSON.stringify(input.scopes),
     created_at: at,
     updated_at: at,

@@ -16,15 +16,26 @@ import type { Deferrer } from "./verification";
  */
 
 /** Why a known credential failed; the usage charts group failures by these. */
-export type FailureReason = "wrong_secret" | "ip_not_allowed" | "revoked" | "inactive" | "deleted" | "expired";
+export const FAILURE_REASONS = ["wrong_secret", "ip_not_allowed", "expired", "revoked", "inactive", "deleted"] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
-export type UsageEvent = { kind: "used" } | { kind: "token_issued" } | { kind: "verification" } | { kind: "failure"; reason: FailureReason };
+/**
+ * What one request did with a credential. `used` with `previousSecretGraceEnds`: the previous
+ * secret of the grace ending then (its `previous_secret_expires_at`) authenticated.
+ */
+export type UsageEvent =
+  | { kind: "used"; previousSecretGraceEnds?: string }
+  | { kind: "token_issued" }
+  | { kind: "verification" }
+  | { kind: "failure"; reason: FailureReason };
 
 interface Tally {
   credentialId: string;
   /** Start of the UTC hour the events fell in (ms). */
   hour: number;
   lastUsedAt: number | null;
+  /** The previous secret's last use, and the grace it belongs to (its end). */
+  previousSecret: { lastUsedAt: number; graceEnds: string } | null;
   tokensIssued: number;
   verifications: number;
   failures: Partial<Record<FailureReason, number>>;
@@ -57,12 +68,13 @@ export function recordUsage(env: Env, ctx: Deferrer | undefined, credentialId: s
   const id = `${credentialId}|${hour}`;
   let tally = pending.get(id);
   if (!tally) {
-    tally = { credentialId, hour, lastUsedAt: null, tokensIssued: 0, verifications: 0, failures: {} };
+    tally = { credentialId, hour, lastUsedAt: null, previousSecret: null, tokensIssued: 0, verifications: 0, failures: {} };
     pending.set(id, tally);
   }
   if (event.kind === "failure") tally.failures[event.reason] = (tally.failures[event.reason] ?? 0) + 1;
   else {
     tally.lastUsedAt = now;
+    if (event.kind === "used" && event.previousSecretGraceEnds !== undefined) tally.previousSecret = { lastUsedAt: now, graceEnds: event.previousSecretGraceEnds };
     if (event.kind === "token_issued") tally.tokensIssued++;
     if (event.kind === "verification") tally.verifications++;
   }
@@ -78,6 +90,7 @@ function toRow(tally: Tally): UsageRow {
     credential_id: tally.credentialId,
     hour: new Date(tally.hour).toISOString(),
     last_used_at: tally.lastUsedAt === null ? null : new Date(tally.lastUsedAt).toISOString(),
+    previous_secret: tally.previousSecret && { last_used_at: new Date(tally.previousSecret.lastUsedAt).toISOString(), grace_ends: tally.previousSecret.graceEnds },
     tokens_issued: tally.tokensIssued,
     verifications: tally.verifications,
     failures,
@@ -121,6 +134,7 @@ export async function applyUsage(env: Env, messages: readonly { body: unknown }[
       seen.verifications += row.verifications;
       seen.failures += row.failures;
       if (row.last_used_at !== null && (seen.last_used_at === null || row.last_used_at > seen.last_used_at)) seen.last_used_at = row.last_used_at;
+      if (row.previous_secret && (!seen.previous_secret || row.previous_secret.last_used_at > seen.previous_secret.last_used_at)) seen.previous_secret = row.previous_secret;
       for (const [reason, n] of Object.entries(row.failures_by_reason)) {
         const key = reason as FailureReason;
         seen.failures_by_reason[key] = (seen.failures_by_reason[key] ?? 0) + (n ?? 0);

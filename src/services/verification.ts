@@ -69,11 +69,14 @@ const invalid = (code: InvalidCode, failedCredential?: string) =>
     failedCredential?: string;
   };
 
+/** Which secret a presented one proved: the current one, the previous one (during its grace), or neither. */
+type SecretMatch = "current" | "previous" | false;
+
 /** The secret matches the current digest, or the previous one while its grace period runs. */
-function secretMatches(entry: LiveEntry, digest: string): boolean {
+function secretMatches(entry: LiveEntry, digest: string): SecretMatch {
   const current = entry.secret_hash !== "" && timingSafeEqual(entry.secret_hash, digest);
   const previous = entry.previous_secret_hash !== null && graceRunning(entry) && timingSafeEqual(entry.previous_secret_hash, digest);
-  return current || previous;
+  return current ? "current" : previous ? "previous" : false;
 }
 
 /** Where a secret is checked: the request's deferrer, whether a miss may read D1, and for which API. */
@@ -97,7 +100,7 @@ async function verifySecret(
   check: SecretCheck,
   key: LookupKey,
   type: LiveEntry["type"],
-  proves: (entry: LiveEntry) => boolean | Promise<boolean>,
+  proves: (entry: LiveEntry) => SecretMatch | Promise<SecretMatch>,
 ): Promise<Verified<Identity & { client_id: string | null; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
   const apiDigest = isDefaultAudience(env, check.resource) ? undefined : await sha256Hex(check.resource!);
   const { entry, api } = await findCredential(env, key, { ctx: check.ctx, noMissRead: check.ipBlocked, apiDigest });
@@ -108,14 +111,15 @@ async function verifySecret(
     return invalid(code, failedCredential);
   };
   if (isDeleted(entry)) return fail("revoked", "deleted");
-  if (!(await proves(entry))) return fail("wrong_secret", "wrong_secret");
+  const match = await proves(entry);
+  if (!match) return fail("wrong_secret", "wrong_secret");
   // From outside its allowlist a credential fails exactly as a wrong secret does (same code,
   // same answer, counted against it), so the answer says nothing about where it may be used.
   if (entry.allowed_ips && !ipAllowed(check.ip, entry.allowed_ips)) return fail("wrong_secret", "ip_not_allowed");
   // Expired, or expiring within the second: a token it minted would be dead on arrival (`exp` has whole seconds).
   if (entry.expires_at && Date.parse(entry.expires_at) - Date.now() < 1000) return fail("expired", "expired");
   if (!entry.account_active) return fail("inactive", "inactive");
-  recordUsage(env, check.ctx, entry.id, { kind: "used" });
+  recordUsage(env, check.ctx, entry.id, match === "previous" ? { kind: "used", previousSecretGraceEnds: entry.previous_secret_expires_at! } : { kind: "used" });
   const target = await targetFor(env, check.ctx, entry, check.resource, api);
   return {
     valid: true,
@@ -159,7 +163,7 @@ export async function verifyClientAssertion(
 ): Promise<Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
   const clientId = assertionIssuer(assertion);
   if (clientId === null || !isWellFormed("client_id", clientId)) return invalid("malformed");
-  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", (entry) => verifyAssertion(env, entry, assertion)) as Promise<
+  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", async (entry) => ((await verifyAssertion(env, entry, assertion)) ? "current" : false)) as Promise<
     Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>
   >;
 }

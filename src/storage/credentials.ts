@@ -19,6 +19,8 @@ export interface CredentialRow {
   hint: string;
   previous_secret_hash: string | null;
   previous_secret_expires_at: string | null;
+  /** When the previous secret was last used during its grace (to the usage flush); null: not since the roll. */
+  previous_secret_last_used_at: string | null;
   /** JSON array of scope strings. */
   scopes: string;
   created_at: string;
@@ -47,7 +49,7 @@ export interface CredentialWithAccount extends CredentialRow {
 }
 
 const COLUMNS =
-  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, scopes, created_at, updated_at, last_used_at, expires_at, allowed_ips, leaked_at, leak_url, token_endpoint_auth_method, jwks, dpop_bound_access_tokens";
+  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, previous_secret_last_used_at, scopes, created_at, updated_at, last_used_at, expires_at, allowed_ips, leaked_at, leak_url, token_endpoint_auth_method, jwks, dpop_bound_access_tokens";
 const JOINED = `SELECT ${COLUMNS
   .split(", ")
   .map((column) => `c.${column}`)
@@ -57,7 +59,7 @@ const JOINED = `SELECT ${COLUMNS
 export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPreviousChanged = false): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
+      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
     )
     .bind(
       row.id,
@@ -69,6 +71,7 @@ export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPrevi
       row.hint,
       row.previous_secret_hash,
       row.previous_secret_expires_at,
+      row.previous_secret_last_used_at,
       row.scopes,
       row.created_at,
       row.updated_at,
@@ -256,7 +259,7 @@ export function rollSecret(
     .prepare(
       `UPDATE credentials SET
          previous_secret_hash = CASE WHEN ?1 IS NULL THEN NULL ELSE secret_hash END,
-         previous_secret_expires_at = ?1,
+         previous_secret_expires_at = ?1, previous_secret_last_used_at = NULL,
          secret_hash = ?2, hint = ?3, updated_at = ?4, leaked_at = NULL, leak_url = NULL
        WHERE id = ?5 AND updated_at = ?6${onlyIfPreviousChanged ? " AND changes() > 0" : ""}`,
     )
@@ -267,7 +270,7 @@ export function rollSecret(
 export function clearExpiredPreviousSecrets(db: D1Database, now: string): D1PreparedStatement {
   return db
     .prepare(
-      "UPDATE credentials SET previous_secret_hash = NULL, previous_secret_expires_at = NULL WHERE previous_secret_expires_at <= ?",
+      "UPDATE credentials SET previous_secret_hash = NULL, previous_secret_expires_at = NULL, previous_secret_last_used_at = NULL WHERE previous_secret_expires_at <= ?",
     )
     .bind(now);
 }
@@ -289,4 +292,18 @@ export function recordLastUsed(db: D1Database, id: string, at: string, notSince:
   return db
     .prepare("UPDATE credentials SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?3)")
     .bind(at, id, notSince);
+}
+
+/**
+ * Records a use of the previous secret during its grace, from the usage pipeline. The grace is
+ * named by its `previous_secret_expires_at`, so a use counted before a later roll (or the end of
+ * the grace) never lands on the next previous secret. Only moves forward.
+ */
+export function recordPreviousSecretUsed(db: D1Database, id: string, at: string, graceEnds: string): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE credentials SET previous_secret_last_used_at = ?1
+       WHERE id = ?2 AND previous_secret_expires_at = ?3 AND (previous_secret_last_used_at IS NULL OR previous_secret_last_used_at < ?1)`,
+    )
+    .bind(at, id, graceEnds);
 }

@@ -27,6 +27,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "DELETE", path: `/admin/v1/credentials/${someId}` },
   { method: "POST", path: `/admin/v1/credentials/${someId}/roll`, body: { expires_in: 0 } },
   { method: "GET", path: "/admin/v1/audit-events" },
+  { method: "GET", path: `/admin/v1/credentials/${someId}/usage` },
+  { method: "GET", path: `/admin/v1/accounts/${someId}/usage` },
   // An identifier that is not https: the same 400 for every caller, so callers can be compared.
   { method: "POST", path: "/admin/v1/apis", body: { name: "x", identifier: "ftp://common.example.com", scopes: [] } },
   { method: "GET", path: "/admin/v1/apis" },

@@ -75,6 +75,9 @@ export const CredentialSchema = z
     last_used_at: Time.nullable(),
     hint: z.string().openapi({ description: "The last 4 characters of the current secret", example: "Xy3Q" }),
     previous_secret_expires_at: Time.nullable().openapi({ description: "While a rolled secret's grace period runs" }),
+    previous_secret_last_used_at: Time.nullable().openapi({
+      description: "During a roll's grace: when the previous secret was last used (to the usage flush, about 15 s); null if not since the roll, or no grace",
+    }),
     grants: z.array(GrantSchema).openapi({ description: "Access to APIs other than the default one; `scopes` is the grant on the default API" }),
     expires_at: Time.nullable().openapi({ description: "After this moment it authenticates nowhere; null: never" }),
     allowed_ips: z.array(z.string()).nullable().openapi({ description: "The CIDRs it may be used from; null: anywhere", example: ["203.0.113.0/24"] }),

@@ -7,6 +7,7 @@ import { registerApiRoutes } from "./apis";
 import { registerAuditEventRoutes } from "./audit-events";
 import { limitWrites, requireAdmin } from "./auth";
 import { registerCredentialRoutes } from "./credentials";
+import { registerUsageRoutes } from "./usage";
 
 /** The management API, mounted at /admin/v1. Every route here is admin-only. */
 export function adminApi() {
@@ -16,5 +17,6 @@ export function adminApi() {
   registerCredentialRoutes(admin);
   registerApiRoutes(admin);
   registerAuditEventRoutes(admin);
+  registerUsageRoutes(admin);
   return admin;
 }
