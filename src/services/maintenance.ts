@@ -3,6 +3,7 @@ import { commit } from "../storage/d1";
 import { deleteIdempotencyKeysBefore } from "../storage/idempotency-keys";
 import { nowIso } from "./ids";
 import { backfillEdgeEntries } from "./edge-entries";
+import { exportAndPruneAuditEvents, pruneUsage } from "./retention";
 import { rotateSigningKeys } from "./signing-keys";
 
 /** Idempotency keys are honoured for a day (as in Stripe's API). */
@@ -12,8 +13,9 @@ export const IDEMPOTENCY_KEY_LIFETIME_SECONDS = 86_400;
 const BACKFILL_PAGES_PER_RUN = 4;
 
 /**
- * The cron's work: rotate signing keys, forget previous secrets whose grace has ended, and
- * (until it is done) backfill edge entries for credentials made before the read model.
+ * The cron's work: rotate signing keys, forget previous secrets whose grace has ended, (until it
+ * is done) backfill edge entries for credentials made before the read model, and apply the
+ * retention of usage and audit events (src/services/retention.ts).
  */
 export async function runScheduledMaintenance(env: Env, now: number) {
   const rotation = await rotateSigningKeys(env, now);
@@ -22,8 +24,21 @@ export async function runScheduledMaintenance(env: Env, now: number) {
     deleteIdempotencyKeysBefore(env.DB, nowIso((now - IDEMPOTENCY_KEY_LIFETIME_SECONDS) * 1000)),
   ]);
   const backfill = await backfillEdgeEntries(env, BACKFILL_PAGES_PER_RUN);
+  const usage = await pruneUsage(env, now * 1000);
+  const audit = await exportAndPruneAuditEvents(env, now * 1000);
   console.log(
-    JSON.stringify({ event: "scheduled", created_key: rotation.created, removed_keys: rotation.removed.length, backfilled: backfill.written, backfill_done: backfill.done }),
+    JSON.stringify({
+      event: "scheduled",
+      created_key: rotation.created,
+      removed_keys: rotation.removed.length,
+      backfilled: backfill.written,
+      backfill_done: backfill.done,
+      usage_pruned: usage.hourly,
+      usage_failures_pruned: usage.failures,
+      audit_exported: audit.exported,
+      audit_pruned: audit.pruned,
+      ...(audit.stopped && audit.stopped !== "kept_forever" ? { audit_stopped: audit.stopped } : {}),
+    }),
   );
   return rotation;
 }

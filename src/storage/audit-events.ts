@@ -1,4 +1,4 @@
-import { all } from "./d1";
+import { all, commit } from "./d1";
 import type { Position } from "./pagination";
 
 export interface AuditEventRow {
@@ -113,4 +113,19 @@ export async function listAuditEvents(
     db.prepare(`SELECT ${COLUMNS} FROM audit_events ${where} ORDER BY at ${order}, id ${order} LIMIT ?`).bind(...values, limit),
   );
   return direction === "older" ? rows : rows.reverse();
+}
+
+/** The oldest events before `before`, oldest first: retention's next page to export and prune. */
+export function listAuditEventsBefore(db: D1Database, before: string, limit: number): Promise<AuditEventRow[]> {
+  return all<AuditEventRow>(
+    db.prepare(`SELECT ${COLUMNS} FROM audit_events WHERE at < ? ORDER BY at, id LIMIT ?`).bind(before, limit),
+  );
+}
+
+/** Deletes exactly these events (any number: the ids travel as one JSON array); returns how many went. */
+export async function deleteAuditEvents(db: D1Database, ids: string[]): Promise<number> {
+  const [deleted] = await commit(db, [
+    db.prepare("DELETE FROM audit_events WHERE id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(ids)),
+  ]);
+  return deleted ?? 0;
 }
