@@ -6,8 +6,8 @@ import { applyUsage } from "./services/usage";
 
 /**
  * The Worker's exports: the HTTP app (fetch), the cron (scheduled) that rotates signing keys,
- * ends rolled secrets' grace periods and backfills the edge read model, the usage Queue's
- * consumer (queue), and the Verifier RPC entrypoint for other Workers.
+ * ends rolled secrets' grace periods, backfills the edge read model and applies retention, the
+ * usage Queue's consumer (queue), and the Verifier RPC entrypoint for other Workers.
  */
 const app = createHotApp();
 
