@@ -94,6 +94,21 @@ dl.fields dt { color: var(--muted); font-weight: 600; }
 dl.fields dd { margin: 0; min-width: 0; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .claims { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 12px; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; }
+/* Usage charts (src/console/usage.tsx): bars keep 3:1 against white; failures also differ in place (stacked on top). */
+.chart { display: grid; grid-template-columns: auto minmax(0, 1fr); grid-template-rows: 160px auto; gap: 4px 8px; }
+.chart-scale { display: flex; flex-direction: column; justify-content: space-between; font-size: 12px; color: var(--muted); text-align: right; }
+.chart-bars { width: 100%; height: 160px; border-bottom: 1px solid #818b98; display: block; }
+.chart-days { grid-column: 2; display: grid; grid-template-columns: repeat(7, minmax(0, 1fr)); list-style: none; margin: 0; padding: 0; font-size: 12px; color: var(--muted); }
+.chart-days li { overflow: hidden; white-space: nowrap; text-overflow: clip; }
+.chart-day { stroke: var(--line); stroke-width: 1; }
+.bar-ok { fill: var(--accent); }
+.bar-failed { fill: #cf222e; }
+.chart-legend { font-size: 13px; display: flex; flex-wrap: wrap; align-items: center; gap: 6px 8px; }
+.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }
+.swatch.ok { background: var(--accent); }
+.swatch.failed { background: #cf222e; margin-left: 8px; }
+.usage-table td, .usage-table th { font-size: 14px; font-variant-numeric: tabular-nums; }
+.sparkline { width: 70px; height: 20px; display: block; margin-top: 4px; }
 .sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0,0,0,0); white-space: nowrap; border: 0; }
 @media (max-width: ${NARROW}) {
   main { padding: 16px 12px 48px; }

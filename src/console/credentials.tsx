@@ -5,10 +5,12 @@ import type { AuditEvent } from "../services/audit";
 import type { Credential, CredentialWithSecret } from "../services/credentials";
 import type { Handoff } from "../services/handoff";
 import type { TwoWayPage } from "../services/search";
+import type { DailyUsage, UsageBucket } from "../services/usage-reports";
 import { type AccessError, GrantFields, type GrantSelection, isDefaultApi } from "./apis";
 import { HandoffKit } from "./handoff";
 import { ColumnHeads, CopyField, Field, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
 import { AUTH_METHOD_LABEL, Expiry, JWT_BEARER_ASSERTION, KeyList, LeakBanner, isPrivateKeyJwt } from "./lifecycle";
+import { QuietHint, Sparkline, UsageChart } from "./usage";
 
 const TYPE_LABEL = { oauth_client: "OAuth 2.0 client", api_key: "API key" } as const;
 
@@ -33,8 +35,12 @@ export const CredentialsPage: FC<{
   filters: CredentialFilters;
   accountFilter: Account | null;
   back: string;
+  /** Per credential of the page: its last 7 days, for the sparklines. */
+  usage: Map<string, DailyUsage>;
+  /** With an account filter: that account's usage, hourly over the last 7 days. */
+  accountUsage: UsageBucket[] | null;
   flash?: string | undefined;
-}> = ({ actor, page, accounts, filters, accountFilter, back, flash }) => {
+}> = ({ actor, page, accounts, filters, accountFilter, back, usage, accountUsage, flash }) => {
   const filtered = Boolean(filters.q || filters.type || filters.status);
   const now = Date.now();
   return (
@@ -57,6 +63,7 @@ export const CredentialsPage: FC<{
         </a>
       </div>
       {flash ? <Notice kind="ok">{flash}</Notice> : null}
+      {accountFilter && accountUsage ? <UsageChart id="account-usage" buckets={accountUsage} heading="Usage of this account, last 7 days" /> : null}
       <form method="get" action="/console/credentials" class="filters" role="search" aria-label="Find credentials">
         {accountFilter ? <input type="hidden" name="account_id" value={accountFilter.id} /> : null}
         <div class="search">
@@ -88,11 +95,11 @@ export const CredentialsPage: FC<{
         ) : null}
       </form>
       <table class="cards">
-        <ColumnHeads columns={["Name", "Type", "Account", "Secret ends in", "Created (UTC)", "Last used (UTC)", "Expires (UTC)"]} />
+        <ColumnHeads columns={["Name", "Type", "Account", "Secret ends in", "Created (UTC)", "Last used (UTC)", "Last 7 days", "Expires (UTC)"]} />
         <tbody>
           {page.data.length === 0 ? (
             <tr>
-              <td colspan={8} class="empty">
+              <td colspan={9} class="empty">
                 {filtered || page.newer ? "No credentials match." : "No credentials yet. Create one to let an integration in."}
               </td>
             </tr>
@@ -136,6 +143,10 @@ export const CredentialsPage: FC<{
                   </td>
                   <td data-label="Last used (UTC)">
                     <When at={credential.last_used_at} />
+                    <QuietHint credential={credential} now={now} />
+                  </td>
+                  <td data-label="Last 7 days">
+                    <Sparkline usage={usage.get(credential.id)} />
                   </td>
                   <td data-label="Expires (UTC)">
                     <Expiry expiresAt={credential.expires_at} now={now} />
@@ -552,8 +563,10 @@ export const CredentialPage: FC<{
   jwks: string;
   jwksError?: string | undefined;
   accessError?: AccessError | undefined;
+  /** Hourly, over the last 7 days. */
+  usage: UsageBucket[];
   flash?: string | undefined;
-}> = ({ actor, credential, account, events, moreEvents, urls, back, apis, selection, maxLifetimeDays, settings, settingsError, jwks, jwksError, accessError, flash }) => (
+}> = ({ actor, credential, account, events, moreEvents, urls, back, apis, selection, maxLifetimeDays, settings, settingsError, jwks, jwksError, accessError, usage, flash }) => (
   <Layout title={credential.name} section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
     <p>
       <a href={listHref(back)}>← Credentials</a>
@@ -673,6 +686,7 @@ export const CredentialPage: FC<{
       </Field>
       <Field label="Last used (UTC)">
         <When at={credential.last_used_at} />
+        <QuietHint credential={credential} />
       </Field>
       <Field label="Expires (UTC)">
         <Expiry expiresAt={credential.expires_at} never="Never: it works until it is deleted" />
@@ -693,6 +707,15 @@ export const CredentialPage: FC<{
           {credential.previous_secret_expires_at ? (
             <>
               Still works until <When at={credential.previous_secret_expires_at} /> UTC (grace after a roll)
+              <div class="hint" id="previous-secret-use">
+                {credential.previous_secret_last_used_at ? (
+                  <>
+                    Last used <When at={credential.previous_secret_last_used_at} /> UTC. When it has gone quiet, every client has the new secret and the grace can end.
+                  </>
+                ) : (
+                  "Not used since the roll: the grace can end."
+                )}
+              </div>
             </>
           ) : (
             <span class="hint">None: only the current secret works</span>
@@ -700,6 +723,7 @@ export const CredentialPage: FC<{
         </Field>
       )}
     </dl>
+    <UsageChart id="usage" buckets={usage} heading="Usage, last 7 days" />
     <section class="card" aria-labelledby="settings-heading">
       <h2 id="settings-heading">Expiry and restrictions</h2>
       <p class="hint">Changes apply at once: an earlier expiry, a new allowlist or requiring DPoP take effect for the next request.</p>

@@ -36,6 +36,7 @@ import {
   SecretShownOncePage,
   listHref,
 } from "../console/credentials";
+import { lastSevenDays } from "../console/usage";
 import { TestResultView } from "../console/handoff";
 import { allowlistText, fromDateTimeInput, isPrivateKeyJwt, toDateTimeInput } from "../console/lifecycle";
 import { cidrProblem } from "../lib/cidr";
@@ -56,6 +57,7 @@ import { handoff, testSecret } from "../services/handoff";
 import * as search from "../services/search";
 import * as credentials from "../services/credentials";
 import { randomBase62 } from "../services/secrets";
+import { recentDailyUsage, usageReport } from "../services/usage-reports";
 import { SESSION_COOKIE, createSession, endSession } from "../services/sessions";
 import { decodeCursor } from "../storage/pagination";
 import { limitWrites } from "./admin/auth";
@@ -470,11 +472,26 @@ export function consoleApp(): Hono<AppEnv> {
       { text: filters.q, type: filters.type, account_status: filters.status, account_id: filters.account_id },
       request,
     );
-    const owners = await search.accountSummaries(c.env, page.data.map((credential) => credential.account_id));
+    const ids = page.data.map((credential) => credential.id);
+    const [owners, usage, accountUsage] = await Promise.all([
+      search.accountSummaries(c.env, page.data.map((credential) => credential.account_id)),
+      recentDailyUsage(c.env, ids),
+      accountFilter ? usageReport(c.env, { accountId: accountFilter.id }, lastSevenDays()) : null,
+    ]);
     const back = sanitizeBack(new URL(c.req.url).search.slice(1), CREDENTIAL_LIST_KEYS);
     const flash = query.done === "deleted" ? "Credential deleted. Its secret and tokens no longer work." : undefined;
     return c.html(
-      <CredentialsPage actor={c.get("actor")} page={page} accounts={owners} filters={filters} accountFilter={accountFilter} back={back} flash={flash} />,
+      <CredentialsPage
+        actor={c.get("actor")}
+        page={page}
+        accounts={owners}
+        filters={filters}
+        accountFilter={accountFilter}
+        back={back}
+        usage={usage}
+        accountUsage={accountUsage}
+        flash={flash}
+      />,
     );
   });
 
@@ -607,10 +624,11 @@ export function consoleApp(): Hono<AppEnv> {
     status: 200 | 400 = 200,
   ) => {
     const credential = await credentials.getCredential(c.env, id);
-    const [account, history, { list }] = await Promise.all([
+    const [account, history, { list }, usage] = await Promise.all([
       ownerOf(c, credential),
       search.findAuditEvents(c.env, credential.id, { limit: HISTORY_SIZE, from: null }),
       allApis(c.env),
+      usageReport(c.env, { credentialId: credential.id }, lastSevenDays()),
     ]);
     return c.html(
       <CredentialPage
@@ -629,6 +647,7 @@ export function consoleApp(): Hono<AppEnv> {
         settingsError={extra.settingsError}
         jwks={extra.jwks ?? jwksText(credential.jwks)}
         jwksError={extra.jwksError}
+        usage={usage}
         flash={extra.flash}
       />,
       status,

@@ -53,7 +53,8 @@ export function defaultRange(granularity: Granularity, from: number | undefined,
 
 const zeroReasons = (): Record<FailureReason, number> => Object.fromEntries(FAILURE_REASONS.map((reason) => [reason, 0])) as Record<FailureReason, number>;
 
-async function bucketsOf(env: Env, scope: UsageScope, range: UsageRange): Promise<UsageBucket[]> {
+/** The buckets of a range for a scope that is known to exist (the console has read it already). */
+export async function usageReport(env: Env, scope: UsageScope, range: UsageRange): Promise<UsageBucket[]> {
   const problem = rangeProblem(range);
   if (problem) throw new ApiError("invalid_request", problem);
   const size = BUCKET_MS[range.granularity];
@@ -80,14 +81,14 @@ async function bucketsOf(env: Env, scope: UsageScope, range: UsageRange): Promis
 
 /** A credential's usage. Counts outlive a deleted credential, but the report needs the credential. */
 export async function credentialUsage(env: Env, id: string, range: UsageRange): Promise<UsageBucket[]> {
-  const [row, buckets] = await Promise.all([getCredential(env.DB, id), bucketsOf(env, { credentialId: id }, range)]);
+  const [row, buckets] = await Promise.all([getCredential(env.DB, id), usageReport(env, { credentialId: id }, range)]);
   if (!row) throw new ApiError("not_found", "No credential has this id.");
   return buckets;
 }
 
 /** An account's usage: the sum over its credentials (the deleted ones no longer count). */
 export async function accountUsage(env: Env, id: string, range: UsageRange): Promise<UsageBucket[]> {
-  const [row, buckets] = await Promise.all([getAccount(env.DB, id), bucketsOf(env, { accountId: id }, range)]);
+  const [row, buckets] = await Promise.all([getAccount(env.DB, id), usageReport(env, { accountId: id }, range)]);
   if (!row) throw new ApiError("not_found", "No account has this id.");
   return buckets;
 }

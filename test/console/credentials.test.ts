@@ -42,7 +42,7 @@ describe("GET /console/credentials", () => {
     expect(html).toMatch(/<h1>Credentials<\/h1>/);
     expect(html).toMatch(/<a class="button primary" href="\/console\/credentials\/new">\s*Create\s*<\/a>/);
     const headers = [...html.matchAll(/<th scope="col">([^<]*)<\/th>/g)].map((match) => match[1]);
-    expect(headers).toEqual(["Name", "Type", "Account", "Secret ends in", "Created (UTC)", "Last used (UTC)", "Expires (UTC)"]);
+    expect(headers).toEqual(["Name", "Type", "Account", "Secret ends in", "Created (UTC)", "Last used (UTC)", "Last 7 days", "Expires (UTC)"]);
     const text = textOf(html);
     for (const credential of [oauth, key]) {
       expect(text).toContain(credential.name);

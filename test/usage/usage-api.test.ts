@@ -29,7 +29,7 @@ function totals(buckets: Awaited<ReturnType<typeof report>>) {
     sum.tokens_issued += bucket.tokens_issued;
     sum.verifications += bucket.verifications;
     sum.failures += bucket.failures;
-    for (const [reason, n] of Object.entries(bucket.failures_by_reason)) sum.failures_by_reason[reason] += n;
+    for (const [reason, n] of Object.entries(bucket.failures_by_reason)) sum.failures_by_reason[reason] = (sum.failures_by_reason[reason] ?? 0) + n;
   }
   return sum;
 }
