@@ -713,7 +713,7 @@ export const CredentialPage: FC<{
                     Last used <When at={credential.previous_secret_last_used_at} /> UTC. When it has gone quiet, every client has the new secret and the grace can end.
                   </>
                 ) : (
-                  "Not used since the roll: the grace can end."
+                  "No use of it recorded since the roll. Uses show here within a minute; once none come, the grace can end."
                 )}
               </div>
             </>

@@ -179,9 +179,3 @@ export const QuietHint: FC<{ credential: { last_used_at: string | null; created_
     </div>
   );
 };
-
-/** The 7 whole UTC days up to and including today: what the console's charts show. */
-export function lastSevenDays(now = Date.now()) {
-  const tomorrow = now - (now % DAY_MS) + DAY_MS;
-  return { granularity: "hour" as const, from: tomorrow - 7 * DAY_MS, to: tomorrow };
-}

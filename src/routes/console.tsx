@@ -36,7 +36,6 @@ import {
   SecretShownOncePage,
   listHref,
 } from "../console/credentials";
-import { lastSevenDays } from "../console/usage";
 import { TestResultView } from "../console/handoff";
 import { allowlistText, fromDateTimeInput, isPrivateKeyJwt, toDateTimeInput } from "../console/lifecycle";
 import { cidrProblem } from "../lib/cidr";
@@ -57,7 +56,7 @@ import { handoff, testSecret } from "../services/handoff";
 import * as search from "../services/search";
 import * as credentials from "../services/credentials";
 import { randomBase62 } from "../services/secrets";
-import { recentDailyUsage, usageReport } from "../services/usage-reports";
+import { lastSevenDays, recentDailyUsage, usageReport } from "../services/usage-reports";
 import { SESSION_COOKIE, createSession, endSession } from "../services/sessions";
 import { decodeCursor } from "../storage/pagination";
 import { limitWrites } from "./admin/auth";

@@ -24,8 +24,15 @@ export async function runScheduledMaintenance(env: Env, now: number) {
     deleteIdempotencyKeysBefore(env.DB, nowIso((now - IDEMPOTENCY_KEY_LIFETIME_SECONDS) * 1000)),
   ]);
   const backfill = await backfillEdgeEntries(env, BACKFILL_PAGES_PER_RUN);
-  const usage = await pruneUsage(env, now * 1000);
-  const audit = await exportAndPruneAuditEvents(env, now * 1000);
+  // Each retention step on its own: one that fails (a D1 error) is logged and leaves the other to run.
+  const usage = await pruneUsage(env, now * 1000).catch((error: unknown) => {
+    console.error(JSON.stringify({ event: "usage_retention_failed", error: String(error) }));
+    return { hourly: 0, failures: 0 };
+  });
+  const audit = await exportAndPruneAuditEvents(env, now * 1000).catch((error: unknown) => {
+    console.error(JSON.stringify({ event: "audit_retention_failed", error: String(error) }));
+    return { exported: 0, pruned: 0, stopped: "failed" as const };
+  });
   console.log(
     JSON.stringify({
       event: "scheduled",

@@ -40,9 +40,12 @@ function startOf(ms: number, unitMs: number): string {
   return nowIso(ms - (ms % unitMs));
 }
 
+/** The longest retention taken (100 years): past it a cut-off would fall before year 0 and no date could say it. */
+const MAX_RETENTION_DAYS = 36_500;
+
 function wholeDays(value: string | undefined): number | null {
   const days = Number(value);
-  return value && Number.isInteger(days) && days > 0 ? days : null;
+  return value && Number.isInteger(days) && days > 0 ? Math.min(days, MAX_RETENTION_DAYS) : null;
 }
 
 /** USAGE_RETENTION_DAYS: a positive whole number of days, else the default. */
@@ -73,13 +76,12 @@ export async function pruneUsage(env: Env, nowMs: number): Promise<{ hourly: num
 }
 
 export interface AuditRetentionResult {
-  /** Events written to AUDIT_EXPORT this run, and the objects they went to. */
+  /** Events written to AUDIT_EXPORT this run. */
   exported: number;
-  objects: string[];
   /** Events deleted from D1 this run. */
   pruned: number;
   /** Why this run deleted nothing, or stopped before its bound. */
-  stopped?: "kept_forever" | "no_export_bucket" | "export_failed";
+  stopped?: "kept_forever" | "no_export_bucket" | "export_failed" | "failed";
 }
 
 /**
@@ -94,7 +96,7 @@ export interface AuditRetentionResult {
  * once, write the same object under the same key with the same bytes.
  */
 export async function exportAndPruneAuditEvents(env: Env, nowMs: number): Promise<AuditRetentionResult> {
-  const result: AuditRetentionResult = { exported: 0, objects: [], pruned: 0 };
+  const result: AuditRetentionResult = { exported: 0, pruned: 0 };
   const days = auditRetentionDays(env);
   if (days === null) return { ...result, stopped: "kept_forever" };
   const bucket: R2Bucket | undefined = env.AUDIT_EXPORT;
@@ -116,7 +118,7 @@ export async function exportAndPruneAuditEvents(env: Env, nowMs: number): Promis
     const events = oldest.filter((event) => event.at.startsWith(day));
     if (bucket) {
       try {
-        result.objects.push(await putAuditExport(bucket, events));
+        await putAuditExport(bucket, events);
       } catch (error) {
         console.error(JSON.stringify({ event: "audit_export_failed", events: events.length, error: String(error) }));
         return { ...result, stopped: "export_failed" };

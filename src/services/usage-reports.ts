@@ -51,6 +51,16 @@ export function defaultRange(granularity: Granularity, from: number | undefined,
   return { granularity, to: end, from: from ?? end - (granularity === "hour" ? 7 : 30) * BUCKET_MS.day };
 }
 
+/**
+ * The console's charts: the 7 whole UTC days up to and including today, hourly (today's later
+ * hours are zeros), so the days line up under the chart. The API's default is the 7 days up to
+ * the end of the current hour instead (`defaultRange`).
+ */
+export function lastSevenDays(now = Date.now()): UsageRange {
+  const tomorrow = now - (now % BUCKET_MS.day) + BUCKET_MS.day;
+  return { granularity: "hour", from: tomorrow - 7 * BUCKET_MS.day, to: tomorrow };
+}
+
 const zeroReasons = (): Record<FailureReason, number> => Object.fromEntries(FAILURE_REASONS.map((reason) => [reason, 0])) as Record<FailureReason, number>;
 
 /** The buckets of a range for a scope that is known to exist (the console has read it already). */

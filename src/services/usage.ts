@@ -16,7 +16,7 @@ import type { Deferrer } from "./verification";
  */
 
 /** Why a known credential failed; the usage charts group failures by these. */
-export const FAILURE_REASONS = ["wrong_secret", "ip_not_allowed", "expired", "revoked", "inactive", "deleted"] as const;
+export const FAILURE_REASONS = ["wrong_secret", "ip_not_allowed", "expired", "revoked", "inactive", "deleted", "wrong_audience", "invalid_dpop_proof"] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /**

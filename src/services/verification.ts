@@ -175,7 +175,10 @@ export async function verifyApiKey(env: Env, check: SecretCheck, apiKey: string)
   const result = await verifySecret(env, check, { by: "digest", digest }, "api_key", (entry) => secretMatches(entry, digest));
   if (!result.valid) return result;
   // With an audience, the key passes only if it has a grant on that API.
-  if (result.identity.target === null) return invalid("wrong_audience", result.identity.credential_id);
+  if (result.identity.target === null) {
+    recordUsage(env, check.ctx, result.identity.credential_id, { kind: "failure", reason: "wrong_audience" });
+    return invalid("wrong_audience", result.identity.credential_id);
+  }
   recordUsage(env, check.ctx, result.identity.credential_id, { kind: "verification" });
   return result;
 }
@@ -336,11 +339,21 @@ export async function verifyBearer(env: Env, check: SecretCheck, bearer: string,
   return countTokenVerification(env, check.ctx, checked as typeof result);
 }
 
+/** Why a token check failed, as usage counts it; a code not here (a nonce challenge, say) is no failure of the credential. */
+const TOKEN_FAILURE_REASONS: Partial<Record<InvalidCode, FailureReason>> = {
+  revoked: "revoked",
+  expired: "expired",
+  inactive: "inactive",
+  wrong_audience: "wrong_audience",
+  invalid_dpop_proof: "invalid_dpop_proof",
+};
+
 /** Usage of a token check: a verification of its credential, or that credential's failure. */
 export function countTokenVerification<T extends Identity>(env: Env, ctx: Deferrer | undefined, result: Verified<T>): Verified<T> {
   if (result.valid) recordUsage(env, ctx, result.identity.credential_id, { kind: "verification" });
   else if (result.failedCredential !== undefined) {
-    recordUsage(env, ctx, result.failedCredential, { kind: "failure", reason: result.code === "expired" ? "expired" : "revoked" });
+    const reason = TOKEN_FAILURE_REASONS[result.code];
+    if (reason) recordUsage(env, ctx, result.failedCredential, { kind: "failure", reason });
   }
   return result;
 }

@@ -69,7 +69,7 @@ describe("the credential page", () => {
     const account = await createAccount();
     const client = await createCredential(account.id, "oauth_client");
     await call(`/admin/v1/credentials/${client.id}/roll`, { method: "POST", body: { expires_in: 3600 } });
-    expect(textOf(await page(`/console/credentials/${client.id}`))).toContain("Not used since the roll: the grace can end.");
+    expect(textOf(await page(`/console/credentials/${client.id}`))).toContain("No use of it recorded since the roll.");
     expect((await tokenRequest(client)).status).toBe(200);
     const used = await eventually(
       async () => json(await call(`/admin/v1/credentials/${client.id}`)),

@@ -161,9 +161,9 @@ describe("usage retention (USAGE_RETENTION_DAYS)", () => {
   async function seedUsage(credentialId: string, hours: number[]) {
     await env.DB.batch(
       hours.flatMap((hour) => [
-        env.DB.prepare("INSERT INTO usage_hourly (credential_id, hour, tokens_issued, verifications, failures) VALUES (?, ?, 5, 3, 2)").bind(credentialId, iso(hour)),
-        env.DB.prepare("INSERT INTO usage_failures (credential_id, hour, reason, count) VALUES (?, ?, 'wrong_secret', 1)").bind(credentialId, iso(hour)),
-        env.DB.prepare("INSERT INTO usage_failures (credential_id, hour, reason, count) VALUES (?, ?, 'expired', 1)").bind(credentialId, iso(hour)),
+        env.DB.prepare("INSERT OR REPLACE INTO usage_hourly (credential_id, hour, tokens_issued, verifications, failures) VALUES (?, ?, 5, 3, 2)").bind(credentialId, iso(hour)),
+        env.DB.prepare("INSERT OR REPLACE INTO usage_failures (credential_id, hour, reason, count) VALUES (?, ?, 'wrong_secret', 1)").bind(credentialId, iso(hour)),
+        env.DB.prepare("INSERT OR REPLACE INTO usage_failures (credential_id, hour, reason, count) VALUES (?, ?, 'expired', 1)").bind(credentialId, iso(hour)),
       ]),
     );
   }
@@ -178,10 +178,10 @@ describe("usage retention (USAGE_RETENTION_DAYS)", () => {
     const boundary = hourOf(NOW - 90 * DAY);
     const kept = [boundary, boundary + HOUR, hourOf(NOW - 30 * DAY), hourOf(NOW)];
     const gone = [boundary - 10 * DAY, boundary - HOUR];
-    await seedUsage("cred_retention_default", [...gone, ...kept]);
-    await seedUsage("cred_retention_other", [boundary - HOUR, boundary]);
-
+    // Seeded again for each value, so every value has old rows to delete.
     for (const days of ["90", "", "not a number"]) {
+      await seedUsage("cred_retention_default", [...gone, ...kept]);
+      await seedUsage("cred_retention_other", [boundary - HOUR, boundary]);
       await runCron({ USAGE_RETENTION_DAYS: days });
       const expected = kept.map(iso).sort();
       expect(await hoursLeft("cred_retention_default"), `USAGE_RETENTION_DAYS=${JSON.stringify(days)}`).toEqual({ hourly: expected, failures: expected });
@@ -190,6 +190,43 @@ describe("usage retention (USAGE_RETENTION_DAYS)", () => {
     // The counts of what stays are untouched.
     const row = await env.DB.prepare("SELECT * FROM usage_hourly WHERE credential_id = ? AND hour = ?").bind("cred_retention_default", iso(boundary)).first();
     expect(row).toMatchObject({ tokens_issued: 5, verifications: 3, failures: 2 });
+  });
+
+  it("takes a retention too long for any date as 100 years, and a failing usage step leaves the audit step to run", async () => {
+    await seedUsage("cred_retention_huge", [hourOf(NOW - 400 * DAY)]);
+    const lines = await logsOf(() => runCron({ USAGE_RETENTION_DAYS: "999999999" }));
+    expect(scheduledLine(lines)).toMatchObject({ usage_pruned: 0 });
+    expect(await hoursLeft("cred_retention_huge")).toEqual({ hourly: [iso(hourOf(NOW - 400 * DAY))], failures: [iso(hourOf(NOW - 400 * DAY))] });
+    // D1 refusing the usage deletes (and only those): logged, and the run goes on to the audit step and its log line.
+    const usageDeletes = new WeakSet<D1PreparedStatement>();
+    const failingUsageDeletes = new Proxy(env.DB, {
+      get(target, property) {
+        if (property === "prepare") {
+          return (sql: string) => {
+            const statement = target.prepare(sql);
+            if (sql.includes("DELETE FROM usage_")) usageDeletes.add(statement);
+            const bind = statement.bind.bind(statement);
+            statement.bind = (...values: unknown[]) => {
+              const bound = bind(...values);
+              if (usageDeletes.has(statement)) usageDeletes.add(bound);
+              return bound;
+            };
+            return statement;
+          };
+        }
+        if (property === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            if (statements.some((statement) => usageDeletes.has(statement))) throw new Error("D1 refused the usage deletes");
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const failed = await logsOf(() => runCron({ DB: failingUsageDeletes }));
+    expect(failed.some((line) => line.includes('"event":"usage_retention_failed"'))).toBe(true);
+    expect(scheduledLine(failed)).toMatchObject({ usage_pruned: 0, audit_pruned: 0 });
   });
 
   it("follows USAGE_RETENTION_DAYS when set", async () => {
@@ -265,7 +302,10 @@ describe("audit retention (AUDIT_RETENTION_DAYS, AUDIT_EXPORT)", () => {
     const b = boundary();
     const ids = await eventsAt([b - 3 * HOUR, b - 2 * HOUR, b + HOUR]);
     const broken = { ...RETENTION, DB: failingAuditDelete(env.DB) };
-    await expect(runCron(broken)).rejects.toThrow("D1 went away");
+    // The failure is logged and the rest of the run goes on (the cron's steps are independent).
+    const lines = await logsOf(() => runCron(broken));
+    expect(lines.some((line) => line.includes('"event":"audit_retention_failed"') && line.includes("D1 went away"))).toBe(true);
+    vi.restoreAllMocks();
     const first = await exportedObjects();
     expect(first).toHaveLength(1);
     expect(await auditIds()).toEqual(ids);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createAccount, createCredential, expectError, json, snapshot } from "../support/http";
+import { signedInBrowser } from "../support/console";
 import { basic, eventually, form, introspect, testAuth, tokenRequest } from "../support/oauth";
 
 /**
@@ -11,7 +12,7 @@ import { basic, eventually, form, introspect, testAuth, tokenRequest } from "../
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const REASONS = ["wrong_secret", "ip_not_allowed", "expired", "revoked", "inactive", "deleted"];
+const REASONS = ["wrong_secret", "ip_not_allowed", "expired", "revoked", "inactive", "deleted", "wrong_audience", "invalid_dpop_proof"];
 const iso = (ms: number) => new Date(ms).toISOString();
 
 const usageOf = (path: string, query: Record<string, string> = {}) => call(`${path}/usage?${new URLSearchParams(query)}`);
@@ -57,6 +58,13 @@ async function sendUsage(rows: { credential_id: string; hour: string; tokens_iss
       };
     }),
   });
+}
+
+/** Ends a roll's grace as an admin does, in the console; answers the POST's status. */
+async function endGraceViaConsole(credentialId: string): Promise<number> {
+  const browser = await signedInBrowser();
+  const response = await browser.post(`/console/credentials/${credentialId}/end-grace`, {});
+  return response.status;
 }
 
 const storedRows = (credentialId: string) =>
@@ -117,6 +125,20 @@ describe("counts from real traffic reach the rollups", () => {
     const sum = await eventually(async () => totals(await report(`/admin/v1/credentials/${client.id}`, recent())), (value) => value.failures === 2);
     expect(sum.failures_by_reason).toMatchObject({ ip_not_allowed: 1, revoked: 1, wrong_secret: 0 });
     expect(sum.tokens_issued).toBe(1);
+  });
+
+  it("counts a token or an API key asked about another API as wrong_audience, not revoked", async () => {
+    const account = await createAccount();
+    const client = await createCredential(account.id, "oauth_client");
+    const key = await createCredential(account.id, "api_key");
+    const token = (await json(await tokenRequest(client))).access_token as string;
+    const elsewhere = (bearer: string) => call(`/v1/test-auth?audience=${encodeURIComponent("https://elsewhere.example.com")}`, { token: bearer });
+    expect((await elsewhere(token)).status).toBe(401);
+    expect((await elsewhere(key.api_key)).status).toBe(401);
+    for (const credential of [client, key]) {
+      const sum = await eventually(async () => totals(await report(`/admin/v1/credentials/${credential.id}`, recent())), (value) => value.failures === 1);
+      expect(sum.failures_by_reason).toMatchObject({ wrong_audience: 1, revoked: 0 });
+    }
   });
 
   it("adds messages from many isolates into the same hourly row", async () => {
@@ -234,7 +256,7 @@ describe("hostile ranges and granularities get 400", () => {
 });
 
 describe("previous_secret_last_used_at: the old secret going quiet during a roll's grace", () => {
-  it("is null after a roll, set when the old secret is used (not the new one), and null again when the grace ends", async () => {
+  it("is null after a roll, set when the old secret is used (not the new one), null again when the grace ends, and after the next roll", async () => {
     const account = await createAccount();
     const client = await createCredential(account.id, "oauth_client");
     const read = async () => json(await call(`/admin/v1/credentials/${client.id}`));
@@ -253,6 +275,12 @@ describe("previous_secret_last_used_at: the old secret going quiet during a roll
     const used = await eventually(read, (value) => value.previous_secret_last_used_at !== null);
     expect(Date.parse(used.previous_secret_last_used_at)).toBeGreaterThanOrEqual(before - 1000);
     expect(Date.parse(used.previous_secret_last_used_at)).toBeLessThanOrEqual(Date.now() + 1000);
+
+    // Ending the grace forgets it with the previous secret (the console's "End grace now").
+    const ended = await endGraceViaConsole(client.id);
+    expect(ended).toBe(303);
+    expect((await read()).previous_secret_last_used_at).toBeNull();
+    expect(await env.DB.prepare("SELECT previous_secret_last_used_at FROM credentials WHERE id = ?").bind(client.id).first()).toEqual({ previous_secret_last_used_at: null });
 
     // A second roll starts a new grace, for another previous secret: nothing used it yet.
     const again = await json(await call(`/admin/v1/credentials/${client.id}/roll`, { method: "POST", body: { expires_in: 3600 } }));
@@ -278,6 +306,6 @@ describe("previous_secret_last_used_at: the old secret going quiet during a roll
     // The message's verification arrives; the previous secret's use does not.
     await eventually(async () => totals(await report(`/admin/v1/credentials/${key.id}`, recent())), (sum) => sum.verifications === 2);
     expect((await read()).previous_secret_last_used_at).toBeNull();
-    expect(rolled.api_key).not.toBe(key.api_key);
+    expect(rolled.previous_secret_last_used_at).toBeNull();
   });
 });
