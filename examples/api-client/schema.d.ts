@@ -3004,6 +3004,8 @@ export interface components {
                 revoked: number;
                 inactive: number;
                 deleted: number;
+                wrong_audience: number;
+                invalid_dpop_proof: number;
             };
         };
     };
