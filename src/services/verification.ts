@@ -1,7 +1,7 @@
-import { errors as joseErrors, jwtVerify } from "jose";
 import { ACCESS_TOKEN_LIFETIME_SECONDS, CLOCK_SKEW_SECONDS, settings } from "../config";
 import { ipAllowed } from "../lib/cidr";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
+import { verifyEs256Jwt } from "../lib/es256-jwt";
 import { graceRunning } from "../storage/credentials";
 import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
 import { type Grant, type Target, grantsOf, isDefaultAudience, targetFor } from "./audiences";
@@ -219,42 +219,31 @@ function isClaims(payload: Record<string, unknown>): payload is Record<string, u
   );
 }
 
+/** Claims every access token carries (RFC 9068 §2.2 and ours). */
+const REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti"] as const;
+
 /**
- * Verifies an access token: ES256 only, with a key we publish (the header's own `jwk`, `jku` or
- * `x5u` are never used), `typ` at+jwt, our `iss`, an `aud` (any API's: tokens are ours; with
- * `audience`, exactly that one), `exp` and `nbf` exactly, `iat` no more than CLOCK_SKEW_SECONDS
- * ahead, then the revocation markers (with the API's, when `aud` is not the default API).
+ * Verifies an access token (src/lib/es256-jwt.ts): ES256 only, with a key we publish (the
+ * header's own `jwk`, `jku` or `x5u` are never used), `typ` at+jwt, our `iss`, an `aud` (any
+ * API's: tokens are ours; with `audience`, exactly that one), `exp` and `nbf` exactly, `iat` no
+ * more than CLOCK_SKEW_SECONDS ahead, then the revocation markers (with the API's, when `aud` is
+ * not the default API).
  */
 export async function verifyAccessToken(env: Env, token: string, audience?: string): Promise<Verified<Identity & { claims: TokenClaims }>> {
   if (!looksLikeJwt(token)) return invalid("malformed");
   const { issuer } = settings(env);
-  let payload: Record<string, unknown>;
-  try {
-    ({ payload } = await jwtVerify(
-      token,
-      async (header) => {
-        const key = typeof header.kid === "string" ? await verificationKey(env, header.kid) : null;
-        if (!key) throw new joseErrors.JWKSNoMatchingKey();
-        return key;
-      },
-      {
-        algorithms: ["ES256"],
-        typ: "at+jwt",
-        issuer,
-        // `exp` is exact: a token lives exactly ACCESS_TOKEN_LIFETIME_SECONDS (the contract).
-        // Skew only forgives an `iat` from a clock slightly ahead (checked below).
-        clockTolerance: 0,
-        requiredClaims: ["iss", "sub", "aud", "exp", "iat", "jti"],
-      },
-    ));
-  } catch (error) {
+  const verified = await verifyEs256Jwt(token, (kid) => verificationKey(env, kid), {
+    typ: "at+jwt",
+    issuer,
+    required: REQUIRED_CLAIMS,
+    now: Math.floor(Date.now() / 1000),
+  });
+  if (!verified.ok) {
     // Expired means the signature checked out, so its `cid` is ours: the failure is that credential's.
-    if (error instanceof joseErrors.JWTExpired) return invalid("expired", typeof error.payload.cid === "string" ? error.payload.cid : undefined);
-    if (error instanceof joseErrors.JOSEError) {
-      return invalid(error instanceof joseErrors.JWTClaimValidationFailed ? "bad_claims" : "bad_signature");
-    }
-    throw error; // a store failure while loading keys: fail closed upstream
+    const cid = verified.payload?.cid;
+    return invalid(verified.problem, verified.problem === "expired" && typeof cid === "string" ? cid : undefined);
   }
+  const { payload } = verified.jwt;
   if (!isClaims(payload) || typeof payload.aud !== "string" || payload.iat > Date.now() / 1000 + CLOCK_SKEW_SECONDS) return invalid("bad_claims");
   if (audience !== undefined && payload.aud !== audience) return invalid("wrong_audience", payload.cid);
   const claims: TokenClaims = {

@@ -8,7 +8,7 @@ import { generateSecret } from "../../src/services/secrets";
 import { signIn } from "../support/console";
 import { encodeJson, hmacSign, ourClaims } from "../support/forge";
 import { ADMIN_TOKEN, BASE, createAccount, createCredential, sha256Hex, snapshot, uniqueName } from "../support/http";
-import { basic, bytesToBase64url, eventually, fetchJwks, storedSigningKey } from "../support/oauth";
+import { base64urlToBytes, basic, bytesToBase64url, eventually, fetchJwks, storedSigningKey } from "../support/oauth";
 
 /**
  * Hostile input against every route, as one table: each case is a request and the exact answer
@@ -1378,6 +1378,31 @@ const FORGERIES: Record<string, Forge> = {
   "kid of 2000 characters": (fx, claims) => signedByUs(fx, claims, { kid: "k".repeat(2000) }),
   "an unknown crit header": (fx, claims) => rawSigned(fx, { crit: ["x-keymint"], "x-keymint": true }, claims),
   "a JSON array as payload (alg none)": async (fx) => `${encodeJson({ alg: "none", typ: "at+jwt", kid: fx.kit.kid })}.${encodeJson(["admin"])}.x`,
+  // Aimed at the access-token verifier's own parsing (src/lib/es256-jwt.ts).
+  "exp equal to now (exact: no tolerance)": (fx, claims) => signedByUs(fx, { ...claims, iat: now() - 60, exp: now() }),
+  "nbf as a string": (fx, claims) => rawSigned(fx, {}, { ...claims, nbf: String(now() - 10) as unknown as number }),
+  "exp as a string": (fx, claims) => rawSigned(fx, {}, { ...claims, exp: String(now() + 60) as unknown as number }),
+  "no kid": (fx, claims) => rawSigned(fx, { kid: undefined }, claims),
+  "our signature DER-encoded (72 bytes)": async (fx, claims) => {
+    const [header, payload, signature] = (await rawSigned(fx, {}, claims)).split(".") as [string, string, string];
+    const raw = base64urlToBytes(signature);
+    const integer = (bytes: Uint8Array) => {
+      const trimmed = bytes.slice(bytes.findIndex((b) => b !== 0));
+      const value = trimmed[0]! & 0x80 ? [0, ...trimmed] : [...trimmed];
+      return [0x02, value.length, ...value];
+    };
+    const body = [...integer(raw.slice(0, 32)), ...integer(raw.slice(32))];
+    return `${header}.${payload}.${bytesToBase64url(new Uint8Array([0x30, body.length, ...body]))}`;
+  },
+  "our signature with one byte cut": async (fx, claims) => {
+    const [header, payload, signature] = (await rawSigned(fx, {}, claims)).split(".") as [string, string, string];
+    return `${header}.${payload}.${bytesToBase64url(base64urlToBytes(signature).slice(0, 63))}`;
+  },
+  "a payload that is not UTF-8, signed by us": async (fx) => {
+    const input = `${encodeJson({ alg: "ES256", typ: "at+jwt", kid: fx.kit.kid })}.${bytesToBase64url(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]))}`;
+    const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, fx.kit.ours, utf8(input));
+    return `${input}.${bytesToBase64url(new Uint8Array(signature))}`;
+  },
   "wrong alg label on our signature (ES384)": async (fx, claims) => {
     const [, payload, signature] = (await signedByUs(fx, claims)).split(".");
     return `${encodeJson({ alg: "ES384", typ: "at+jwt", kid: fx.kit.kid })}.${payload}.${signature}`;
