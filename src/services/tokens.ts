@@ -10,8 +10,7 @@ import type { Identity } from "./verification";
  * Signed with WebCrypto directly: a JWS is base64url(header) "." base64url(payload) "."
  * base64url(signature), and ECDSA P-256 in WebCrypto already returns the raw r||s form that
  * JWS wants (RFC 7518 §3.4). The header depends only on the kid, so it is encoded once per
- * key. Verification goes through jose (src/services/verification.ts), which also checks that
- * what we sign here is a well-formed token.
+ * key. src/lib/es256-jwt.ts verifies them the same way; the tests check both against jose.
  */
 export interface IssuedToken {
   access_token: string;
