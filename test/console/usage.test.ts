@@ -50,7 +50,9 @@ describe("the credential page", () => {
     for (let i = 0; i < 2; i++) expect((await testAuth(key.api_key)).status).toBe(200);
     await eventually(async () => (await usageRows(key.id)).results, (rows) => rows.reduce((n, row) => n + (row.verifications as number), 0) === 9);
 
+    const dayBefore = new Date().toISOString().slice(0, 10);
     const html = await page(`/console/credentials/${key.id}`);
+    const dayAfter = new Date().toISOString().slice(0, 10);
     expect(html).toMatch(/<svg[^>]*role="img"[^>]*aria-labelledby="usage-heading usage-summary"/);
     expect(textOf(html)).toContain("Hourly, in UTC. 0 tokens issued, 9 verifications and 0 failures.");
     // One bar per hour with traffic, each named by its numbers.
@@ -58,10 +60,10 @@ describe("the credential page", () => {
     expect(titles.some((title) => title.includes("7 verifications"))).toBe(true);
     // The table: seven UTC days, oldest first, ending today.
     const days = [...html.matchAll(/<th scope="row"><time datetime="(\d{4}-\d\d-\d\d)">/g)].map((match) => match[1]);
-    const today = new Date().toISOString().slice(0, 10);
     expect(days).toHaveLength(7);
-    expect(days.at(-1)).toBe(today);
-    expect(days[4]).toBe(new Date(twoDaysAgo).toISOString().slice(0, 10));
+    // Today (the day of the request: midnight may pass while it runs), and two days before it.
+    expect([dayBefore, dayAfter]).toContain(days.at(-1));
+    expect(days[4]).toBe(new Date(Date.parse(`${days.at(-1)}T00:00:00Z`) - 2 * DAY).toISOString().slice(0, 10));
     expect(days).toEqual([...days].sort());
   });
 
@@ -86,11 +88,19 @@ describe("the credentials list", () => {
     const busy = await createCredential(account.id, "api_key");
     const quiet = await createCredential(account.id, "api_key");
     const fresh = await createCredential(account.id, "api_key");
+    // Either side of the 30-day line.
+    const almost = await createCredential(account.id, "api_key");
+    const just = await createCredential(account.id, "api_key");
+    await sendUsage(almost.id, Date.now() - 29.5 * DAY, { verifications: 1, last_used_at: new Date(Date.now() - 29.5 * DAY).toISOString() });
+    await sendUsage(just.id, Date.now() - 30.5 * DAY, { verifications: 1, last_used_at: new Date(Date.now() - 30.5 * DAY).toISOString() });
     for (let i = 0; i < 3; i++) expect((await testAuth(busy.api_key)).status).toBe(200);
     // Last used 45 days ago: what the usage pipeline wrote then.
     const longAgo = Date.now() - 45 * DAY;
     await sendUsage(quiet.id, longAgo, { verifications: 1, last_used_at: new Date(longAgo).toISOString() });
-    await eventually(async () => (await usageRows(busy.id)).results.concat((await usageRows(quiet.id)).results), (rows) => rows.length === 2);
+    await eventually(
+      async () => (await Promise.all([busy, quiet, almost, just].map(async (c) => (await usageRows(c.id)).results.length))).every((n) => n === 1),
+      (done) => done,
+    );
 
     const html = await page(`/console/credentials?account_id=${account.id}`);
     const row = (name: string) => html.split("<tr>").find((tr) => tr.includes(`>${name}</bdi>`))!;
@@ -99,6 +109,8 @@ describe("the credentials list", () => {
     expect(textOf(row(quiet.name))).toContain("Quiet for 45 days");
     expect(textOf(row(busy.name))).not.toMatch(/Quiet for|Never used in/);
     expect(textOf(row(fresh.name))).not.toMatch(/Quiet for|Never used in/);
+    expect(textOf(row(almost.name))).not.toMatch(/Quiet for/);
+    expect(textOf(row(just.name))).toContain("Quiet for 30 days");
     // The account's page sums its credentials.
     expect(html).toMatch(/<svg[^>]*aria-labelledby="account-usage-heading account-usage-summary"/);
     expect(textOf(html)).toContain("0 tokens issued, 3 verifications and 0 failures.");
