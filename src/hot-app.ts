@@ -40,7 +40,7 @@ export function createHotApp() {
   // Registered before the middleware, so these paths reach the complete app untouched.
   for (const path of COMPLETE_APP_PATHS) app.all(path, toCompleteApp);
 
-  useCommonMiddleware(app);
+  useCommonMiddleware(app, { sampleSuccesses: true });
   registerHotRoutes(app);
   handleFailures(app);
   return app;

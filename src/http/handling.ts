@@ -48,9 +48,12 @@ function methodMatcher(app: Hono<AppEnv>): (path: string) => string[] {
   };
 }
 
-/** The request log and the body limit: call before registering any route. */
-export function useCommonMiddleware(app: Hono<AppEnv>, options: { ownBodyLimit?: string[] } = {}): void {
-  app.use("*", requestContext());
+/**
+ * The request log and the body limit: call before registering any route. `sampleSuccesses`:
+ * successful requests are logged only in part (src/http/middleware.ts).
+ */
+export function useCommonMiddleware(app: Hono<AppEnv>, options: { ownBodyLimit?: string[]; sampleSuccesses?: boolean } = {}): void {
+  app.use("*", requestContext({ sampleSuccesses: options.sampleSuccesses ?? false }));
   const limit = limitBody();
   const own = new Set(options.ownBodyLimit ?? []);
   // Routes that set a body limit of their own (larger than the default) skip the default one.

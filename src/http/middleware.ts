@@ -4,11 +4,33 @@ import { MAX_BODY_BYTES } from "../config";
 import { ApiError } from "./errors";
 import type { AppEnv } from "./types";
 
+/** REQUEST_LOG_SAMPLE_RATE when it is empty or not a number from 0 to 1. */
+export const DEFAULT_REQUEST_LOG_SAMPLE_RATE = 0.01;
+
+let sampleRate: { from: string | undefined; rate: number } | undefined;
+
+/** The share of successful hot-route requests that are logged (parsed once per isolate). */
+function successSampleRate(env: Env): number {
+  const from = env.REQUEST_LOG_SAMPLE_RATE;
+  if (sampleRate?.from !== from) {
+    const rate = Number(from);
+    sampleRate = { from, rate: from !== undefined && from.trim() !== "" && rate >= 0 && rate <= 1 ? rate : DEFAULT_REQUEST_LOG_SAMPLE_RATE };
+  }
+  return sampleRate.rate;
+}
+
 /**
  * One JSON log line per request and an X-Request-Id header. The line names the route pattern,
  * never the raw URL's query, a header value, a body or a secret.
+ *
+ * With `sampleSuccesses` (the hot app: token, test-auth, introspection, revocation, metadata),
+ * a request that succeeded is logged with probability REQUEST_LOG_SAMPLE_RATE (default 1%):
+ * the line was the largest CPU cost of those routes over their floors (docs/performance.md), and
+ * what it said is also in the usage rollups (per credential and hour) and the platform's own
+ * invocation log. Every failure (status 400 and up) is logged, and so is every admin, console or
+ * docs request.
  */
-export function requestContext(): MiddlewareHandler<AppEnv> {
+export function requestContext(options: { sampleSuccesses?: boolean } = {}): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const requestId = crypto.randomUUID();
     const started = Date.now();
@@ -18,6 +40,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     c.header("X-Request-Id", requestId);
     await next();
     if (!c.res.headers.has("x-request-id")) c.header("X-Request-Id", requestId); // a Response made without c
+    if (options.sampleSuccesses && c.res.status < 400 && Math.random() >= successSampleRate(c.env)) return;
     console.log(
       JSON.stringify({
         request_id: requestId,
