@@ -4,7 +4,8 @@
 // Keymint gets a host process to itself; the small floor Workers share one (they are measured
 // one at a time, and an idle workerd costs nothing), which saves start-up time.
 //
-// Input: the BENCH_SERVER env var, JSON
+// Input: the BENCH_SERVER env var, JSON (and BENCH_INSPECTOR_PORT, optional: the first Worker's
+// inspector listens there; bench/profile.mjs uses it)
 //   { compatibilityDate, compatibilityFlags, persistDir,
 //     workers: [{ name, scriptPath, bindings, kvNamespaces, d1Databases?, ratelimits?,
 //                 queueProducers?, queueConsumers?, compatibilityFlags?, migrations? }] }
@@ -41,6 +42,8 @@ function options(worker) {
     kvPersist: join(config.persistDir, worker.name, "kv"),
     host: "127.0.0.1",
     port: 0,
+    // bench/profile.mjs: the first Worker's inspector, for CPU profiles (Profiler only).
+    ...(process.env.BENCH_INSPECTOR_PORT && worker === config.workers[0] ? { inspectorPort: Number(process.env.BENCH_INSPECTOR_PORT) } : {}),
     cf: false, // no request.cf download from the network
     // The Worker's per-request log lines are read and dropped, as a production Worker's would be
     // shipped off by the platform; stderr (errors) is kept.

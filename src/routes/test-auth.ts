@@ -22,7 +22,9 @@ const DPOP_CHALLENGE = { "WWW-Authenticate": 'DPoP realm="keymint", error="inval
  * twice, is a 400 as the document says.
  */
 function audienceOf(url: string): string | undefined {
-  const values = new URL(url).searchParams.getAll("audience");
+  const query = url.indexOf("?");
+  if (query === -1) return undefined; // the usual request: no URL to parse
+  const values = new URLSearchParams(url.slice(query + 1).split("#")[0]).getAll("audience");
   if (values.length === 0) return undefined;
   if (values.length > 1 || !isAbsoluteUri(values[0]!)) {
     throw new ApiError("invalid_request", "audience must be one absolute URI without a fragment.");

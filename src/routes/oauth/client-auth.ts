@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { authorizationCredentials } from "../../http/auth-header";
 import { ApiError } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
+import { base64Decode } from "../../lib/crypto";
 import { clientIp, countFailure, ipKey, isBlocked } from "../../services/rate-limits";
 import { CLIENT_ASSERTION_TYPE } from "../../services/client-assertions";
 import { verifyClient, verifyClientAssertion } from "../../services/verification";
@@ -36,13 +37,6 @@ export function invalidClient(challenge: boolean): ApiError {
 /** A decoder without state between calls (no `stream`), so one serves every request. */
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-/** atob's "binary string" (one char per byte) as bytes. */
-function binaryBytes(binary: string): Uint8Array {
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 /** RFC 6749 §2.3.1: id and secret are form-encoded before they are joined with ':' and base64ed. */
 function formDecode(value: string): string {
   return decodeURIComponent(value.replaceAll("+", " "));
@@ -75,7 +69,7 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
     let clientId: string;
     let clientSecret: string;
     try {
-      const decoded = STRICT_UTF8.decode(binaryBytes(atob(basic)));
+      const decoded = STRICT_UTF8.decode(base64Decode(basic));
       const colon = decoded.indexOf(":");
       if (colon < 0) throw new Error("no colon");
       clientId = formDecode(decoded.slice(0, colon));
