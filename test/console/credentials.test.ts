@@ -11,7 +11,7 @@ import {
   textOf,
 } from "../support/console";
 import { call, createAccount, createCredential, sha256Hex, uniqueName } from "../support/http";
-import { basic, form, testAuth } from "../support/oauth";
+import { basic, eventually, form, testAuth } from "../support/oauth";
 
 /** The credentials pages: list, create (secret shown once), the no-secret rule, delete, roll. */
 
@@ -276,6 +276,8 @@ describe("deleting a credential in the console", () => {
     expect((await testAuth(apiKey)).status).toBe(200);
     const [row] = await credentialRows(name);
     const id = row!.id as string;
+    // last_used_at arrives through the usage queue, a moment after the use.
+    await eventually(async () => (await credentialRows(name))[0]?.last_used_at, (at) => typeof at === "string");
 
     const list = await (await browser.get("/console/credentials")).text();
     expect(list).toMatch(new RegExp(`<a class="icon" href="/console/credentials/${id}/delete" aria-label="Delete ${name}"`));
