@@ -1,9 +1,8 @@
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { type DevServer, startDevServer } from "../node/dev-server";
+import { SCREENSHOTS, launchChromium } from "./support";
 
 /**
  * The admin's flow in a real browser (headless Chromium), against `npm run dev`: sign in,
@@ -11,21 +10,6 @@ import { type DevServer, startDevServer } from "../node/dev-server";
  * and delete the key with the trash icon. Locators are accessible names and labels, so the
  * test also proves the console is labelled. Takes the README's screenshots on the way.
  */
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-// The README's screenshots are refreshed only on request (UPDATE_SCREENSHOTS=1), so an
-// ordinary run leaves the work tree clean.
-const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? "docs/screenshots" : mkdtempSync(join(tmpdir(), "keymint-shots-"));
 
 const ACCOUNT = "Billing sync";
 const API_KEY_NAME = "legacy webhook";
@@ -67,7 +51,7 @@ describe("console in a browser", () => {
     // Both at once, each kept as soon as it is up so that afterAll can stop it if the other fails.
     await Promise.all([
       startDevServer().then((started) => (server = started)),
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true }).then((launched) => (browser = launched)),
+      launchChromium().then((launched) => (browser = launched)),
     ]);
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, baseURL: server.url });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });

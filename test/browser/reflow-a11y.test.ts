@@ -1,12 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { type DevServer, startDevServer } from "../node/dev-server";
+import { SCREENSHOTS, adminApi, checkPage, launchChromium, localSql } from "./support";
 
 /**
  * Every console page at a 1280 px laptop and a 390 px phone, with 100-character and
@@ -15,20 +12,9 @@ import { type DevServer, startDevServer } from "../node/dev-server";
  * announcements and Test now in place. Takes the phone screenshot for the README.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? "docs/screenshots" : mkdtempSync(join(tmpdir(), "keymint-shots-"));
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
 const LONG_NAME = `Billing-sync-${"x".repeat(87)}`; // 100 characters, no space to break at
 const RTL_NAME = "סנכרון חיובים של מערכת ההנהלה — billing ↔ ledger 2026 (ייצור) " + "ש".repeat(36);
 const WIDTHS = [1280, 390] as const;
-
-interface Violation {
-  id: string;
-  impact: string | null;
-  nodes: { target: string[] }[];
-}
 
 describe("the console on a laptop and a phone", () => {
   let server: DevServer;
@@ -36,24 +22,8 @@ describe("the console on a laptop and a phone", () => {
   const contexts = new Map<number, BrowserContext>();
   const ids = { account: "", credential: "", rolled: "", api: "", rtlApi: "", signer: "", expired: "" };
 
-  /** SQL straight into the dev server's local D1 (the lifecycle states no API sets: a leak, a past expiry). */
-  const sql = (command: string) => {
-    const result = spawnSync("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", server.persist, "--command", command], {
-      encoding: "utf8",
-      env: { ...process.env, CI: "true" },
-    });
-    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
-  };
-
-  const admin = async (path: string, body?: unknown) => {
-    const response = await fetch(`${server.url}/admin/v1${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    expect(response.status, path).toBeLessThan(300);
-    return response.json() as Promise<{ id: string }>;
-  };
+  const sql = (command: string) => localSql(server, command);
+  const admin = (path: string, body?: unknown) => adminApi(server)(path, body) as Promise<{ id: string }>;
 
   async function signedInPage(width: number): Promise<Page> {
     let context = contexts.get(width);
@@ -71,27 +41,11 @@ describe("the console on a laptop and a phone", () => {
     return context.newPage();
   }
 
-  /** Sideways overflow and axe-core violations of the page as it is now. */
-  async function check(page: Page, label: string) {
-    const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-      scrollWidth: (globalThis as any).document.documentElement.scrollWidth as number,
-      innerWidth: (globalThis as any).innerWidth as number,
-    }));
-    expect(scrollWidth, `${label}: page is ${scrollWidth} px wide in a ${innerWidth} px window`).toBeLessThanOrEqual(innerWidth);
-    // Injected through the DevTools protocol, so the console's CSP (script-src 'self') stays on.
-    await page.evaluate(AXE_SOURCE);
-    const violations = (await page.evaluate(async () => {
-      const result = await (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] });
-      return result.violations.map((v: any) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n: any) => ({ target: n.target })) }));
-    })) as Violation[];
-    expect(violations, `${label}: axe-core violations`).toEqual([]);
-  }
-
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     await Promise.all([
       startDevServer().then((started) => (server = started)),
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true }).then((launched) => (browser = launched)),
+      launchChromium().then((launched) => (browser = launched)),
     ]);
     const account = await admin("/accounts", { name: LONG_NAME, type: "service" });
     const rtl = await admin("/accounts", { name: RTL_NAME, type: "user" });
@@ -180,7 +134,7 @@ describe("the console on a laptop and a phone", () => {
       ];
       for (const path of paths) {
         await page.goto(path);
-        await check(page, `${path} at ${width} px`);
+        await checkPage(page, `${path} at ${width} px`);
       }
       // A form error on the APIs page and on a credential's grants: still no sideways scroll, no violation.
       await page.goto("/console/apis");
@@ -188,12 +142,12 @@ describe("the console on a laptop and a phone", () => {
       await page.getByLabel("Identifier", { exact: true }).fill("http://not-local.example.com");
       await page.getByRole("button", { name: "Create API" }).click();
       await page.locator("#identifier-error").waitFor();
-      await check(page, `/console/apis with an error at ${width} px`);
+      await checkPage(page, `/console/apis with an error at ${width} px`);
       await page.goto(`/console/credentials/${ids.credential}`);
       await page.getByLabel("Scopes", { exact: true }).fill('not"valid');
       await page.getByRole("button", { name: "Save access" }).click();
       await page.locator("#scopes-error").waitFor();
-      await check(page, `a credential's grants with an error at ${width} px`);
+      await checkPage(page, `a credential's grants with an error at ${width} px`);
 
       // The lifecycle states are visible in words: the leak banner, the 7-day badge, Expired.
       await page.goto(`/console/credentials/${ids.rolled}`);
@@ -212,7 +166,7 @@ describe("the console on a laptop and a phone", () => {
       await page.getByRole("button", { name: "Save expiry and restrictions" }).click();
       await page.locator("#allowed_ips-error", { hasText: "has host bits set" }).waitFor();
       expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("allowed_ips");
-      await check(page, `a credential's allowlist with an error at ${width} px`);
+      await checkPage(page, `a credential's allowlist with an error at ${width} px`);
       // A private key pasted as the new JWK Set is stopped in the page, before it is sent.
       await page.goto(`/console/credentials/${ids.signer}`);
       const posts: string[] = [];
@@ -223,7 +177,7 @@ describe("the console on a laptop and a phone", () => {
       expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("jwks");
       expect(new URL(page.url()).pathname).toBe(`/console/credentials/${ids.signer}`);
       expect(posts).toEqual([]);
-      await check(page, `a JWK Set refused in the page at ${width} px`);
+      await checkPage(page, `a JWK Set refused in the page at ${width} px`);
 
       // Tables are stacked cards on the phone and tables on the laptop.
       await page.goto("/console/credentials");
@@ -238,7 +192,7 @@ describe("the console on a laptop and a phone", () => {
       const fresh = await browser.newContext({ viewport: { width, height: 800 }, baseURL: server.url });
       const login = await fresh.newPage();
       await login.goto("/console/login");
-      await check(login, `/console/login at ${width} px`);
+      await checkPage(login, `/console/login at ${width} px`);
       await fresh.close();
       await page.close();
     });
@@ -259,14 +213,14 @@ describe("the console on a laptop and a phone", () => {
       expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("jwks");
       expect(new URL(page.url()).pathname).toBe("/console/credentials/new");
       expect(posts).toEqual([]);
-      await check(page, `the create form with a JWK Set error at ${width} px`);
+      await checkPage(page, `the create form with a JWK Set error at ${width} px`);
       // A past expiry is refused by the server, on its field.
       await page.getByLabel("JWK Set (public keys, for private key JWT)").fill(JSON.stringify({ keys: [publicJwk(`client-key-${width}`)] }));
       await page.getByLabel("Expires at (UTC)").fill("2020-01-01T00:00");
       await page.getByRole("button", { name: "Create credential" }).click();
       await page.locator("#expires_at-error", { hasText: "must be in the future" }).waitFor();
       expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe("expires_at");
-      await check(page, `the create form with an expiry error at ${width} px`);
+      await checkPage(page, `the create form with an expiry error at ${width} px`);
       // Then it is created: no secret, the client ID and how it signs in.
       await page.getByLabel("Expires at (UTC)").fill(new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 16));
       await page.getByRole("button", { name: "Create credential" }).click();
@@ -274,7 +228,7 @@ describe("the console on a laptop and a phone", () => {
       expect(await page.getByLabel("Client Secret", { exact: true }).count()).toBe(0);
       expect(await page.getByLabel("Client ID", { exact: true }).inputValue()).toMatch(/^kmc_/);
       await page.getByText(`client-key-${width}`).waitFor();
-      await check(page, `a new private_key_jwt client at ${width} px`);
+      await checkPage(page, `a new private_key_jwt client at ${width} px`);
       await page.close();
     });
 
@@ -284,7 +238,7 @@ describe("the console on a laptop and a phone", () => {
       await page.getByLabel("Credential Name").fill(`${LONG_NAME.slice(0, 90)} ${width}`);
       await page.getByRole("button", { name: "Create credential" }).click();
       await page.getByText("This is the only time it is shown.").waitFor();
-      await check(page, `shown-once page at ${width} px`);
+      await checkPage(page, `shown-once page at ${width} px`);
       // After the action, focus is on the heading (screen readers hear where they are).
       expect(await page.evaluate(() => (globalThis as any).document.activeElement?.tagName)).toBe("H1");
       const secret = await page.getByLabel("Client Secret", { exact: true }).inputValue();
@@ -298,7 +252,7 @@ describe("the console on a laptop and a phone", () => {
       expect(await page.locator("#test-result pre").textContent()).toContain(`"iss": "${server.url}"`);
       // Still the same page, secret still there to copy.
       expect(await page.getByLabel("Client Secret", { exact: true }).inputValue()).toBe(secret);
-      await check(page, `shown-once page with a test result at ${width} px`);
+      await checkPage(page, `shown-once page with a test result at ${width} px`);
       if (width === 390) await page.screenshot({ path: `${SCREENSHOTS}/secret-shown-once-phone.png`, fullPage: true });
       await page.close();
     });

@@ -1,11 +1,9 @@
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Browser, type BrowserContext, type Page, chromium } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { type DevServer, startDevServer } from "../node/dev-server";
+import { SCREENSHOTS, adminApi, checkPage, launchChromium, localSql } from "./support";
 
 /**
  * Usage in the console, in Chromium against `npm run dev`: real traffic goes through the usage
@@ -13,11 +11,6 @@ import { type DevServer, startDevServer } from "../node/dev-server";
  * show it. Each picture is checked against its accessible text, and that text against the
  * usage API's numbers. Takes the README's usage screenshot.
  */
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? "docs/screenshots" : mkdtempSync(join(tmpdir(), "keymint-shots-"));
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const TOKENS = 5;
 const CHECKS = 3;
@@ -53,22 +46,10 @@ describe("usage charts in a browser", () => {
     const command =
       `INSERT INTO usage_hourly (credential_id, hour, tokens_issued, verifications, failures) VALUES ${values.join(", ")}; ` +
       `INSERT INTO usage_failures (credential_id, hour, reason, count) VALUES ${failures.join(", ")};`;
-    const result = spawnSync("wrangler", ["d1", "execute", "DB", "--local", "--persist-to", server.persist, "--command", command], {
-      encoding: "utf8",
-      env: { ...process.env, CI: "true" },
-    });
-    expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+    localSql(server, command);
   }
 
-  const admin = async (path: string, body?: unknown) => {
-    const response = await fetch(`${server.url}/admin/v1${path}`, {
-      method: body === undefined ? "GET" : "POST",
-      headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    expect(response.status, path).toBeLessThan(300);
-    return response.json() as Promise<any>;
-  };
+  const admin = (path: string, body?: unknown) => adminApi(server)(path, body);
   const token = (clientId: string, secret: string) =>
     fetch(`${server.url}/oauth/token`, {
       method: "POST",
@@ -96,26 +77,12 @@ describe("usage charts in a browser", () => {
     return page;
   }
 
-  async function checkPage(page: Page, label: string) {
-    const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-      scrollWidth: (globalThis as any).document.documentElement.scrollWidth as number,
-      innerWidth: (globalThis as any).innerWidth as number,
-    }));
-    expect(scrollWidth, `${label}: sideways scroll`).toBeLessThanOrEqual(innerWidth);
-    await page.evaluate(AXE_SOURCE);
-    const violations = await page.evaluate(async () => {
-      const result = await (globalThis as any).axe.run((globalThis as any).document, { resultTypes: ["violations"] });
-      return result.violations.map((v: any) => ({ id: v.id, nodes: v.nodes.map((n: any) => n.target) }));
-    });
-    expect(violations, `${label}: axe-core violations`).toEqual([]);
-  }
-
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     // Counts leave an isolate at once (not after 10 s), so the test waits only for the queue.
     await Promise.all([
       startDevServer(["--var", "USAGE_FLUSH_SECONDS:0"]).then((started) => (server = started)),
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true }).then((launched) => (browser = launched)),
+      launchChromium().then((launched) => (browser = launched)),
     ]);
     ids.account = (await admin("/accounts", { name: "Billing sync", type: "service" })).id;
     const client = await admin("/credentials", { name: "billing-sync prod", type: "oauth_client", account_id: ids.account });
