@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import WebSocket from "ws";
+import { keymintWorker } from "./lib/keymint-worker.mjs";
 
 const ROUTE = process.argv[2] ?? "token";
 const SECONDS = Number(process.argv[3] ?? 6);
@@ -31,17 +32,7 @@ await new Promise((resolve, reject) =>
 );
 
 const adminToken = randomBytes(32).toString("base64url");
-const worker = {
-  name: "keymint",
-  scriptPath: join(tmp, "bundle", "index.js"),
-  bindings: { ...wrangler.vars, ADMIN_TOKEN: adminToken, KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64url") },
-  d1Databases: wrangler.d1Databases,
-  kvNamespaces: wrangler.kvNamespaces,
-  ratelimits: wrangler.ratelimits,
-  queueProducers: wrangler.queueProducers,
-  queueConsumers: wrangler.queueConsumers,
-  migrations: wrangler.migrations,
-};
+const worker = keymintWorker(wrangler, join(tmp, "bundle", "index.js"), adminToken);
 const host = spawn(process.execPath, ["bench/server.mjs"], {
   env: {
     ...process.env,

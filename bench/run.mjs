@@ -31,6 +31,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { cpuDelta, treeCpu } from "./lib/cpu.mjs";
+import { keymintWorker } from "./lib/keymint-worker.mjs";
 import { runLatency } from "./latency/workload.mjs";
 
 const QUICK = process.argv.includes("--quick");
@@ -630,21 +631,7 @@ async function main() {
     let targets = [];
     if (ONLY.has("throughput")) {
       const [keymintHost, floorsHost, peer] = await Promise.all([
-        bundled.then((scriptPath) =>
-          host([
-            {
-              name: "keymint",
-              scriptPath,
-              bindings: { ...wrangler.vars, ADMIN_TOKEN: adminToken, KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64url") },
-              d1Databases: wrangler.d1Databases,
-              kvNamespaces: wrangler.kvNamespaces,
-              ratelimits: wrangler.ratelimits,
-              queueProducers: wrangler.queueProducers,
-              queueConsumers: wrangler.queueConsumers,
-              migrations: wrangler.migrations,
-            },
-          ]),
-        ),
+        bundled.then((scriptPath) => host([keymintWorker(wrangler, scriptPath, adminToken)])),
         host([
           floorWorker("token-floor", "token.js", { ISSUER: issuer, FLOOR_PRIVATE_JWK: floor.privateJwk, FLOOR_SECRET_SHA256: floor.clientSecretSha256 }),
           floorWorker("verify-floor", "verify.js", { FLOOR_PUBLIC_JWK: floor.publicJwk }),
