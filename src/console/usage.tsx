@@ -1,5 +1,5 @@
 import type { FC } from "hono/jsx";
-import type { DailyUsage, UsageBucket } from "../services/usage-reports";
+import { BUCKET_MS, type DailyUsage, type UsageBucket } from "../services/usage-reports";
 
 /**
  * Usage, drawn on the server as SVG: no charting script, so the CSP stays strict. The SVG is
@@ -7,7 +7,6 @@ import type { DailyUsage, UsageBucket } from "../services/usage-reports";
  * with the same numbers.
  */
 
-const DAY_MS = 86_400_000;
 const QUIET_AFTER_DAYS = 30;
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
@@ -164,7 +163,7 @@ export const Sparkline: FC<{ usage: DailyUsage | undefined }> = ({ usage }) => {
 
 /** Whole days since a credential was last used (or created, if never used). */
 export function quietDays(credential: { last_used_at: string | null; created_at: string }, now = Date.now()): number {
-  return Math.floor((now - Date.parse(credential.last_used_at ?? credential.created_at)) / DAY_MS);
+  return Math.floor((now - Date.parse(credential.last_used_at ?? credential.created_at)) / BUCKET_MS.day);
 }
 
 /** "Quiet for N days" from 30 days on: the credentials a rotation can delete safely. */

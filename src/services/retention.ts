@@ -1,6 +1,7 @@
 import { deleteAuditEvents, listAuditEventsBefore } from "../storage/audit-events";
 import { deleteUsageBefore, putAuditExport } from "../storage/retention";
 import { nowIso } from "./ids";
+import { BUCKET_MS } from "./usage-reports";
 
 /**
  * How long usage and audit events are kept, run by the cron (src/services/maintenance.ts). Each
@@ -32,8 +33,6 @@ export const AUDIT_EXPORT_PAGE = 1_000;
  */
 export const AUDIT_EXPORT_PAGES_PER_RUN = 10;
 
-const DAY_MS = 86_400_000;
-const HOUR_MS = 3_600_000;
 
 /** The start of the UTC hour or day holding `ms`, as stored. */
 function startOf(ms: number, unitMs: number): string {
@@ -63,8 +62,8 @@ export function auditRetentionDays(env: Env): number | null {
  * that moment stays, the one before it goes.
  */
 export async function pruneUsage(env: Env, nowMs: number): Promise<{ hourly: number; failures: number }> {
-  const cutoff = nowMs - usageRetentionDays(env) * DAY_MS;
-  const before = startOf(cutoff, HOUR_MS);
+  const cutoff = nowMs - usageRetentionDays(env) * BUCKET_MS.day;
+  const before = startOf(cutoff, BUCKET_MS.hour);
   const pruned = { hourly: 0, failures: 0 };
   for (let chunk = 0; chunk < USAGE_PRUNE_CHUNKS_PER_RUN; chunk++) {
     const deleted = await deleteUsageBefore(env.DB, before, USAGE_PRUNE_CHUNK);
@@ -109,8 +108,8 @@ export async function exportAndPruneAuditEvents(env: Env, nowMs: number): Promis
     );
     return { ...result, stopped: "no_export_bucket" };
   }
-  const cutoff = nowMs - days * DAY_MS;
-  const before = startOf(cutoff, DAY_MS);
+  const cutoff = nowMs - days * BUCKET_MS.day;
+  const before = startOf(cutoff, BUCKET_MS.day);
   for (let page = 0; page < AUDIT_EXPORT_PAGES_PER_RUN; page++) {
     const oldest = await listAuditEventsBefore(env.DB, before, AUDIT_EXPORT_PAGE);
     if (oldest.length === 0) break;
