@@ -65,7 +65,7 @@ export default defineConfig(async () => {
     test: {
       name: PROJECT,
       include: ["test/**/*.test.ts"],
-      exclude: ["test/node/**", "test/browser/**"],
+      exclude: ["test/node/**", "test/interop/**", "test/browser/**"],
       setupFiles: ["./test/support/setup.ts"],
       silent: "passed-only" as const,
     },

@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportJWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DevServer, startDevServer } from "./dev-server";
+import { type DevServer, startDevServer } from "../node/dev-server";
 
 /**
  * private_key_jwt through a third, independent client library in another language: Python
- * authlib's PrivateKeyJWT client auth (RFC 7523), as test/node/authlib_client.py uses it, against
+ * authlib's PrivateKeyJWT client auth (RFC 7523), as test/interop/authlib_client.py uses it, against
  * `npm run dev`. authlib's assertions carry the token endpoint as `aud`, which Keymint accepts
  * beside the issuer (docs/security.md says why). authlib signs assertions valid for an hour;
  * Keymint takes at most 5 minutes, so the client sets a shorter lifetime (README, "private_key_jwt").
@@ -18,7 +18,7 @@ import { type DevServer, startDevServer } from "./dev-server";
  * (.ci/run installs them), or `pip install authlib requests`.
  */
 
-const SCRIPT = "test/node/authlib_client.py";
+const SCRIPT = "test/interop/authlib_client.py";
 
 /** The first Python that has authlib and requests. */
 function pythonWithAuthlib(): string {

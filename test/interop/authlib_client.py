@@ -1,6 +1,6 @@
 """A client credentials grant with Python authlib's PrivateKeyJWT client authentication (RFC 7523).
 
-Run by test/node/interop-authlib.test.ts against `npm run dev`, with Debian's python3-authlib
+Run by test/interop/authlib.test.ts against `npm run dev`, with Debian's python3-authlib
 and python3-requests (.ci/run installs them). Arguments: issuer, client_id, a PEM private key
 file, its kid, the JWS alg, and the assertion's lifetime in seconds. Prints each token response
 (two requests) as JSON on one line.
