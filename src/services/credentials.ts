@@ -14,7 +14,7 @@ import { apisByIdentifier } from "./apis";
 import { type Grant, isDefaultAudience } from "./audiences";
 import { MAX_CREDENTIALS_PER_ACCOUNT, deletedEntry, edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
-import { jwksProblem, publicKeys } from "../lib/client-jwks";
+import { jwksProblem, publicKeys, unusableKeyProblem } from "../lib/client-jwks";
 import { generateSecret, hintOf } from "./secrets";
 
 /** A credential as admins see it: never its secret, never a digest. */
@@ -111,6 +111,12 @@ async function resolveGrants(env: Env, grants: GrantInput[]): Promise<{ api_id: 
 const notFound = () => new ApiError("not_found", "No credential has this id.");
 
 /** A new secret for a credential of this type, with what is stored of it. */
+/** Refuses a JWK Set of the wrong shape, or with a key WebCrypto cannot use (400 naming it). */
+async function assertUsableJwks(jwks: unknown): Promise<void> {
+  const problem = jwksProblem(jwks) ?? (await unusableKeyProblem(jwks as { keys: Record<string, unknown>[] }));
+  if (problem) throw new ApiError("invalid_request", `jwks ${problem}.`);
+}
+
 async function newSecret(type: CredentialType) {
   const secret = generateSecret(type === "api_key" ? "api_key" : "client_secret");
   const reveal = type === "api_key" ? { api_key: secret } : { client_secret: secret };
@@ -206,8 +212,8 @@ export async function createCredential(
   const method = input.token_endpoint_auth_method ?? "client_secret_basic";
   if (method === "private_key_jwt") {
     if (input.type !== "oauth_client") throw new ApiError("invalid_request", "token_endpoint_auth_method is for oauth_client credentials.");
-    const problem = input.jwks === undefined ? "is required for private_key_jwt" : jwksProblem(input.jwks);
-    if (problem) throw new ApiError("invalid_request", `jwks ${problem}.`);
+    if (input.jwks === undefined) throw new ApiError("invalid_request", "jwks is required for private_key_jwt.");
+    await assertUsableJwks(input.jwks);
   } else if (input.jwks !== undefined) throw new ApiError("invalid_request", "jwks is for private_key_jwt clients only.");
   if (input.token_endpoint_auth_method !== undefined && input.type !== "oauth_client") {
     throw new ApiError("invalid_request", "token_endpoint_auth_method is for oauth_client credentials.");
@@ -336,8 +342,7 @@ export async function updateCredential(
     const expiresAt = checkedExpiry(env, changes.expires_at === undefined ? row.expires_at : changes.expires_at);
     if (changes.jwks !== undefined) {
       if (row.token_endpoint_auth_method !== "private_key_jwt") throw new ApiError("invalid_request", "jwks is for private_key_jwt clients only.");
-      const problem = jwksProblem(changes.jwks);
-      if (problem) throw new ApiError("invalid_request", `jwks ${problem}.`);
+      if (attempt === 0) await assertUsableJwks(changes.jwks);
     }
     const jwks = changes.jwks === undefined ? undefined : publicKeys(changes.jwks);
     const values: credentials.CredentialChanges = {
@@ -367,6 +372,8 @@ export async function updateCredential(
         allowed_ips: changes.allowed_ips === undefined ? entry.allowed_ips : [],
       }));
     }
+    // Tokens minted before end at the new expiry: marked before the commit when it comes sooner.
+    if (expiresSooner) await revocation.expiryChanged(env.REVOCATIONS, id, expiresAt);
     const lifecycle = expiryAction(row.expires_at, expiresAt);
     const keysChanged = jwks !== undefined && JSON.stringify(jwks) !== row.jwks;
     // Conditional on the version read: a stalled edit cannot land over a newer one.
@@ -378,6 +385,7 @@ export async function updateCredential(
       ...(grants === undefined ? [] : apiStore.replaceGrants(env.DB, id, grants, at)),
     ]);
     if (changed) {
+      if (expiresAt !== row.expires_at && !expiresSooner) await revocation.expiryChanged(env.REVOCATIONS, id, expiresAt);
       await edgeEntries.publish(env, row);
       return getCredential(env, id);
     }

@@ -1,4 +1,4 @@
-import { type JWK, calculateJwkThumbprint, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from "jose";
+import { type JWK, calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from "jose";
 import { settings } from "../config";
 import { base64urlDecode, base64urlEncode } from "../lib/crypto";
 import { claimJti } from "../storage/jti";
@@ -74,8 +74,17 @@ async function sha256Base64url(text: string): Promise<string> {
   return base64urlEncode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
 }
 
-/** Checks a proof for `method` at `url`; with `accessToken`, its `ath` too. */
-export async function verifyProof(env: Env, proof: string, request: { method: string; url: string; accessToken?: string }): Promise<ProofResult> {
+/**
+ * Checks a proof for `method` at `url`; with `accessToken`, its `ath` too. Its id is claimed in the
+ * Durable Object last, and only once `claimAfter` (when given) resolves: a caller whose IP is over
+ * its failure limit passes its own credential check there, so junk from it stores nothing.
+ */
+export async function verifyProof(
+  env: Env,
+  proof: string,
+  request: { method: string; url: string; accessToken?: string },
+  claimAfter?: Promise<unknown>,
+): Promise<ProofResult> {
   if (proof.length > MAX_PROOF_LENGTH) return bad("The DPoP proof is too long.");
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
@@ -89,12 +98,14 @@ export async function verifyProof(env: Env, proof: string, request: { method: st
   if (!jwk || typeof jwk !== "object") return bad("The DPoP proof must carry its public key as jwk.");
   if (PRIVATE_MEMBERS.some((member) => member in jwk)) return bad("The DPoP proof's jwk must be a public key.");
   let payload: Record<string, unknown>;
+  let jkt: string;
   try {
     const key = await importJWK(jwk as JWK, header.alg);
     ({ payload } = await jwtVerify(proof, key, { typ: "dpop+jwt", algorithms: [header.alg] }));
-  } catch (error) {
-    if (error instanceof joseErrors.JOSEError || error instanceof TypeError) return bad("The DPoP proof's signature does not verify.");
-    throw error;
+    jkt = await calculateJwkThumbprint(jwk as JWK);
+  } catch {
+    // jose's errors and WebCrypto's (a key off its curve, say) alike: the proof proves nothing.
+    return bad("The DPoP proof's signature does not verify.");
   }
   const now = Date.now() / 1000;
   if (payload.htm !== request.method) return bad("The DPoP proof's htm is not this request's method.");
@@ -107,7 +118,13 @@ export async function verifyProof(env: Env, proof: string, request: { method: st
   if (nonceRequired(env) && !(await nonceValid(env, payload.nonce))) {
     return { ok: false, error: "use_dpop_nonce", description: "Use the DPoP-Nonce this response carries." };
   }
-  const jkt = await calculateJwkThumbprint(jwk as JWK);
+  if (claimAfter) {
+    try {
+      await claimAfter;
+    } catch {
+      return bad("The request failed before its DPoP proof was claimed.");
+    }
+  }
   // Once per key and endpoint, everywhere: the id outlives the proof's freshness window.
   const fresh = await claimJti(env.JTI_STORE, `dpop:${jkt}:${request.method} ${request.url}`, payload.jti, Math.ceil(payload.iat + FRESH_SECONDS));
   return fresh ? { ok: true, jkt } : bad("This DPoP proof was used already.");

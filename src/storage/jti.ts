@@ -1,3 +1,4 @@
+import type { JtiStore } from "../durable-objects/jti-store";
 import { guarded } from "./d1";
 
 /**
@@ -8,6 +9,6 @@ import { guarded } from "./d1";
 export const JTI_TIMEOUT_MS = 3_000;
 
 /** True the first time `jti` is claimed in `scope`, false for a replay. */
-export function claimJti(ns: DurableObjectNamespace<import("../index").JtiStore>, scope: string, jti: string, expiresAt: number): Promise<boolean> {
+export function claimJti(ns: DurableObjectNamespace<JtiStore>, scope: string, jti: string, expiresAt: number): Promise<boolean> {
   return guarded("jti_store", () => ns.get(ns.idFromName(scope)).claim(jti, expiresAt), JTI_TIMEOUT_MS);
 }

@@ -1,13 +1,15 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { type JWK, SignJWT, base64url, calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair } from "jose";
-import { describe, expect, it } from "vitest";
+import { type JWK, SignJWT, base64url, calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, importJWK } from "jose";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { CLOCK_SKEW_SECONDS } from "../../src/config";
 import worker, { Verifier } from "../../src/index";
 import { BASE, call, createAccount, expectError, json } from "../support/http";
 import { introspect } from "../support/oauth";
 
 /** private_key_jwt client authentication (RFC 7523) and DPoP (RFC 9449), through HTTP. */
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const TOKEN_URL = `${BASE}/oauth/token`;
 const TEST_AUTH_URL = `${BASE}/v1/test-auth`;
@@ -40,6 +42,7 @@ async function pkjwtClient(keys: Pair[], extra: Record<string, unknown> = {}) {
 interface AssertionOptions {
   aud?: string | string[];
   exp?: number;
+  iat?: number;
   jti?: string | null;
   header?: Record<string, unknown>;
 }
@@ -51,7 +54,7 @@ async function assertion(clientId: string, key: Pair, options: AssertionOptions 
     .setIssuer(clientId)
     .setSubject(clientId)
     .setAudience(options.aud ?? BASE)
-    .setIssuedAt(now)
+    .setIssuedAt(options.iat ?? now)
     .setExpirationTime(options.exp ?? now + 60);
   return jwt.sign(key.privateKey);
 }
@@ -72,6 +75,39 @@ async function proof(key: Pair, htm: string, htu: string, claims: Record<string,
     .setProtectedHeader({ alg: key.alg, typ: "dpop+jwt", jwk: { kty: key.jwk.kty, crv: key.jwk.crv, x: key.jwk.x, y: key.jwk.y, n: key.jwk.n, e: key.jwk.e } as JWK, ...header })
     .setIssuedAt(typeof claims.iat === "number" ? claims.iat : Math.floor(Date.now() / 1000))
     .sign(key.privateKey);
+}
+
+/** A public JWK that is well-shaped but that WebCrypto cannot use. */
+async function unusable(kind: "off-curve" | "short" | "exponent 1", kid = `bad-${kind}`) {
+  if (kind === "exponent 1") {
+    const { jwk } = await keyPair("RS256");
+    return { kty: "RSA", n: jwk.n, e: "AQ", kid };
+  }
+  const { jwk } = await keyPair("ES256");
+  const y = base64url.decode(jwk.y!);
+  y[31]! ^= 1; // almost surely no longer on P-256
+  return kind === "off-curve" ? { kty: "EC", crv: "P-256", x: jwk.x, y: base64url.encode(y), kid } : { kty: "EC", crv: "P-256", x: base64url.encode(base64url.decode(jwk.x!).slice(1)), y: jwk.y, kid };
+}
+
+/** The JtiStore object of a scope, and what its storage holds: its tables' rows and its alarm. */
+function jtiObject(scope: string) {
+  const stub = env.JTI_STORE.get(env.JTI_STORE.idFromName(scope));
+  const storage = () =>
+    runInDurableObject(stub, async (_instance, state) => {
+      const tables = state.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").toArray().map((row) => row.name);
+      const rows = tables.includes("used") ? state.storage.sql.exec<{ jti: string; expires_at: number }>("SELECT jti, expires_at FROM used").toArray() : [];
+      return { tables, rows, alarm: await state.storage.getAlarm() };
+    });
+  return { stub, storage };
+}
+
+/**
+ * Waits until `at` (ms) has passed and the object's alarm has run: workerd runs it on time by
+ * itself; runDurableObjectAlarm runs it now if it has not yet (and answers false if it has).
+ */
+async function afterAlarm(stub: DurableObjectStub, at: number) {
+  await sleep(Math.max(0, at - Date.now()) + 50);
+  await runDurableObjectAlarm(stub);
 }
 
 const ath = async (token: string) => base64url.encode(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token))));
@@ -146,6 +182,53 @@ describe("private_key_jwt clients", () => {
     expect(statuses).toEqual([200, 401]);
   });
 
+  describe("after exp", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    // Verification allows CLOCK_SKEW_SECONDS past `exp`, so the id must be kept at least that long.
+    it("refuses a replay at exp + 1 s, exp + 5 s and exp + skew - 1 s", async () => {
+      const key = await keyPair();
+      const client = await pkjwtClient([key]);
+      const start = Date.now();
+      const exp = Math.floor(start / 1000) + 2;
+      const once = await assertion(client.client_id, key, { exp });
+      expect((await send(withAssertion(once))).status).toBe(200);
+      vi.useFakeTimers({ toFake: ["Date"] });
+      for (const after of [1, 5, CLOCK_SKEW_SECONDS - 1]) {
+        vi.setSystemTime((exp + after) * 1000 + 200);
+        await expectError(await send(withAssertion(once)), 401, "invalid_client");
+      }
+      // The same moment accepts a fresh assertion that is as late: the skew is real, only the replay is refused.
+      const late = await assertion(client.client_id, key, { exp, iat: exp - 60 });
+      expect((await send(withAssertion(late))).status).toBe(200);
+    });
+  });
+
+  it("refuses an assertion whose iat is further ahead than the allowed clock skew", async () => {
+    const key = await keyPair();
+    const client = await pkjwtClient([key]);
+    const now = Math.floor(Date.now() / 1000);
+    const ahead = await assertion(client.client_id, key, { iat: now + CLOCK_SKEW_SECONDS + 30, exp: now + 120 });
+    await expectError(await send(withAssertion(ahead)), 401, "invalid_client");
+    const withinSkew = await assertion(client.client_id, key, { iat: now + CLOCK_SKEW_SECONDS - 5, exp: now + 120 });
+    expect((await send(withAssertion(withinSkew))).status).toBe(200);
+  });
+
+  it("takes a key's alg, when given, as the only algorithm it verifies: an RS256 key refuses PS256", async () => {
+    // One RSA key, usable with both RSA algorithms on the signing side.
+    const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+    const privateJwk = await exportJWK(privateKey);
+    const { d, p, q, dp, dq, qi, ...publicJwk } = privateJwk;
+    const kid = crypto.randomUUID();
+    const rs256 = { privateKey: await importJWK(privateJwk, "RS256"), jwk: { ...publicJwk, kid } as Pair["jwk"], kid, alg: "RS256" as const };
+    const ps256 = { ...rs256, privateKey: await importJWK(privateJwk, "PS256"), alg: "PS256" };
+    const client = await pkjwtClient([{ ...rs256, jwk: { ...rs256.jwk, alg: "RS256" } } as Pair]);
+    expect((await send(withAssertion(await assertion(client.client_id, rs256 as Pair)))).status).toBe(200);
+    await expectError(await send(withAssertion(await assertion(client.client_id, ps256 as unknown as Pair))), 401, "invalid_client");
+  });
+
   it("stops a key removed from jwks at once (audited), refuses a secret for such a client, and stops when deleted", async () => {
     const first = await keyPair();
     const second = await keyPair();
@@ -184,6 +267,34 @@ describe("private_key_jwt clients", () => {
       await expectError(response, 400, "invalid_request");
     }
     await expectError(await call("/admin/v1/credentials", { method: "POST", body: { name: "no keys", type: "oauth_client", account_id: account.id, token_endpoint_auth_method: "private_key_jwt" } }), 400, "invalid_request");
+  });
+
+  it("refuses at registration a key WebCrypto cannot use, naming it: an EC point off its curve, short coordinates, an RSA exponent of 1", async () => {
+    const account = await createAccount();
+    const good = await keyPair();
+    for (const kind of ["off-curve", "short", "exponent 1"] as const) {
+      const bad = await unusable(kind);
+      const created = await call("/admin/v1/credentials", {
+        method: "POST",
+        body: { name: "bad key", type: "oauth_client", account_id: account.id, token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [good.jwk, bad] } },
+      });
+      const body = await expectError(created, 400, "invalid_request");
+      expect(body.error_description, kind).toContain(bad.kid);
+    }
+    const client = await pkjwtClient([good]);
+    const patched = await call(`/admin/v1/credentials/${client.id}`, { method: "PATCH", body: { jwks: { keys: [good.jwk, await unusable("off-curve", "patched-in")] } } });
+    expect((await expectError(patched, 400, "invalid_request")).error_description).toContain("patched-in");
+    expect((await send(withAssertion(await assertion(client.client_id, good)))).status, "the client is unchanged").toBe(200);
+  });
+
+  it("treats a crypto failure with a stored key as a failed check: 401, never 503", async () => {
+    const key = await keyPair();
+    const client = await pkjwtClient([key]);
+    // As if registered before keys were tried: the stored key is one WebCrypto cannot use.
+    const offCurve = { ...(await unusable("off-curve")), kid: key.kid };
+    await env.DB.prepare("UPDATE credentials SET jwks = ? WHERE id = ?").bind(JSON.stringify({ keys: [offCurve] }), client.id).run();
+    await env.REVOCATIONS.delete(`credential:client_id:${client.client_id}`); // read from D1 on this miss
+    await expectError(await send(withAssertion(await assertion(client.client_id, key))), 401, "invalid_client");
   });
 
   it("fails closed with 503 when the jti store is unreachable", async () => {
@@ -282,6 +393,99 @@ describe("DPoP", () => {
     const nonce2 = challenge.headers.get("dpop-nonce")!;
     const ok = await send(new Request(TEST_AUTH_URL, { headers: { authorization: `DPoP ${token}`, dpop: await proof(key, "GET", TEST_AUTH_URL, { ath: await ath(token), nonce: nonce2 }) } }), nonced);
     expect(ok.status).toBe(200);
+  });
+
+  it("treats a proof key WebCrypto cannot use as a bad proof: 400 at the token endpoint, 401 at test-auth, valid: false from the RPC", async () => {
+    const client = await secretClient();
+    const key = await keyPair();
+    const token = (await json(await send(tokenRequest({}, { ...basicAuth(client), dpop: await proof(key, "POST", TOKEN_URL) })))).access_token as string;
+    for (const kind of ["off-curve", "short", "exponent 1"] as const) {
+      const jwk = await unusable(kind);
+      const { kid: _kid, ...header } = jwk;
+      const signer = kind === "exponent 1" ? await keyPair("RS256") : key;
+      const atToken = await proof(signer, "POST", TOKEN_URL, {}, { jwk: header });
+      await expectError(await send(tokenRequest({}, { ...basicAuth(client), dpop: atToken })), 400, "invalid_dpop_proof");
+      const atTestAuth = await proof(signer, "GET", TEST_AUTH_URL, { ath: await ath(token) }, { jwk: header });
+      const response = await send(new Request(TEST_AUTH_URL, { headers: { authorization: `DPoP ${token}`, dpop: atTestAuth } }));
+      expect(response.status, kind).toBe(401);
+      const rpcProof = await proof(signer, "GET", "https://api.example.com/orders", { ath: await ath(token) }, { jwk: header });
+      const verdict = await new Verifier(createExecutionContext(), env).verify(token, { dpop: { proof: rpcProof, method: "GET", url: "https://api.example.com/orders" } });
+      expect(verdict, kind).toMatchObject({ valid: false });
+    }
+  });
+
+  describe("stored ids", () => {
+    const scopeOf = async (key: Pair) => `dpop:${await calculateJwkThumbprint(key.jwk)}:POST ${TOKEN_URL}`;
+
+    /** Fails token requests from `ip` with unknown clients until it is over its failure limit. */
+    async function overLimit(ip: string) {
+      for (let i = 0; i < 61; i++) {
+        const junk = tokenRequest({}, { authorization: `Basic ${btoa(`kmc_${crypto.randomUUID()}:x`)}`, "cf-connecting-ip": ip });
+        if ((await send(junk)).status === 429) return;
+      }
+      throw new Error("the IP never went over its limit");
+    }
+
+    it("from an IP over its failure limit: no Durable Object call for a client that fails, and the id is claimed once a good client authenticates", async () => {
+      const client = await secretClient();
+      const ip = `198.51.100.${1 + Math.floor(Math.random() * 200)}`;
+      await overLimit(ip);
+      let calls = 0;
+      const counting = { ...env, JTI_STORE: { idFromName: (name: string) => env.JTI_STORE.idFromName(name), get: (id: DurableObjectId) => (calls++, env.JTI_STORE.get(id)) } } as unknown as Env;
+      const key = await keyPair();
+      const unknownClient = { authorization: `Basic ${btoa(`kmc_${crypto.randomUUID()}:x`)}`, "cf-connecting-ip": ip };
+      const refused = await send(tokenRequest({}, { ...unknownClient, dpop: await proof(key, "POST", TOKEN_URL) }), counting);
+      expect(refused.status).toBe(429);
+      const wrongSecret = { ...basicAuth({ client_id: client.client_id, client_secret: `${client.client_secret.slice(0, -1)}x` }), "cf-connecting-ip": ip };
+      expect((await send(tokenRequest({}, { ...wrongSecret, dpop: await proof(key, "POST", TOKEN_URL) }), counting)).status).toBeGreaterThanOrEqual(400);
+      expect(calls, "no Durable Object call").toBe(0);
+      expect((await jtiObject(await scopeOf(key)).storage()).rows).toEqual([]);
+      // A request that passes every check is never refused, and its proof is single-use as always.
+      const good = await proof(key, "POST", TOKEN_URL);
+      const ok = await send(tokenRequest({}, { ...basicAuth(client), "cf-connecting-ip": ip, dpop: good }), counting);
+      expect(ok.status, await ok.clone().text()).toBe(200);
+      expect(calls).toBe(1);
+      expect((await jtiObject(await scopeOf(key)).storage()).rows).toHaveLength(1);
+      await expectError(await send(tokenRequest({}, { ...basicAuth(client), "cf-connecting-ip": ip, dpop: good })), 400, "invalid_dpop_proof");
+    });
+
+    it("are deleted by an alarm once their window has passed, and an object with none left holds no storage", async () => {
+      const client = await secretClient();
+      const key = await keyPair();
+      const now = Math.floor(Date.now() / 1000);
+      // iat 58 s ago: the first id's window ends in about 2 s; the second's a minute from now.
+      const soon = await proof(key, "POST", TOKEN_URL, { iat: now - 58 });
+      expect((await send(tokenRequest({}, { ...basicAuth(client), dpop: soon }))).status).toBe(200);
+      const later = await proof(key, "POST", TOKEN_URL);
+      expect((await send(tokenRequest({}, { ...basicAuth(client), dpop: later }))).status).toBe(200);
+      const object = jtiObject(await scopeOf(key));
+      const stored = await object.storage();
+      expect(stored.rows).toHaveLength(2);
+      const firstEnd = Math.min(...stored.rows.map((row) => row.expires_at));
+      expect(stored.alarm, "an alarm at the earliest window's end").toBe((firstEnd + 1) * 1000);
+
+      await afterAlarm(object.stub, (firstEnd + 1) * 1000);
+      const afterFirst = await object.storage();
+      expect(afterFirst.rows.map((row) => row.jti)).toEqual([decodeJwt(later).jti]);
+      expect(afterFirst.alarm, "the next alarm").toBe((afterFirst.rows[0]!.expires_at + 1) * 1000);
+      // The replay of the expired proof is refused by its freshness, not by a stored id.
+      await expectError(await send(tokenRequest({}, { ...basicAuth(client), dpop: soon })), 400, "invalid_dpop_proof");
+    });
+
+    it("an object whose ids have all expired deletes all its storage, and takes new ids after", async () => {
+      const client = await secretClient();
+      const key = await keyPair();
+      const once = await proof(key, "POST", TOKEN_URL, { iat: Math.floor(Date.now() / 1000) - 59 });
+      expect((await send(tokenRequest({}, { ...basicAuth(client), dpop: once }))).status).toBe(200);
+      const object = jtiObject(await scopeOf(key));
+      const { rows, alarm } = await object.storage();
+      expect(rows).toHaveLength(1);
+      await afterAlarm(object.stub, alarm!);
+      expect(await object.storage()).toEqual({ tables: [], rows: [], alarm: null });
+      const next = await send(tokenRequest({}, { ...basicAuth(client), dpop: await proof(key, "POST", TOKEN_URL) }));
+      expect(next.status, await next.clone().text()).toBe(200);
+      expect((await object.storage()).rows).toHaveLength(1);
+    });
   });
 
   it("works with a private_key_jwt client too", async () => {

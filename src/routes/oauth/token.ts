@@ -5,6 +5,7 @@ import type { AppEnv } from "../../http/types";
 import { type ProofResult, currentNonce, endpointUrl, verifyProof } from "../../services/dpop";
 import { prefetchSigningKeys } from "../../services/signing-keys";
 import { issueAccessToken } from "../../services/tokens";
+import { clientIp, ipKey, isBlocked } from "../../services/rate-limits";
 import { recordUsage } from "../../services/usage";
 import { readForm } from "../../http/form";
 import { authenticateClient, clientAuthentication } from "./client-auth";
@@ -29,12 +30,15 @@ function grantedScopes(requested: string | undefined, allowed: string[]): string
 /**
  * Starts checking the request's `DPoP` proof (RFC 9449 §4.3), if it has one. Its signature needs
  * no stored key, and its single-use id is claimed only once that verifies, so it runs alongside
- * the client's authentication: a DPoP request costs the slower of the two calls, not their sum.
+ * the client's authentication: a DPoP request costs the slower of the two calls, not their sum
+ * (except from an IP over its failure limit, which must authenticate before anything is stored).
  */
-function startProof(c: Context<AppEnv>): Promise<ProofResult> | null {
+function startProof(c: Context<AppEnv>, authenticating: Promise<unknown>): Promise<ProofResult> | null {
   const proof = c.req.header("dpop");
   if (proof === undefined) return null;
-  const checking = verifyProof(c.env, proof, { method: "POST", url: endpointUrl(c.env, "/oauth/token") });
+  // From an IP over its failure limit, the id is claimed only once the client has authenticated.
+  const claimAfter = isBlocked(ipKey(clientIp(c.req.raw.headers))) ? authenticating : undefined;
+  const checking = verifyProof(c.env, proof, { method: "POST", url: endpointUrl(c.env, "/oauth/token") }, claimAfter);
   checking.catch(() => {}); // awaited after the client check; a failed client must not leave it unhandled
   return checking;
 }
@@ -76,8 +80,9 @@ export function registerTokenRoute(app: Hono<AppEnv>) {
     const resource = resourceOf(form);
     prefetchSigningKeys(c.env); // a new isolate reads its keys alongside the credential
     // One bulk KV read: the credential's entry and, with a resource, the API's.
-    const proof = startProof(c);
-    const client = await authenticateClient(c, auth, resource);
+    const authenticating = authenticateClient(c, auth, resource);
+    const proof = startProof(c, authenticating);
+    const client = await authenticating;
     if (client.target === null) throw new ApiError("invalid_target", "This client has no grant on that API, or no API has that identifier.");
     const scopes = grantedScopes(form.get("scope"), client.target.scopes);
     const jkt = await dpopKey(c, proof, client.dpop_bound);
