@@ -42,6 +42,13 @@ export const DELETED_CREDENTIAL_KNOWN_SECONDS = 31 * 86_400;
  */
 export const KV_PROPAGATION_SECONDS = 60;
 
+/**
+ * A PATCH that moves `expires_at` leaves a marker that ends the credential's earlier tokens at
+ * the new expiry. It covers tokens minted anywhere until the new edge entry has propagated
+ * (KV_PROPAGATION_SECONDS), so it must outlive those by a token's lifetime and skew.
+ */
+export const EXPIRY_MARKER_TTL_SECONDS = KV_PROPAGATION_SECONDS + TOKEN_REVOCATION_TTL_SECONDS;
+
 /** Request bodies above this are refused with 413 before they are parsed. */
 export const MAX_BODY_BYTES = 64 * 1024;
 

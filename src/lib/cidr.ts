@@ -7,7 +7,8 @@ import ipaddr from "ipaddr.js";
  * Strict on what an admin may store: dotted-quad IPv4 only (ipaddr.js also reads "127.1" or
  * "2130706433", which no allowlist should contain), a mask within the family's bits, and no
  * host bits set ("10.1.2.3/8" is refused: it almost always means a typo). An address without a
- * mask is one host (/32 or /128). Lenient on what it matches: an IPv4-mapped IPv6 address
+ * mask is one host (/32 or /128). An IPv4-mapped IPv6 range or a zone id is refused with the
+ * form to write instead. Lenient on what it matches: an IPv4-mapped IPv6 address
  * (`::ffff:203.0.113.7`) is the IPv4 address it carries.
  */
 
@@ -18,6 +19,8 @@ export function cidrProblem(text: string): string | null {
   if (text.length > 64) return "is too long";
   const [address, mask, ...rest] = text.split("/");
   if (address === undefined || rest.length > 0 || address === "") return "is not an IPv4 or IPv6 CIDR";
+  // A zone id names a local interface; Cloudflare never reports one, so it could never match.
+  if (address.includes("%")) return "has a zone id (%…): give the address without it";
   const v4 = ipaddr.IPv4.isValidFourPartDecimal(address);
   if (!v4 && !(ipaddr.IPv6.isValid(address) && address.includes(":"))) return "is not an IPv4 or IPv6 address";
   const bits = v4 ? 32 : 128;
@@ -27,6 +30,11 @@ export function cidrProblem(text: string): string | null {
   const cidr = `${address}/${prefix}`;
   const network = v4 ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
   if (network.toNormalizedString() !== ipaddr.parse(address).toNormalizedString()) return "has host bits set";
+  // Callers' IPv4-mapped addresses are matched as IPv4, so such a range would never match: ask for the IPv4 form.
+  if (!v4 && ipaddr.IPv6.parse(address).isIPv4MappedAddress()) {
+    const ipv4 = ipaddr.IPv6.parse(address).toIPv4Address().toString();
+    return prefix >= 96 ? `is IPv4-mapped IPv6: write it as ${ipv4}/${prefix - 96}` : "is IPv4-mapped IPv6 with a mask under /96: write the IPv4 range instead";
+  }
   return null;
 }
 

@@ -426,13 +426,14 @@ export function consoleApp(): Hono<AppEnv> {
   // Sign in with the admin token
   ui.post("/login", async (c) => {
     if (accessConfig(c.env)) return c.redirect("/console/credentials", 303);
-    // Every attempt counts, right or wrong: guessing the token is the threat.
-    const ip = clientIp(c.req.raw.headers);
-    const key = ip === null ? null : (["CONSOLE_SIGN_IN_BY_IP", ip] as const);
-    if (key) assertNotBlocked([key]);
-    await hit(c.env, [key]);
     const { admin_token: token = "" } = await form(c);
     if (!(await isAdminToken(c.env, token))) {
+      // Failures count against the caller's IP, and only they: the right token is never refused
+      // because others behind the same IP guessed wrong (contract, "Rate limits").
+      const ip = clientIp(c.req.raw.headers);
+      const key = ip === null ? null : (["CONSOLE_SIGN_IN_BY_IP", ip] as const);
+      if (key) assertNotBlocked([key]);
+      await hit(c.env, [key]);
       return c.html(<LoginPage error="That admin token is not right." />, 401);
     }
     const session = await createSession(c.env, "admin_token");

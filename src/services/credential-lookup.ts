@@ -14,10 +14,11 @@ import { edgeEntries, entryOf } from "./edge-entries";
  *
  * A miss is a credential the edge does not know yet (created within KV's propagation delay in
  * another location, or made before the read model and not yet backfilled) or an unknown value.
- * Only then is D1 read, from the primary, and only within three bounds:
+ * Only then is D1 read, from the primary, and only within two bounds:
  *   - an id D1 did not know is not asked again by this isolate for NEGATIVE_TTL_MS;
- *   - the caller says whether its IP is over its failure limit: then there is no D1 read;
  *   - at most MISS_READS_PER_SECOND such reads per isolate; past that, 503 (the client retries).
+ * The caller's IP plays no part: a correct credential whose entry is missing is answered even
+ * when its caller's IP is over a failure limit (contract, "Rate limits").
  * A row found that way but older than KV's propagation delay means its entry is missing (not
  * yet backfilled): it is published in the background, so the next use is a plain KV read.
  */
@@ -45,8 +46,6 @@ const healing = new Map<string, number>();
 const idOf = (key: LookupKey) => (key.by === "client_id" ? `c:${key.clientId}` : `d:${key.digest}`);
 
 export interface LookupOptions {
-  /** No D1 read on a miss: the caller's IP is over its failure limit. */
-  noMissRead: boolean;
   ctx: Deferrer | undefined;
   /** Also read this API's entry (the digest of its identifier), in the same bulk read. */
   apiDigest?: string;
@@ -69,7 +68,6 @@ async function onMiss(env: Env, key: LookupKey, options: LookupOptions): Promise
   const id = idOf(key);
   const until = unknown.get(id);
   if (until !== undefined && until > Date.now()) return null;
-  if (options.noMissRead) return null;
   if (!takeMissRead()) throw new StoreUnavailableError("d1", { cause: new Error("miss reads over budget") });
 
   const row = await (key.by === "client_id" ? findByClientId(env.DB, key.clientId) : findBySecretHash(env.DB, key.digest));

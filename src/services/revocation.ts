@@ -1,4 +1,4 @@
-import { DELETION_MARKER_TTL_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
+import { DELETION_MARKER_TTL_SECONDS, EXPIRY_MARKER_TTL_SECONDS, KV_PROPAGATION_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
 import { apiEntryKey } from "../storage/edge-entries";
 import { writeOnceMore } from "../storage/kv";
 import { type Marker, deleteMarker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
@@ -99,6 +99,18 @@ export const revocation = {
   apiDeleted(kv: KVNamespace, identifierDigest: string, atMs: number, rounding: "down" | "up") {
     return mergeBefore(kv, markerKey("api", identifierDigest), toSeconds(atMs, rounding));
   },
+  /**
+   * A PATCH moved a credential's `expires_at`: the tokens it minted before (anywhere, until the new
+   * edge entry has propagated) end at the new expiry rather than at their own `exp`. Later tokens
+   * are bounded by the new expiry anyway. A cleared expiry leaves none: nothing ends them early.
+   * Written before the D1 commit when the expiry moves sooner (fail closed), after it otherwise.
+   */
+  expiryChanged(kv: KVNamespace, credentialId: string, expiresAt: string | null) {
+    const key = markerKey("expiry", credentialId);
+    if (expiresAt === null) return deleteMarker(kv, key);
+    const marker: Marker = { before: Math.ceil(Date.now() / 1000) + KV_PROPAGATION_SECONDS, from: Math.floor(Date.parse(expiresAt) / 1000) };
+    return writeMarker(kv, key, marker, EXPIRY_MARKER_TTL_SECONDS);
+  },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
   },
@@ -114,9 +126,10 @@ export interface TokenSubject {
   apiDigest: string | null;
 }
 
-function revokes(marker: Marker | null | undefined, issuedAt: number | null): boolean {
+function revokes(marker: Marker | null | undefined, issuedAt: number | null, now: number): boolean {
   if (!marker) return false;
   if (marker.all) return true;
+  if (marker.from !== undefined && now < marker.from) return false;
   return issuedAt !== null && marker.before !== undefined && issuedAt <= marker.before;
 }
 
@@ -125,9 +138,10 @@ function revokes(marker: Marker | null | undefined, issuedAt: number | null): bo
  * that does not exist (any more): the API's entry is read in the same bulk read.
  */
 export async function isTokenRevoked(kv: KVNamespace, token: TokenSubject): Promise<boolean> {
-  const keys = [markerKey("credential", token.credentialId), markerKey("account", token.accountId), markerKey("token", token.jti)];
+  const keys = [markerKey("credential", token.credentialId), markerKey("account", token.accountId), markerKey("token", token.jti), markerKey("expiry", token.credentialId)];
   if (token.apiDigest !== null) keys.push(markerKey("api", token.apiDigest), apiEntryKey(token.apiDigest));
   const values = await readMarkers<Marker | object>(kv, keys);
-  if (token.apiDigest !== null && values[4] === null) return true; // no API has this audience
-  return values.slice(0, 4).some((marker) => revokes(marker as Marker | null, token.iat));
+  if (token.apiDigest !== null && values[5] === null) return true; // no API has this audience
+  const now = Math.floor(Date.now() / 1000);
+  return values.slice(0, 5).some((marker) => revokes(marker as Marker | null, token.iat, now));
 }

@@ -82,7 +82,10 @@ function secretMatches(entry: LiveEntry, digest: string): SecretMatch {
 /** Where a secret is checked: the request's deferrer, whether a miss may read D1, and for which API. */
 export interface SecretCheck {
   ctx: Deferrer | undefined;
-  /** The caller's IP is over its failure limit: an unknown value gets no D1 read. */
+  /**
+   * The caller's IP is over its failure limit: a DPoP proof's id is stored only once the token
+   * checks out. (A lookup still reads D1 on a KV miss: a correct credential is never refused.)
+   */
   ipBlocked: boolean;
   /** The API (identifier) the credential is used for: `resource` at the token endpoint, `audience` at test-auth. */
   resource?: string;
@@ -103,7 +106,7 @@ async function verifySecret(
   proves: (entry: LiveEntry) => SecretMatch | Promise<SecretMatch>,
 ): Promise<Verified<Identity & { client_id: string | null; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
   const apiDigest = isDefaultAudience(env, check.resource) ? undefined : await sha256Hex(check.resource!);
-  const { entry, api } = await findCredential(env, key, { ctx: check.ctx, noMissRead: check.ipBlocked, apiDigest });
+  const { entry, api } = await findCredential(env, key, { ctx: check.ctx, apiDigest });
   if (!entry || entry.type !== type) return invalid("unknown");
   const failedCredential = key.by === "client_id" ? key.clientId : entry.id;
   const fail = (code: InvalidCode, reason: FailureReason) => {
@@ -316,13 +319,17 @@ export async function verifyBearer(env: Env, check: SecretCheck, bearer: string,
     return verifyApiKey(env, check, bearer);
   }
   // A proof needs no stored key, and its id is claimed only once it verifies: it is checked
-  // alongside the token, so a DPoP request costs the slower of the two calls, not their sum.
+  // alongside the token, so a DPoP request costs the slower of the two calls, not their sum. From
+  // an IP over its failure limit the id is claimed only after the token checks out.
+  const verifying = verifyAccessToken(env, bearer, check.resource);
+  const tokenValid = check.ipBlocked ? verifying.then((verified) => (verified.valid ? verified : Promise.reject(new Error("token refused")))) : undefined;
   const proving =
     presented?.scheme === "DPoP" && presented.proof !== undefined
-      ? verifyProof(env, presented.proof, { method: presented.method, url: presented.url, accessToken: bearer })
+      ? verifyProof(env, presented.proof, { method: presented.method, url: presented.url, accessToken: bearer }, tokenValid)
       : null;
   proving?.catch(() => {}); // awaited only for a valid bound token
-  const result = await verifyAccessToken(env, bearer, check.resource);
+  tokenValid?.catch(() => {});
+  const result = await verifying;
   // Without a presentation (the RPC called without `dpop`), a DPoP-bound token cannot count.
   const checked = presented === undefined ? (result.valid && result.identity.claims.cnf ? invalid("invalid_dpop_proof", result.identity.credential_id) : result) : await checkBinding(result, presented, proving);
   return countTokenVerification(env, check.ctx, checked as typeof result);

@@ -8,11 +8,12 @@ import { guarded } from "./d1";
  *   revoked:token:<jti>                  one access token was revoked (RFC 7009)
  *   revoked:session:<sid>                a console session was signed out
  *   revoked:api:<sha-256 of identifier>  an API was deleted: the tokens minted for it
+ *   revoked:expiry:<credential id>       a PATCH moved its expires_at: earlier tokens end then
 
  *
  * The value (JSON, the Marker type below) says what is revoked: {"all": true} (every secret and
  * token) or {"before": <unix seconds>} (tokens issued at or before that second; secrets are
- * fine).
+ * fine), the latter from {"from": <unix seconds>} on when that is given.
  * docs/storage.md lists the TTLs; src/services/revocation.ts decides them.
  */
 export interface Marker {
@@ -20,9 +21,11 @@ export interface Marker {
   all?: true;
   /** Tokens issued at or before this second (unix) are revoked. */
   before?: number;
+  /** With `before`: only from this second (unix) on; until then those tokens are fine. */
+  from?: number;
 }
 
-export type MarkerSubject = "credential" | "account" | "token" | "session" | "api";
+export type MarkerSubject = "credential" | "account" | "token" | "session" | "api" | "expiry";
 
 export function markerKey(subject: MarkerSubject, id: string): string {
   return `revoked:${subject}:${id}`;

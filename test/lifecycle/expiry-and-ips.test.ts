@@ -103,6 +103,22 @@ describe("expires_at", () => {
     await expectError(await testAuth(issued.access_token), 401, "invalid_token");
   });
 
+  it("moved earlier by a PATCH, it ends tokens minted before the PATCH on every verification path once it has passed", async () => {
+    const client = await json(await create({ expires_at: inMs(86_400_000) }));
+    const observer = await createCredential((await createAccount()).id, "oauth_client");
+    const token = (await json(await send(tokenRequest(client)))).access_token as string;
+    expect(decodeJwt(token).exp! - decodeJwt(token).iat!).toBe(60);
+    const expiresAt = inMs(1_500);
+    expect((await call(`/admin/v1/credentials/${client.id}`, { method: "PATCH", body: { expires_at: expiresAt } })).status).toBe(200);
+    // Until the new expiry the token still works...
+    expect((await testAuth(token)).status).toBe(200);
+    await sleep(Date.parse(expiresAt) - Date.now() + 100);
+    // ...and after it, nowhere, although its own exp is nearly a minute away.
+    await expectError(await testAuth(token), 401, "invalid_token");
+    expect(await json(await introspect(observer, token))).toEqual({ active: false });
+    expect(await rpc().verify(token)).toMatchObject({ valid: false });
+  });
+
   it("must be in the future; is audited when set, changed and cleared; ?expires_before= lists by it", async () => {
     await expectError(await create({ expires_at: inMs(-1_000) }), 400, "invalid_request");
     await expectError(await create({ expires_at: "tomorrow" }), 400, "invalid_request");
@@ -177,6 +193,14 @@ describe("allowed_ips", () => {
     for (let i = 0; i < 14; i++) statuses.push((await send(tokenRequest(client, `198.51.100.${i + 1}`))).status);
     expect(statuses.filter((status) => status === 429).length).toBeGreaterThan(0);
     expect((await send(tokenRequest(client, "203.0.113.5"))).status).toBe(200);
+  });
+
+  it("refuses an IPv4-mapped IPv6 range, naming its IPv4 form, and a zone id, naming it", async () => {
+    const mapped = await expectError(await create({ allowed_ips: ["::ffff:203.0.113.0/120"] }), 400, "invalid_request");
+    expect(mapped.error_description).toContain("203.0.113.0/24");
+    const zoned = await expectError(await create({ allowed_ips: ["fe80::1%eth0"] }), 400, "invalid_request");
+    expect(zoned.error_description).toContain("zone id");
+    expect(zoned.error_description).not.toContain("host bits");
   });
 
   it("refuses [], bad masks, host bits, non-dotted IPv4 and more than 32 ranges; PATCH null lifts the allowlist", async () => {
