@@ -1,6 +1,8 @@
 /**
- * Every number Keymint picks, with the reason for it, and the per-isolate view of the Worker's
- * vars. Nothing here reads storage.
+ * The numbers of Keymint's policy (lifetimes, TTLs, caps and budgets), each with the reason for
+ * it, and the per-isolate view of the Worker's vars. Nothing here reads storage. Store timeouts
+ * live with the stores (src/storage/guarded.ts); numbers that only shape how one module does its
+ * work (page and chunk sizes, in-memory bounds) stay next to that work.
  */
 
 /** Access tokens live exactly this long (the contract). */
@@ -41,6 +43,23 @@ export const DELETED_CREDENTIAL_KNOWN_SECONDS = 31 * 86_400;
  * src/services/credential-lookup.ts for what bounds those reads.
  */
 export const KV_PROPAGATION_SECONDS = 60;
+
+/**
+ * An account has at most this many credentials. Deactivating or deleting it rewrites each of
+ * their entries in one Worker invocation, which may make at most 1,000 KV calls: up to two
+ * entries per credential (an API key in a roll's grace has two) stays well inside that.
+ */
+export const MAX_CREDENTIALS_PER_ACCOUNT = 250;
+
+/**
+ * On a KV miss, D1 is read at most this often per isolate (a token bucket): a flood of
+ * well-formed unknown ids cannot load D1, while a burst of new credentials created elsewhere
+ * within KV's propagation delay is still answered. Past it, 503 and the client retries.
+ */
+export const MISS_READS_PER_SECOND = 50;
+
+/** An id D1 did not know is not asked about again by the same isolate for this long. */
+export const NEGATIVE_TTL_MS = 60_000;
 
 /**
  * A PATCH that moves `expires_at` leaves a marker that ends the credential's earlier tokens at

@@ -1,7 +1,8 @@
-import { StoreUnavailableError } from "./http/errors";
+import { StoreUnavailableError } from "./storage/guarded";
 import { isAbsoluteUri } from "./http/identifiers";
 import type { Grant } from "./services/audiences";
-import { type Deferrer, type InvalidCode, verifyBearer } from "./services/verification";
+import type { Deferrer } from "./services/deferrer";
+import { type InvalidCode, verifyBearer } from "./services/verification";
 
 /**
  * What the `Verifier` RPC entrypoint answers: the caller's identity, or why not, as data.

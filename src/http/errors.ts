@@ -46,15 +46,7 @@ export class ApiError extends Error {
   }
 }
 
-/** The bindings Keymint waits on. */
-export type Store = "d1" | "kv" | "rate_limiter" | "jti_store";
-
-/** Thrown by storage when D1 or KV fails: the route answers 503 instead of guessing. */
-export class StoreUnavailableError extends Error {
-  constructor(readonly store: Store, options?: { cause?: unknown }) {
-    super(`${store} unavailable`, options);
-  }
-}
+export { StoreUnavailableError } from "../storage/guarded";
 
 export function errorBody(code: ErrorCode, description: string) {
   return { error: code, error_description: description };

@@ -1,6 +1,7 @@
 import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ApiError, type ErrorCode, StoreUnavailableError, errorResponse } from "./errors";
+import { StoreUnavailableError } from "../storage/guarded";
+import { ApiError, type ErrorCode, errorResponse } from "./errors";
 import { limitBody, requestContext } from "./middleware";
 import type { AppEnv } from "./types";
 

@@ -1,3 +1,5 @@
+import { base64Decode } from "./crypto";
+
 /**
  * ECDSA signatures as X.509/ASN.1 writes them (DER: SEQUENCE { INTEGER r, INTEGER s }, what
  * OpenSSL, Node's crypto.sign and GitHub produce) turned into what WebCrypto verifies (IEEE P1363:
@@ -39,21 +41,13 @@ export function derToP1363(der: Uint8Array): Uint8Array<ArrayBuffer> | null {
   return out;
 }
 
-/** Standard base64 (with or without padding) → bytes; null for anything else. */
-export function base64Decode(text: string): Uint8Array<ArrayBuffer> | null {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.replace(/=+$/, "").length % 4 === 1) return null;
-  try {
-    const binary = atob(text);
-    const bytes = new Uint8Array(binary.length);
-    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-    return bytes;
-  } catch {
-    return null;
-  }
-}
-
 /** A PEM block ("-----BEGIN PUBLIC KEY-----" …) → its DER bytes; null if it is not one. */
 export function pemToDer(pem: string, label = "PUBLIC KEY"): Uint8Array<ArrayBuffer> | null {
   const match = new RegExp(`^\\s*-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----\\s*$`).exec(pem);
-  return match ? base64Decode(match[1]!.replace(/\s+/g, "")) : null;
+  if (!match) return null;
+  try {
+    return base64Decode(match[1]!);
+  } catch {
+    return null;
+  }
 }

@@ -138,9 +138,3 @@ export async function deleteAccount(env: Env, who: AuditContext, id: string): Pr
   await revocation.assertAccountDeleted(env.REVOCATIONS, id);
   await edgeEntries.publishAccount(env, id, rows);
 }
-
-/** Account names by id, for display. At most 100 distinct ids (a page). */
-export async function accountNames(env: Env, ids: string[]): Promise<Map<string, string>> {
-  const rows = await accounts.getAccountNames(env.DB, [...new Set(ids)].slice(0, 100));
-  return new Map(rows.map((row) => [row.id, row.name]));
-}

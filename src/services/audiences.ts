@@ -2,7 +2,7 @@ import { settings } from "../config";
 import { grantScopes } from "../storage/apis";
 import type { ApiEntry, LiveEntry } from "../storage/edge-entries";
 import { healCredential } from "./credential-lookup";
-import type { Deferrer } from "./verification";
+import type { Deferrer } from "./deferrer";
 
 /**
  * Which API a token is for, and what the credential may ask of it (RFC 8707). The default API
@@ -20,13 +20,13 @@ export interface Grant {
 /** The audience and the most a token for it may carry, or null: not an API this credential may use. */
 export type Target = { aud: string; scopes: string[] } | null;
 
-/** Whether `resource` names the default API (none named, or its identifier). */
-export function isDefaultAudience(env: Env, resource: string | undefined): boolean {
-  return resource === undefined || resource === settings(env).audience;
+/** Whether an identifier (a `resource`, `audience` or `aud`) names the default API; none named does too. */
+export function namesDefaultApi(env: Env, identifier: string | undefined): boolean {
+  return identifier === undefined || identifier === settings(env).audience;
 }
 
 /** The credential's grants, the default API's first, as test-auth and the admin API show them. */
-export function grantsOf(env: Env, entry: LiveEntry): Grant[] {
+export function grantsShown(env: Env, entry: LiveEntry): Grant[] {
   return [{ api: settings(env).audience, scopes: entry.scopes }, ...(entry.grants ?? []).map((grant) => ({ api: grant.identifier, scopes: grant.scopes }))];
 }
 
@@ -36,7 +36,7 @@ export function grantsOf(env: Env, entry: LiveEntry): Grant[] {
  * from D1 (a miss, bounded by how often APIs change) and the entry is published in the background.
  */
 export async function targetFor(env: Env, ctx: Deferrer | undefined, entry: LiveEntry, resource: string | undefined, api: ApiEntry | null): Promise<Target> {
-  if (isDefaultAudience(env, resource)) return { aud: settings(env).audience, scopes: entry.scopes };
+  if (namesDefaultApi(env, resource)) return { aud: settings(env).audience, scopes: entry.scopes };
   if (!api) return null;
   const grant = entry.grants?.find((candidate) => candidate.api_id === api.id);
   let scopes = grant?.scopes;

@@ -1,9 +1,9 @@
-import { KV_PROPAGATION_SECONDS } from "../config";
-import { StoreUnavailableError } from "../http/errors";
-import { grantsOf } from "../storage/apis";
+import { KV_PROPAGATION_SECONDS, MISS_READS_PER_SECOND, NEGATIVE_TTL_MS } from "../config";
+import { StoreUnavailableError } from "../storage/guarded";
+import { grantRowsOf } from "../storage/apis";
 import { findByClientId, findBySecretHash, getCredential } from "../storage/credentials";
 import { type ApiEntry, type CredentialEntry, type LookupKey, readEntry, readEntryAndApi } from "../storage/edge-entries";
-import type { Deferrer } from "./verification";
+import type { Deferrer } from "./deferrer";
 import { edgeEntries, entryOf } from "./edge-entries";
 
 /**
@@ -25,11 +25,9 @@ import { edgeEntries, entryOf } from "./edge-entries";
 
 /** Unknown ids this isolate asked D1 about, and until when (ms) it will not ask again. */
 const unknown = new Map<string, number>();
-const NEGATIVE_TTL_MS = 60_000;
 const MAX_UNKNOWN = 10_000;
 
 /** A token bucket per isolate for reads of D1 on a miss. */
-export const MISS_READS_PER_SECOND = 50;
 let bucket = { tokens: MISS_READS_PER_SECOND, at: Date.now() };
 
 function takeMissRead(): boolean {
@@ -77,7 +75,7 @@ async function onMiss(env: Env, key: LookupKey, options: LookupOptions): Promise
     return null;
   }
   unknown.delete(id);
-  const grants = await grantsOf(env.DB, [row.id]);
+  const grants = await grantRowsOf(env.DB, [row.id]);
   if (Date.now() - Date.parse(row.updated_at) >= KV_PROPAGATION_SECONDS * 1000) healCredential(env, options.ctx, row.id);
   return entryOf({ ...row, grants });
 }

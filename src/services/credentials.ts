@@ -1,3 +1,4 @@
+import { MAX_CREDENTIALS_PER_ACCOUNT } from "../config";
 import { ApiError } from "../http/errors";
 import { sha256Hex } from "../lib/crypto";
 import { getAccount } from "../storage/accounts";
@@ -11,8 +12,8 @@ import { newId, nowIso } from "./ids";
 import * as apiStore from "../storage/apis";
 import type { GrantRow } from "../storage/apis";
 import { apisByIdentifier } from "./apis";
-import { type Grant, isDefaultAudience } from "./audiences";
-import { MAX_CREDENTIALS_PER_ACCOUNT, deletedEntry, edgeEntries } from "./edge-entries";
+import { type Grant, namesDefaultApi } from "./audiences";
+import { deletedEntry, edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
 import { jwksProblem, publicKeys, unusableKeyProblem } from "../lib/client-jwks";
 import { generateSecret, hintOf } from "./secrets";
@@ -78,7 +79,7 @@ export function toCredential(row: CredentialRow, now = Date.now(), grants: Grant
 
 /** Credentials as admins see them, grants included (one D1 read for up to 100 rows). */
 async function presented(env: Env, rows: CredentialRow[]): Promise<Credential[]> {
-  const grants = await apiStore.grantsOf(env.DB, rows.map((row) => row.id));
+  const grants = await apiStore.grantRowsOf(env.DB, rows.map((row) => row.id));
   const now = Date.now();
   return rows.map((row) => toCredential(row, now, grants));
 }
@@ -97,7 +98,7 @@ async function resolveGrants(env: Env, grants: GrantInput[]): Promise<{ api_id: 
   if (grants.length === 0) return [];
   const known = await apisByIdentifier(env, grants.map((grant) => grant.api));
   return grants.map((grant, i) => {
-    if (isDefaultAudience(env, grant.api)) {
+    if (namesDefaultApi(env, grant.api)) {
       throw new ApiError("invalid_request", `grants[${i}] names the default API; its grant is the credential's scopes.`);
     }
     const api = known.get(grant.api);

@@ -1,4 +1,4 @@
-import { DELETED_CREDENTIAL_KNOWN_SECONDS, KV_MIN_TTL_SECONDS } from "../config";
+import { DELETED_CREDENTIAL_KNOWN_SECONDS, KV_MIN_TTL_SECONDS, MAX_CREDENTIALS_PER_ACCOUNT } from "../config";
 import {
   type CredentialRow,
   type CredentialWithAccount,
@@ -20,8 +20,8 @@ import {
   writeBackfillState,
   writeEntry,
 } from "../storage/edge-entries";
-import { type GrantRow, grantsOf, grantsOfAccount } from "../storage/apis";
-import { writeOnceMore } from "../storage/kv";
+import { type GrantRow, grantRowsOf, grantsOfAccount } from "../storage/apis";
+import { writeOnceMore } from "../storage/guarded";
 
 /**
  * Keeps the edge read model (src/storage/edge-entries.ts) in step with D1. The rules, and why no
@@ -35,13 +35,6 @@ import { writeOnceMore } from "../storage/kv";
  *      state is written. Every change does this after its own commit, so the last write to an
  *      entry is always made from a read taken after the last commit.
  */
-
-/**
- * An account has at most this many credentials. Deactivating or deleting it rewrites each of
- * their entries in one Worker invocation, which may make at most 1,000 KV calls: up to two
- * entries per credential (an API key in a roll's grace has two) stays well inside that.
- */
-export const MAX_CREDENTIALS_PER_ACCOUNT = 250;
 
 /** A row with its grants, as publishers read it from D1. */
 export type RowWithGrants = CredentialWithAccount & { grants?: GrantRow[] };
@@ -74,7 +67,7 @@ export function entryOf(row: RowWithGrants): LiveEntry {
 
 /** Attaches each row's grants (one D1 read for up to 100 rows). */
 async function withGrants(db: D1Database, rows: CredentialWithAccount[], grants?: GrantRow[]): Promise<RowWithGrants[]> {
-  const all = grants ?? (await grantsOf(db, rows.map((row) => row.id)));
+  const all = grants ?? (await grantRowsOf(db, rows.map((row) => row.id)));
   return rows.map((row) => ({ ...row, grants: all.filter((grant) => grant.credential_id === row.id) }));
 }
 

@@ -1,5 +1,5 @@
 import { ApiError } from "../http/errors";
-import { guarded } from "../storage/d1";
+import { STORE_TIMEOUT_MS, guarded } from "../storage/guarded";
 
 /**
  * Rate limits, on the Workers Rate Limiting binding (wrangler.toml `[[ratelimits]]`).
@@ -16,7 +16,7 @@ import { guarded } from "../storage/d1";
  * client_id can lock a client out. Malformed values are refused by their checksum before any
  * storage read; what unknown well-formed values cost is in docs/security.md.
  *
- * If the binding itself fails or does not answer within LIMITER_TIMEOUT_MS, requests go through
+ * If the binding itself fails or does not answer within STORE_TIMEOUT_MS.rate_limiter, requests go through
  * (rate limiting is a cost control, never an authentication decision) and the failure is logged.
  */
 
@@ -30,13 +30,6 @@ export const LIMITER_PERIOD_SECONDS = {
 
 export type Limiter = keyof typeof LIMITER_PERIOD_SECONDS;
 export type LimitKey = readonly [Limiter, string];
-
-/**
- * The binding counts in the local location and normally answers in a millisecond or two; one
- * that has not answered in this long counts as failed (the request goes through), so a stuck
- * limiter cannot hold every authentication failure, sign-in and admin write open.
- */
-export const LIMITER_TIMEOUT_MS = 1_000;
 
 /** Refused keys in this isolate → when (ms) they may try again. Bounded so it cannot grow without end. */
 const blocked = new Map<string, number>();
@@ -81,7 +74,7 @@ export async function hit(env: Env, keys: readonly (LimitKey | null)[]): Promise
   const outcomes = await Promise.all(
     present.map(async ([limiter, key]) => {
       try {
-        return (await guarded("rate_limiter", () => env[limiter].limit({ key }), LIMITER_TIMEOUT_MS)).success;
+        return (await guarded("rate_limiter", () => env[limiter].limit({ key }))).success;
       } catch {
         console.error(JSON.stringify({ event: "rate_limiter_unavailable", limiter }));
         return true;

@@ -1,6 +1,6 @@
 import { DELETION_MARKER_TTL_SECONDS, EXPIRY_MARKER_TTL_SECONDS, KV_PROPAGATION_SECONDS, TOKEN_REVOCATION_TTL_SECONDS } from "../config";
 import { apiEntryKey } from "../storage/edge-entries";
-import { writeOnceMore } from "../storage/kv";
+import { writeOnceMore } from "../storage/guarded";
 import { type Marker, deleteMarker, markerKey, readMarkers, writeMarker } from "../storage/revocation-markers";
 
 /**

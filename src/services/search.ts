@@ -2,12 +2,12 @@ import type { Account } from "./accounts";
 import { type Credential, toCredential } from "./credentials";
 import type { AuditEvent } from "./audit";
 import { listAuditEvents } from "../storage/audit-events";
+import { countCredentialsOfAccount } from "../storage/credentials";
 import { type Position, encodeCursor } from "../storage/pagination";
 import {
   type AccountSearch,
   type CredentialSearch,
   type Direction,
-  countCredentialsOfAccount,
   getAccountSummaries,
   searchAccounts,
   searchCredentials,

@@ -1,5 +1,6 @@
 import { ApiError } from "../http/errors";
-import { base64Decode, derToP1363, pemToDer } from "../lib/ecdsa-der";
+import { base64Decode } from "../lib/crypto";
+import { derToP1363, pemToDer } from "../lib/ecdsa-der";
 import { sha256Hex } from "../lib/crypto";
 import { type AuditContext, insertAuditEvent, IF_CHANGED } from "../storage/audit-events";
 import { type CredentialByDigest, findByDigests, flagLeaked } from "../storage/credentials";
@@ -126,8 +127,13 @@ const unsigned = () => new ApiError("unauthorized", "The report must be signed b
  */
 export async function verifyReportSignature(env: Env, keyId: string | undefined, signature: string | undefined, body: Uint8Array<ArrayBuffer>): Promise<void> {
   if (!keyId || !signature || keyId.length > MAX_SIGNATURE_HEADER_LENGTH || signature.length > MAX_SIGNATURE_HEADER_LENGTH) throw unsigned();
-  const der = base64Decode(signature.trim());
-  const raw = der && derToP1363(der);
+  let der: Uint8Array<ArrayBuffer>;
+  try {
+    der = base64Decode(signature.trim());
+  } catch {
+    throw unsigned();
+  }
+  const raw = derToP1363(der);
   if (!raw) throw unsigned();
   const pem = await githubKey(env, keyId);
   const spki = pem === null ? null : pemToDer(pem);

@@ -1,6 +1,6 @@
 import { type UsageRow, usageStatements } from "../storage/usage";
 import { commit } from "../storage/d1";
-import type { Deferrer } from "./verification";
+import type { Deferrer } from "./deferrer";
 
 /**
  * Usage without a D1 write per request: each isolate counts in memory and, USAGE_FLUSH_SECONDS

@@ -4,9 +4,10 @@ import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { verifyEs256Jwt } from "../lib/es256-jwt";
 import { graceRunning } from "../storage/credentials";
 import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
-import { type Grant, type Target, grantsOf, isDefaultAudience, targetFor } from "./audiences";
+import { type Grant, type Target, grantsShown, namesDefaultApi, targetFor } from "./audiences";
 import { assertionIssuer, verifyAssertion } from "./client-assertions";
 import { findCredential } from "./credential-lookup";
+import type { Deferrer } from "./deferrer";
 import { type ProofResult, verifyProof } from "./dpop";
 import { isTokenRevoked } from "./revocation";
 import { isWellFormed } from "./secrets";
@@ -18,11 +19,6 @@ import { type FailureReason, recordUsage } from "./usage";
  * Every answer is data, never an exception, except StoreUnavailableError when D1 or KV cannot
  * be asked (the route then fails closed with 503).
  */
-
-/** Where deferred work goes: the request's ExecutionContext (ctx.waitUntil). */
-export interface Deferrer {
-  waitUntil(promise: Promise<unknown>): void;
-}
 
 /** Who is calling, once a secret or token checks out. */
 export interface Identity {
@@ -105,7 +101,7 @@ async function verifySecret(
   type: LiveEntry["type"],
   proves: (entry: LiveEntry) => SecretMatch | Promise<SecretMatch>,
 ): Promise<Verified<Identity & { client_id: string | null; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
-  const apiDigest = isDefaultAudience(env, check.resource) ? undefined : await sha256Hex(check.resource!);
+  const apiDigest = namesDefaultApi(env, check.resource) ? undefined : await sha256Hex(check.resource!);
   const { entry, api } = await findCredential(env, key, { ctx: check.ctx, apiDigest });
   if (!entry || entry.type !== type) return invalid("unknown");
   const failedCredential = key.by === "client_id" ? key.clientId : entry.id;
@@ -133,7 +129,7 @@ async function verifySecret(
       scopes: entry.scopes,
       client_id: entry.client_id,
       aud: target?.aud ?? null,
-      grants: grantsOf(env, entry),
+      grants: grantsShown(env, entry),
       target,
       expires_at: entry.expires_at ?? null,
       dpop_bound: entry.dpop_bound === true,
@@ -261,7 +257,7 @@ export async function verifyAccessToken(env: Env, token: string, audience?: stri
     scope: payload.scope,
     ...(isBinding(payload.cnf) ? { cnf: { jkt: payload.cnf.jkt } } : {}),
   };
-  const apiDigest = claims.aud === settings(env).audience ? null : await sha256Hex(claims.aud);
+  const apiDigest = namesDefaultApi(env, claims.aud) ? null : await sha256Hex(claims.aud);
   if (await isTokenRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, jti: claims.jti, iat: claims.iat, apiDigest })) {
     return invalid("revoked", claims.cid);
   }

@@ -49,10 +49,3 @@ export function setAccountStatus(
 export function deleteAccount(db: D1Database, id: string): D1PreparedStatement {
   return db.prepare("DELETE FROM accounts WHERE id = ?").bind(id);
 }
-
-/** Names of the given accounts (the console shows names, not ids). */
-export function getAccountNames(db: D1Database, ids: string[]): Promise<{ id: string; name: string }[]> {
-  if (ids.length === 0) return Promise.resolve([]);
-  const placeholders = ids.map(() => "?").join(", ");
-  return all<{ id: string; name: string }>(db.prepare(`SELECT id, name FROM accounts WHERE id IN (${placeholders})`).bind(...ids));
-}

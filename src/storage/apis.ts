@@ -69,7 +69,7 @@ export interface GrantRow {
 const GRANTS = "SELECT g.credential_id, g.api_id, a.identifier, g.scopes, a.updated_at AS api_updated_at FROM grants g JOIN apis a ON a.id = g.api_id";
 
 /** The grants of these credentials (at most 100 ids). */
-export function grantsOf(db: D1Database, credentialIds: string[]): Promise<GrantRow[]> {
+export function grantRowsOf(db: D1Database, credentialIds: string[]): Promise<GrantRow[]> {
   if (credentialIds.length === 0) return Promise.resolve([]);
   return all<GrantRow>(db.prepare(`${GRANTS} WHERE g.credential_id IN (${credentialIds.map(() => "?").join(", ")}) ORDER BY a.identifier`).bind(...credentialIds));
 }

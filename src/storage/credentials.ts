@@ -1,4 +1,5 @@
-import { all, first, guarded } from "./d1";
+import { all, first } from "./d1";
+import { guarded } from "./guarded";
 import type { Position } from "./pagination";
 import type { AccountStatus } from "./accounts";
 
@@ -160,7 +161,7 @@ export function listCredentialsOfAccount(db: D1Database, accountId: string, limi
   return all<CredentialWithAccount>(db.prepare(`${JOINED} WHERE c.account_id = ? ORDER BY c.id LIMIT ?`).bind(accountId, limit));
 }
 
-/** How many credentials an account has (the per-account cap). */
+/** How many credentials an account has (the per-account cap; an account's delete page says how many go with it). */
 export async function countCredentialsOfAccount(db: D1Database, accountId: string): Promise<number> {
   const row = await first<{ n: number }>(db.prepare("SELECT count(*) AS n FROM credentials WHERE account_id = ?").bind(accountId));
   return row?.n ?? 0;

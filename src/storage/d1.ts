@@ -1,29 +1,6 @@
-import { type Store, StoreUnavailableError } from "../http/errors";
+import { guarded } from "./guarded";
 
-/**
- * The one place D1 is called. Any failure (an exception, or no answer within the timeout)
- * becomes StoreUnavailableError, which routes answer with 503: a route never guesses.
- */
-
-/** A D1 call that has not answered in this long is treated as failed (fail closed). */
-export const D1_TIMEOUT_MS = 5_000;
-
-export async function guarded<T>(store: Store, work: () => Promise<T>, timeoutMs = D1_TIMEOUT_MS): Promise<T> {
-  let cancelTimer = () => {};
-  try {
-    return await Promise.race([
-      work(),
-      new Promise<never>((_, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${store} timed out`)), timeoutMs);
-        cancelTimer = () => clearTimeout(timer);
-      }),
-    ]);
-  } catch (cause) {
-    throw new StoreUnavailableError(store, { cause });
-  } finally {
-    cancelTimer();
-  }
-}
+/** D1 statements, run through `guarded` (./guarded.ts): a failure is StoreUnavailableError. */
 
 export function first<T>(statement: D1PreparedStatement): Promise<T | null> {
   return guarded("d1", () => statement.first<T>());

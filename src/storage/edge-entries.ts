@@ -1,6 +1,5 @@
 import type { CredentialType } from "./credentials";
-import { guarded } from "./d1";
-import { KV_TIMEOUT_MS } from "./revocation-markers";
+import { guarded } from "./guarded";
 
 /**
  * The edge read model: one KV value per lookup key, holding everything the token and API-key
@@ -10,8 +9,11 @@ import { KV_TIMEOUT_MS } from "./revocation-markers";
  *   credential:digest:<sha-256 hex>    an API key, found by the digest of the key it presents
  *                                      (during a roll's grace, also under the previous digest)
  *
- * Written only by admin changes (src/services/edge-entries.ts), after the D1 commit, from a D1
- * read. The KV namespace is the one that holds the revocation markers (binding REVOCATIONS).
+ * Written by src/services/edge-entries.ts in two ways: restricted (what a change takes away:
+ * deletion, deactivation, fewer scopes, an earlier expiry) before the D1 commit, so a change that
+ * fails half-way fails closed; and published from a D1 read after the commit (also by the
+ * backfill, and on a miss that finds a row older than KV's propagation delay). The KV namespace
+ * is the one that holds the revocation markers (binding REVOCATIONS).
  */
 
 export type LookupKey = { by: "client_id"; clientId: string } | { by: "digest"; digest: string };
@@ -85,22 +87,22 @@ export const isDeleted = (entry: CredentialEntry): entry is DeletedEntry => "del
 
 /** One KV read. */
 export async function readEntry(kv: KVNamespace, key: LookupKey): Promise<CredentialEntry | null> {
-  return guarded("kv", () => kv.get<CredentialEntry>(entryKey(key), "json"), KV_TIMEOUT_MS);
+  return guarded("kv", () => kv.get<CredentialEntry>(entryKey(key), "json"));
 }
 
 /** The credential's entry and an API's, in one bulk KV read. */
 export async function readEntryAndApi(kv: KVNamespace, key: LookupKey, apiDigest: string): Promise<[CredentialEntry | null, ApiEntry | null]> {
   const names = [entryKey(key), apiEntryKey(apiDigest)];
-  const found = await guarded("kv", () => kv.get<CredentialEntry | ApiEntry>(names, "json"), KV_TIMEOUT_MS);
+  const found = await guarded("kv", () => kv.get<CredentialEntry | ApiEntry>(names, "json"));
   return [(found.get(names[0]!) as CredentialEntry | null) ?? null, (found.get(names[1]!) as ApiEntry | null) ?? null];
 }
 
 export async function writeApiEntry(kv: KVNamespace, apiDigest: string, entry: ApiEntry): Promise<void> {
-  await guarded("kv", () => kv.put(apiEntryKey(apiDigest), JSON.stringify(entry)), KV_TIMEOUT_MS);
+  await guarded("kv", () => kv.put(apiEntryKey(apiDigest), JSON.stringify(entry)));
 }
 
 export async function deleteApiEntry(kv: KVNamespace, apiDigest: string): Promise<void> {
-  await guarded("kv", () => kv.delete(apiEntryKey(apiDigest)), KV_TIMEOUT_MS);
+  await guarded("kv", () => kv.delete(apiEntryKey(apiDigest)));
 }
 
 /** Several entries, in bulk reads of up to 100 keys (one KV operation each). */
@@ -109,7 +111,7 @@ export async function readEntries(kv: KVNamespace, keys: LookupKey[]): Promise<(
   const found = new Map<string, CredentialEntry | null>();
   for (let i = 0; i < names.length; i += 100) {
     const chunk = names.slice(i, i + 100);
-    const page = await guarded("kv", () => kv.get<CredentialEntry>(chunk, "json"), KV_TIMEOUT_MS);
+    const page = await guarded("kv", () => kv.get<CredentialEntry>(chunk, "json"));
     for (const [name, value] of page) found.set(name, value);
   }
   return names.map((name) => found.get(name) ?? null);
@@ -120,12 +122,11 @@ export async function writeEntry(kv: KVNamespace, key: LookupKey, entry: Credent
   await guarded(
     "kv",
     () => kv.put(entryKey(key), JSON.stringify(entry), ttlSeconds === null ? {} : { expirationTtl: ttlSeconds }),
-    KV_TIMEOUT_MS,
   );
 }
 
 export async function deleteEntry(kv: KVNamespace, key: LookupKey): Promise<void> {
-  await guarded("kv", () => kv.delete(entryKey(key)), KV_TIMEOUT_MS);
+  await guarded("kv", () => kv.delete(entryKey(key)));
 }
 
 /** Progress of the one-time backfill of entries for credentials made before the read model. */
@@ -137,9 +138,9 @@ export interface BackfillState {
 }
 
 export async function readBackfillState(kv: KVNamespace): Promise<BackfillState> {
-  return (await guarded("kv", () => kv.get<BackfillState>(BACKFILL_KEY, "json"), KV_TIMEOUT_MS)) ?? { after: null, done: false };
+  return (await guarded("kv", () => kv.get<BackfillState>(BACKFILL_KEY, "json"))) ?? { after: null, done: false };
 }
 
 export async function writeBackfillState(kv: KVNamespace, state: BackfillState): Promise<void> {
-  await guarded("kv", () => kv.put(BACKFILL_KEY, JSON.stringify(state)), KV_TIMEOUT_MS);
+  await guarded("kv", () => kv.put(BACKFILL_KEY, JSON.stringify(state)));
 }

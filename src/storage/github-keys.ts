@@ -1,5 +1,4 @@
-import { guarded } from "./d1";
-import { KV_TIMEOUT_MS } from "./revocation-markers";
+import { guarded } from "./guarded";
 
 /**
  * GitHub's secret-scanning public keys, cached in KV (binding REVOCATIONS) under one key:
@@ -24,9 +23,9 @@ export interface GithubKeyCache {
 }
 
 export function readGithubKeys(kv: KVNamespace): Promise<GithubKeyCache | null> {
-  return guarded("kv", () => kv.get<GithubKeyCache>(GITHUB_KEYS_KEY, "json"), KV_TIMEOUT_MS);
+  return guarded("kv", () => kv.get<GithubKeyCache>(GITHUB_KEYS_KEY, "json"));
 }
 
 export async function writeGithubKeys(kv: KVNamespace, cache: GithubKeyCache): Promise<void> {
-  await guarded("kv", () => kv.put(GITHUB_KEYS_KEY, JSON.stringify(cache)), KV_TIMEOUT_MS);
+  await guarded("kv", () => kv.put(GITHUB_KEYS_KEY, JSON.stringify(cache)));
 }

@@ -1,4 +1,4 @@
-import { guarded } from "./d1";
+import { guarded } from "./guarded";
 
 /**
  * Revocation markers in KV (binding REVOCATIONS). One key per revoked thing:
@@ -32,12 +32,9 @@ export function markerKey(subject: MarkerSubject, id: string): string {
 }
 
 
-/** KV answers in this long or the request fails closed. */
-export const KV_TIMEOUT_MS = 3_000;
-
 /** Reads several markers in one KV operation (bulk get, at most 100 keys). */
 export async function readMarkers<T = Marker>(kv: KVNamespace, keys: string[]): Promise<(T | null)[]> {
-  const found = await guarded("kv", () => kv.get<T>(keys, "json"), KV_TIMEOUT_MS);
+  const found = await guarded("kv", () => kv.get<T>(keys, "json"));
   return keys.map((key) => found.get(key) ?? null);
 }
 
@@ -46,11 +43,10 @@ export async function writeMarker(kv: KVNamespace, key: string, marker: Marker, 
   await guarded(
     "kv",
     () => kv.put(key, JSON.stringify(marker), ttlSeconds === null ? {} : { expirationTtl: ttlSeconds }),
-    KV_TIMEOUT_MS,
   );
 }
 
 /** Removes a marker (a stray one that D1 does not back, e.g. after a failed deactivation). */
 export async function deleteMarker(kv: KVNamespace, key: string): Promise<void> {
-  await guarded("kv", () => kv.delete(key), KV_TIMEOUT_MS);
+  await guarded("kv", () => kv.delete(key));
 }

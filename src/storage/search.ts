@@ -1,4 +1,4 @@
-import { all, first } from "./d1";
+import { all } from "./d1";
 import type { AccountRow, AccountStatus, AccountType } from "./accounts";
 import type { CredentialRow, CredentialType } from "./credentials";
 import type { Position } from "./pagination";
@@ -108,12 +108,6 @@ export async function searchAccounts(
     db.prepare(`SELECT * FROM accounts ${where} ${page.orderBy} LIMIT ?`).bind(...values, ...page.values, limit),
   );
   return direction === "older" ? rows : rows.reverse();
-}
-
-/** How many credentials an account has (its delete page says how many go with it). */
-export async function countCredentialsOfAccount(db: D1Database, accountId: string): Promise<number> {
-  const row = await first<{ n: number }>(db.prepare("SELECT count(*) AS n FROM credentials WHERE account_id = ?").bind(accountId));
-  return row?.n ?? 0;
 }
 
 /** Name and status of the given accounts (a page's worth), for lists that show whose a credential is. */

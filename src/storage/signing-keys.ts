@@ -1,5 +1,5 @@
-import { all, commit, guarded } from "./d1";
-import { KV_TIMEOUT_MS } from "./revocation-markers";
+import { all, commit } from "./d1";
+import { guarded } from "./guarded";
 
 export interface SigningKeyRow {
   kid: string;
@@ -49,9 +49,9 @@ export async function deleteSigningKeys(db: D1Database, kids: string[]): Promise
 const EDGE_KEY = "signing-keys";
 
 export function readEdgeSigningKeys(kv: KVNamespace): Promise<SigningKeyRow[] | null> {
-  return guarded("kv", () => kv.get<SigningKeyRow[]>(EDGE_KEY, "json"), KV_TIMEOUT_MS);
+  return guarded("kv", () => kv.get<SigningKeyRow[]>(EDGE_KEY, "json"));
 }
 
 export async function writeEdgeSigningKeys(kv: KVNamespace, rows: SigningKeyRow[]): Promise<void> {
-  await guarded("kv", () => kv.put(EDGE_KEY, JSON.stringify(rows)), KV_TIMEOUT_MS);
+  await guarded("kv", () => kv.put(EDGE_KEY, JSON.stringify(rows)));
 }

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { MAX_CREDENTIALS_PER_ACCOUNT } from "../../src/services/edge-entries";
+import { MAX_CREDENTIALS_PER_ACCOUNT } from "../../src/config";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   auditEventsFor,

@@ -3,16 +3,14 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
 import { resetSigningKeyCache } from "../../src/services/signing-keys";
-import { LIMITER_TIMEOUT_MS } from "../../src/services/rate-limits";
-import { D1_TIMEOUT_MS } from "../../src/storage/d1";
-import { KV_TIMEOUT_MS } from "../../src/storage/revocation-markers";
+import { STORE_TIMEOUT_MS } from "../../src/storage/guarded";
 import { postForm, sessionSetCookie, signIn } from "../support/console";
 import { ADMIN_TOKEN, altered, BASE, call, createAccount, createCredential, json, snapshot } from "../support/http";
 import { basic, revoke, testAuth, tokenFor, tokenRequest } from "../support/oauth";
 
 /**
  * Fault injection, through worker.fetch with wrapped bindings: the D1 binding (DB) and the KV
- * binding (REVOCATIONS) throw on every call, hang forever (the D1_TIMEOUT_MS / KV_TIMEOUT_MS
+ * binding (REVOCATIONS) throw on every call, hang forever (the STORE_TIMEOUT_MS
  * guards must answer), or fail part of the way (the D1 batch fails while reads work; the batch
  * commits and its answer is lost; KV writes fail while reads work). Every route must fail
  * closed: 503 temporarily_unavailable with Retry-After, in the contract's exact shape, with
@@ -536,11 +534,11 @@ describe("stores that hang (no answer at all)", () => {
       const f = await fixture();
       const before = await stored();
       const cases: [string, () => Request, Faults, number][] = [
-        ["POST /oauth/token (KV hangs)", () => formRequest("/oauth/token", { grant_type: "client_credentials" }, { authorization: basic(f.client.client_id, f.client.client_secret) }), { kv: "hang" }, KV_TIMEOUT_MS],
-        ["GET /v1/test-auth API key (KV hangs)", () => request("/v1/test-auth", { token: f.key.api_key }), { kv: "hang" }, KV_TIMEOUT_MS],
-        ["GET /healthz (both hang)", () => request("/healthz", { token: null }), { d1: "hang", kv: "hang" }, Math.min(D1_TIMEOUT_MS, KV_TIMEOUT_MS)],
-        ["DELETE /admin/v1/credentials/{id} (KV hangs)", () => request(`/admin/v1/credentials/${f.holder.id}`, { method: "DELETE" }), { kv: "hang" }, KV_TIMEOUT_MS],
-        ["GET /admin/v1/accounts (D1 hangs)", () => request("/admin/v1/accounts"), { d1: "hang" }, D1_TIMEOUT_MS],
+        ["POST /oauth/token (KV hangs)", () => formRequest("/oauth/token", { grant_type: "client_credentials" }, { authorization: basic(f.client.client_id, f.client.client_secret) }), { kv: "hang" }, STORE_TIMEOUT_MS.kv],
+        ["GET /v1/test-auth API key (KV hangs)", () => request("/v1/test-auth", { token: f.key.api_key }), { kv: "hang" }, STORE_TIMEOUT_MS.kv],
+        ["GET /healthz (both hang)", () => request("/healthz", { token: null }), { d1: "hang", kv: "hang" }, Math.min(STORE_TIMEOUT_MS.d1, STORE_TIMEOUT_MS.kv)],
+        ["DELETE /admin/v1/credentials/{id} (KV hangs)", () => request(`/admin/v1/credentials/${f.holder.id}`, { method: "DELETE" }), { kv: "hang" }, STORE_TIMEOUT_MS.kv],
+        ["GET /admin/v1/accounts (D1 hangs)", () => request("/admin/v1/accounts"), { d1: "hang" }, STORE_TIMEOUT_MS.d1],
       ];
       // In parallel, so the whole test takes one timeout rather than five.
       await Promise.all(
@@ -612,8 +610,8 @@ describe("the rate limiter failing (a cost control, never an authentication deci
     async () => {
       const elapsed = await expectDecidedByTheStores("hang");
       // The requests that reach the limiter run in parallel, each waiting for one timeout.
-      expect(elapsed).toBeGreaterThanOrEqual(LIMITER_TIMEOUT_MS - 250);
-      expect(elapsed).toBeLessThan(LIMITER_TIMEOUT_MS + 5_000);
+      expect(elapsed).toBeGreaterThanOrEqual(STORE_TIMEOUT_MS.rate_limiter - 250);
+      expect(elapsed).toBeLessThan(STORE_TIMEOUT_MS.rate_limiter + 5_000);
     },
     30_000,
   );

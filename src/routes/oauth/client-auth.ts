@@ -8,8 +8,9 @@ import { CLIENT_ASSERTION_TYPE } from "../../services/client-assertions";
 import { verifyClient, verifyClientAssertion } from "../../services/verification";
 
 /**
- * Client authentication at the OAuth endpoints (RFC 6749 §2.3.1): client_secret_basic or
- * client_secret_post, the §5.2 invalid_client answers, and the failure rate limits.
+ * Client authentication at the OAuth endpoints: client_secret_basic or client_secret_post
+ * (RFC 6749 §2.3.1), or private_key_jwt (RFC 7523 §2.2), the §5.2 invalid_client answers, and
+ * the failure rate limits.
  */
 export type ClientAuthentication =
   | { method: "client_secret_basic" | "client_secret_post"; clientId: string; clientSecret: string }
@@ -23,7 +24,7 @@ export type ClientAuthentication =
 export const CLIENT_SECRET_POST_FIELDS = {
   client_id: { type: "string", description: "client_secret_post only (or naming the Basic client again)", example: "kmc_0Jx3Yb8QeR5tUw2ZaLm9Hk3FyP1c" },
   client_secret: { type: "string", description: "client_secret_post only; not together with an Authorization header" },
-  client_assertion_type: { type: "string", const: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", description: "private_key_jwt (RFC 7523)" },
+  client_assertion_type: { type: "string", const: CLIENT_ASSERTION_TYPE, description: "private_key_jwt (RFC 7523)" },
   client_assertion: { type: "string", description: "private_key_jwt: a JWT signed by a key of the client's jwks" },
 } as const;
 
@@ -43,8 +44,9 @@ function formDecode(value: string): string {
 }
 
 /**
- * How the client authenticates: client_secret_basic or client_secret_post, never both at once
- * (RFC 6749 §2.3). Throws the §5.2 error when neither or both are there or Basic is malformed.
+ * How the client authenticates: a client assertion (private_key_jwt), client_secret_basic or
+ * client_secret_post, one method at a time (RFC 6749 §2.3). Throws the §5.2 error when none or
+ * several are there, or Basic is malformed.
  */
 export function clientAuthentication(c: Context<AppEnv>, form: Map<string, string>): ClientAuthentication {
   const header = c.req.header("authorization");
