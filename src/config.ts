@@ -77,6 +77,24 @@ export const MAX_BODY_BYTES = 64 * 1024;
  */
 export const MAX_SECRET_SCANNING_BODY_BYTES = 1024 * 1024;
 
+/** A name is 1 to this many characters (the contract): enough to tell things apart, short enough for a table row. */
+export const MAX_NAME_LENGTH = 100;
+
+/** Longest API identifier: far below URL limits, well above any real API's. */
+export const MAX_IDENTIFIER_LENGTH = 2000;
+
+/** Longest id a request may name: ours are 27 characters, so anything longer is no id and is not looked up. */
+export const MAX_ID_LENGTH = 64;
+
+/** At most this many scopes in a list (the contract): a token carries its scopes in one `scope` claim. */
+export const MAX_SCOPES = 32;
+
+/** At most this many grants per credential (the contract): its edge entry, read on every token request, carries them all. */
+export const MAX_GRANTS = 32;
+
+/** An IP allowlist holds 1 to this many CIDRs (the contract): every request is checked against each of them. */
+export const MAX_ALLOWED_IPS = 32;
+
 /** Page size bounds for lists (the contract). */
 export const PAGE_LIMIT_DEFAULT = 50;
 export const PAGE_LIMIT_MAX = 100;

@@ -1,15 +1,24 @@
 import type { FC } from "hono/jsx";
+import { MAX_NAME_LENGTH } from "../config";
 import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
-import { AccountStatusBadge } from "./credentials";
 import { ColumnHeads, Field, Layout, Name, Notice, Pager, When, withQuery } from "./layout";
+
+/**
+ * The Accounts screen (search, create, filters and pages), the confirmation of an action on an
+ * account, and an account's status badge (also on the credential pages).
+ */
 
 export interface AccountFilters {
   q: string | null;
   type: "service" | "user" | null;
   status: "active" | "deactivated" | null;
 }
+
+/** An account's status, in words. */
+export const AccountStatusBadge: FC<{ status: Account["status"] }> = ({ status }) =>
+  status === "active" ? <span class="badge ok">Active</span> : <span class="badge off">Deactivated</span>;
 
 export const accountsHref = (back: string) => (back ? `/console/accounts?${back}` : "/console/accounts");
 
@@ -38,7 +47,7 @@ export const AccountsPage: FC<{
             name="name"
             type="text"
             required
-            maxlength={100}
+            maxlength={MAX_NAME_LENGTH}
             autocomplete="off"
             dir="auto"
             value={values?.name ?? ""}

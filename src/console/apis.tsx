@@ -1,6 +1,7 @@
 import type { FC } from "hono/jsx";
-import type { Api } from "../services/apis";
-import { ColumnHeads, Field, Layout, Name, Notice, When } from "./layout";
+import { MAX_IDENTIFIER_LENGTH, MAX_NAME_LENGTH, MAX_SCOPES } from "../config";
+import { type Api, isDefaultApi } from "../services/apis";
+import { ColumnHeads, Field, FieldError, Layout, Name, Notice, When } from "./layout";
 
 /**
  * The APIs screen (list, create, edit, delete with a confirmation), and the grant editor that the
@@ -19,19 +20,10 @@ export interface ApiFormError {
   message: string;
 }
 
-export const isDefaultApi = (api: Api) => api.scopes === null;
-
 /** aria-invalid, a pointer to the message and autofocus, for the field the error is about. */
 function invalid(error: { field: string } | undefined, field: string, id: string) {
   return error?.field === field ? { "aria-invalid": "true", "aria-describedby": `${id}-error`, autofocus: true } : {};
 }
-
-const FieldError: FC<{ error: { field: string; message: string } | undefined; field: string; id: string }> = ({ error, field, id }) =>
-  error?.field === field ? (
-    <div class="field-error" id={`${id}-error`}>
-      {error.message}
-    </div>
-  ) : null;
 
 const ScopeList: FC<{ scopes: string[] | null }> = ({ scopes }) =>
   scopes === null ? <span>Any scope</span> : scopes.length ? <span class="mono">{scopes.join(" ")}</span> : <span class="hint">None</span>;
@@ -117,7 +109,7 @@ const ApiFields: FC<{ values: ApiFormValues; error: ApiFormError | undefined }> 
   <>
     <div>
       <label for="api-name">API Name</label>
-      <input id="api-name" name="name" type="text" required maxlength={100} autocomplete="off" dir="auto" value={values.name} {...invalid(error, "name", "api-name")} />
+      <input id="api-name" name="name" type="text" required maxlength={MAX_NAME_LENGTH} autocomplete="off" dir="auto" value={values.name} {...invalid(error, "name", "api-name")} />
       <FieldError error={error} field="name" id="api-name" />
     </div>
     <div>
@@ -128,7 +120,7 @@ const ApiFields: FC<{ values: ApiFormValues; error: ApiFormError | undefined }> 
         type="text"
         inputmode="url"
         required
-        maxlength={2000}
+        maxlength={MAX_IDENTIFIER_LENGTH}
         autocomplete="off"
         spellcheck={false}
         dir="auto"
@@ -162,7 +154,7 @@ const ScopesField: FC<{ values: ApiFormValues; error: ApiFormError | undefined; 
     />
     <FieldError error={error} field="scopes" id="api-scopes" />
     <div class="hint" id="api-scopes-hint">
-      The scopes this API understands, separated by spaces or commas (such as <code>invoices:read invoices:write</code>), at most 32.
+      The scopes this API understands, separated by spaces or commas (such as <code>invoices:read invoices:write</code>), at most {MAX_SCOPES}.
       {warning ? ` ${warning}` : ""}
     </div>
   </div>
@@ -195,7 +187,7 @@ export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; e
     <form method="post" action={`/console/apis/${api.id}`} class="card stack">
       <div>
         <label for="api-name">API Name</label>
-        <input id="api-name" name="name" type="text" required maxlength={100} autocomplete="off" dir="auto" value={values.name} {...invalid(error, "name", "api-name")} />
+        <input id="api-name" name="name" type="text" required maxlength={MAX_NAME_LENGTH} autocomplete="off" dir="auto" value={values.name} {...invalid(error, "name", "api-name")} />
         <FieldError error={error} field="name" id="api-name" />
       </div>
       {isDefaultApi(api) ? null : (

@@ -2,7 +2,7 @@ import type { FC } from "hono/jsx";
 import type { Credential } from "../services/credentials";
 import type { Handoff, TestResult } from "../services/handoff";
 import { CopyField, Field, When } from "./layout";
-import { JWT_BEARER_ASSERTION } from "./lifecycle";
+import { CLIENT_ASSERTION_TYPE } from "../services/client-assertions";
 
 /**
  * The handoff kit: what an integration needs besides its secret, with absolute URLs. On the
@@ -64,7 +64,7 @@ const PrivateKeyJwtKit: FC<{ credential: Credential; urls: Handoff; idPrefix: st
   const env = [
     `KEYMINT_TOKEN_URL=${urls.token_endpoint}`,
     `KEYMINT_CLIENT_ID=${credential.client_id ?? ""}`,
-    `KEYMINT_CLIENT_ASSERTION_TYPE=${JWT_BEARER_ASSERTION}`,
+    `KEYMINT_CLIENT_ASSERTION_TYPE=${CLIENT_ASSERTION_TYPE}`,
     `KEYMINT_ASSERTION_AUDIENCE=${urls.issuer}`,
     `KEYMINT_AUDIENCE=${urls.audience}`,
     `KEYMINT_ISSUER=${urls.issuer}`,
@@ -73,7 +73,7 @@ const PrivateKeyJwtKit: FC<{ credential: Credential; urls: Handoff; idPrefix: st
   const curl = [
     `curl -s ${urls.token_endpoint} \\`,
     "  -d grant_type=client_credentials \\",
-    `  -d client_assertion_type=${JWT_BEARER_ASSERTION} \\`,
+    `  -d client_assertion_type=${CLIENT_ASSERTION_TYPE} \\`,
     '  -d "client_assertion=$ASSERTION"',
   ].join("\n");
   return (
@@ -81,7 +81,7 @@ const PrivateKeyJwtKit: FC<{ credential: Credential; urls: Handoff; idPrefix: st
       <h2 id={`${idPrefix}-heading`}>Hand it to the integration</h2>
       <p>
         This client has no secret. It signs a short-lived JWT (the client assertion) with its private key and sends it to the token endpoint with{" "}
-        <code>client_assertion_type={JWT_BEARER_ASSERTION}</code>. The assertion needs <code>iss</code> and <code>sub</code> = the client ID, <code>aud</code> = the
+        <code>client_assertion_type={CLIENT_ASSERTION_TYPE}</code>. The assertion needs <code>iss</code> and <code>sub</code> = the client ID, <code>aud</code> = the
         issuer (<span class="mono">{urls.issuer}</span>), an <code>exp</code> at most 5 minutes ahead and a <code>jti</code> used once, and a{" "}
         <code>kid</code> from its JWK Set (ES256, PS256, RS256 or EdDSA).
       </p>

@@ -58,7 +58,7 @@ export const Layout: FC<{ title: string; section?: Section | undefined; actor?: 
       <main id="main" tabindex={-1}>
         {children}
       </main>
-      {/* Copy buttons and "Test now" announce what they did here (console.js). */}
+      {/* Copy buttons and "Test now" announce what they did here (copy.js). */}
       <div id="announce" class="sr-only" role="status" aria-live="polite"></div>
     </body>
   </html>
@@ -122,7 +122,7 @@ export const Pager: FC<{ path: string; filters: Record<string, string | null | u
     </nav>
   ) : null;
 
-/** A value with a Copy button (console.js; without script the field can be selected by hand). */
+/** A value with a Copy button (copy.js; without script the field can be selected by hand). */
 export const CopyField: FC<{ id: string; label: string; value: string; multiline?: boolean }> = ({ id, label, value, multiline }) => (
   <div class="copy-field">
     <label for={id}>{label}</label>
@@ -142,7 +142,14 @@ export const CopyField: FC<{ id: string; label: string; value: string; multiline
   </div>
 );
 
-/** A row of a definition list: a label and its value. */
+/** The message under a field, when the error is about it (`id`: the field's element, when not named as the field). */
+export const FieldError: FC<{ error: { field: string; message: string } | undefined; field: string; id?: string }> = ({ error, field, id }) =>
+  error?.field === field ? (
+    <div class="field-error" id={`${id ?? field}-error`}>
+      {error.message}
+    </div>
+  ) : null;
+
 /** A table's column headings, then an unlabelled-to-the-eye column for its row actions. */
 export const ColumnHeads: FC<{ columns: string[] }> = ({ columns }) => (
   <thead>
@@ -157,6 +164,7 @@ export const ColumnHeads: FC<{ columns: string[] }> = ({ columns }) => (
   </thead>
 );
 
+/** A row of a definition list: a label and its value. */
 export const Field: FC<{ label: string; mono?: boolean; children: Child }> = ({ label, mono, children }) => (
   <div class="field">
     <dt>{label}</dt>

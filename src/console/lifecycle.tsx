@@ -5,7 +5,7 @@ import { Notice, When, withQuery } from "./layout";
 /**
  * The credential lifecycle in the console: expiry (with a badge for the last 7 days and after),
  * the IP allowlist, a reported leak, and how an OAuth client authenticates (secret or
- * private_key_jwt, DPoP required or not).
+ * private_key_jwt, DPoP required or not); and the expiry and JWK Set fields of its forms.
  */
 
 const HOUR = 3_600_000;
@@ -14,7 +14,6 @@ const DAY = 24 * HOUR;
 export const EXPIRY_WARNING_DAYS = 7;
 
 /** The assertion type a private_key_jwt client sends (RFC 7523 §2.2). */
-export const JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /** "Expired", "Expires in 3 days" (within EXPIRY_WARNING_DAYS), or null. */
 export function expiryWarning(expiresAt: string | null, now = Date.now()): { expired: boolean; text: string } | null {
@@ -137,3 +136,58 @@ export function fromDateTimeInput(text: string): { value: string | null } | { pr
 
 /** The allowlist as typed: one CIDR per line (blank lines ignored); empty is "anywhere". */
 export const allowlistText = (cidrs: string[] | null) => (cidrs ?? []).join("\n");
+
+/** The JWK Set textarea: checked in the page (copy.js) and on the server. */
+export const JwksField: FC<{ value: string; error?: string | undefined; required: boolean; label?: string }> = ({ value, error, required, label }) => (
+  <div>
+    <label for="jwks">{label ?? "JWK Set (public keys, for private key JWT)"}</label>
+    <textarea
+      id="jwks"
+      name="jwks"
+      class="mono"
+      rows={8}
+      spellcheck={false}
+      autocomplete="off"
+      dir="ltr"
+      required={required}
+      data-jwks
+      aria-describedby={error ? "jwks-error jwks-hint" : "jwks-hint"}
+      {...(error ? { "aria-invalid": "true", autofocus: true } : {})}
+    >
+      {value}
+    </textarea>
+    <div class="hint" id="jwks-hint">
+      Paste <code>{'{"keys": [...]}'}</code> with 1 to 5 public keys (EC P-256, RSA of 2048 bits or more, or Ed25519), each with its own <code>kid</code>. Never
+      paste a private key.
+    </div>
+    <div class="field-error" id="jwks-error">
+      {error ?? ""}
+    </div>
+  </div>
+);
+
+/** The expiry field: a date and time in UTC, empty for never (unless a policy requires one). */
+export const ExpiresAtField: FC<{ value: string; maxLifetimeDays: number | null; error?: string | undefined }> = ({ value, maxLifetimeDays, error }) => (
+  <div>
+    <label for="expires_at">Expires at (UTC)</label>
+    <input
+      id="expires_at"
+      name="expires_at"
+      type="datetime-local"
+      step={1}
+      value={value}
+      aria-describedby={error ? "expires_at-error expires_at-hint" : "expires_at-hint"}
+      {...(error ? { "aria-invalid": "true", autofocus: true } : {})}
+    />
+    <div class="hint" id="expires_at-hint">
+      {maxLifetimeDays === null
+        ? "Leave empty for a credential that works until it is deleted. After this moment it authenticates nowhere."
+        : `Required here: at most ${maxLifetimeDays} days from now. After this moment it authenticates nowhere.`}
+    </div>
+    {error ? (
+      <div class="field-error" id="expires_at-error">
+        {error}
+      </div>
+    ) : null}
+  </div>
+);

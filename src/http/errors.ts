@@ -33,18 +33,26 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 /** Seconds a client should wait after a 503 before trying again. */
 export const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
 
-/** A failure the client should see. Thrown from anywhere below a route; rendered by onError. */
+/**
+ * A failure the client should see. Thrown from anywhere below a route; rendered by onError.
+ * `field` names the request field it is about, when it is about one (the console shows the
+ * message beside that field); it is never sent: the body is `error` and `error_description` only.
+ */
 export class ApiError extends Error {
   readonly status: (typeof ERROR_STATUS)[ErrorCode];
   constructor(
     readonly code: ErrorCode,
     readonly description: string,
     readonly headers: Record<string, string> = {},
+    readonly field?: string,
   ) {
     super(description);
     this.status = ERROR_STATUS[code];
   }
 }
+
+/** A 400 about the value of one request field. */
+export const invalidField = (field: string, description: string) => new ApiError("invalid_request", description, {}, field);
 
 export { StoreUnavailableError } from "../storage/guarded";
 

@@ -1,10 +1,9 @@
+import { MAX_IDENTIFIER_LENGTH } from "../config";
+
 /**
  * API identifiers (RFC 8707 resource indicators): absolute URIs, compared byte for byte (no
  * normalisation), stored as given. An API's identifier must be https, or http on localhost.
  */
-
-/** Longest identifier: far below URL limits, well above any real API's. */
-export const MAX_IDENTIFIER_LENGTH = 2000;
 
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007F-\u009F]/;
 

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../config";
+import { MAX_NAME_LENGTH, MAX_SCOPES, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../config";
 import type { IdPrefix } from "../services/ids";
 import { decodeCursor } from "../storage/pagination";
 import { ERROR_STATUS, type ErrorCode } from "./errors";
@@ -13,7 +13,7 @@ import { ERROR_STATUS, type ErrorCode } from "./errors";
 export const ErrorSchema = z
   .object({
     error: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]).openapi({ example: "invalid_request" }),
-    error_description: z.string().openapi({ example: "name: must be 1 to 100 characters, without control characters" }),
+    error_description: z.string().openapi({ example: `name: must be 1 to ${MAX_NAME_LENGTH} characters, without control characters` }),
   })
   .openapi("Error");
 
@@ -27,27 +27,25 @@ export const ErrorSchema = z
 const NAME_CHAR = String.raw`(?:[^\x00-\x1F\x7F-\x9F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])`;
 const NAME_EDGE = String.raw`(?:(?!\s)${NAME_CHAR})`;
 /**
- * White space around (trimmed away), then 1 to 100 name characters that start and end with
- * something other than white space. The same pattern checks the trimmed name and is the
+ * White space around (trimmed away), then 1 to MAX_NAME_LENGTH name characters that start and
+ * end with something other than white space. The same pattern checks the trimmed name and is the
  * document's `pattern` for the name as sent, so both say exactly what is accepted.
  */
-const NAME = new RegExp(String.raw`^\s*${NAME_EDGE}(?:${NAME_CHAR}{0,98}${NAME_EDGE})?\s*$`);
+const NAME = new RegExp(String.raw`^\s*${NAME_EDGE}(?:${NAME_CHAR}{0,${MAX_NAME_LENGTH - 2}}${NAME_EDGE})?\s*$`);
 
 /** Names are trimmed, then checked: a blank name is a 400, never an empty name stored. */
 export const NameSchema = z
   .string()
   .trim()
   .min(1, { message: "must not be blank", abort: true })
-  .regex(NAME, "must be 1 to 100 characters, without control characters")
+  .regex(NAME, `must be 1 to ${MAX_NAME_LENGTH} characters, without control characters`)
   .openapi({
-    description: "Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.",
+    description: `Trimmed, then 1 to ${MAX_NAME_LENGTH} Unicode code points, without control characters; not blank.`,
     example: "Billing sync",
   });
 
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
-
-export const MAX_SCOPES = 32;
 
 export const ScopesSchema = z
   .array(z.string().regex(SCOPE_TOKEN, "each scope is 1 to 64 characters of RFC 6749's scope-token set"))
@@ -135,8 +133,8 @@ const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   503: "A store is unavailable",
 };
 
-/** One error response in the contract's shape, for the OpenAPI document. */
-export function errorResponse(status: ErrorStatus, description: string = ERROR_DESCRIPTIONS[status]) {
+/** One error response in the contract's shape, as the OpenAPI document declares it (the response itself: errors.ts). */
+export function documentedError(status: ErrorStatus, description: string = ERROR_DESCRIPTIONS[status]) {
   return {
     description,
     ...(status === 429 || status === 503 ? { headers: RetryAfter } : {}),
@@ -145,8 +143,8 @@ export function errorResponse(status: ErrorStatus, description: string = ERROR_D
 }
 
 /** Error responses with their usual descriptions, for the OpenAPI document. */
-export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
-  return Object.fromEntries(statuses.map((status) => [status, errorResponse(status)])) as Record<S, ReturnType<typeof errorResponse>>;
+export function documentedErrors<S extends ErrorStatus>(...statuses: S[]) {
+  return Object.fromEntries(statuses.map((status) => [status, documentedError(status)])) as Record<S, ReturnType<typeof documentedError>>;
 }
 
 /** For routes that take no query parameters: any parameter is a 400, as the contract says. */

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses } from "../http/schemas";
+import { documentedErrors } from "../http/schemas";
 import { HEALTH_PATH } from "./health";
 
 /** GET /healthz's OpenAPI declaration, apart from its handler so that the hot path never loads zod. */
@@ -11,6 +11,6 @@ export const healthRoute = createRoute({
   summary: "200 when D1 and KV both answer",
   responses: {
     200: { description: "Healthy", content: { "application/json": { schema: z.object({ ok: z.literal(true) }) } } },
-    ...errorResponses(503),
+    ...documentedErrors(503),
   },
 });

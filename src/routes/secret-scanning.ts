@@ -2,7 +2,7 @@ import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { MAX_SECRET_SCANNING_BODY_BYTES } from "../config";
 import { ApiError } from "../http/errors";
 import { limitBody } from "../http/middleware";
-import { errorResponse, errorResponses } from "../http/schemas";
+import { documentedError, documentedErrors } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { clientIp, countFailure } from "../services/rate-limits";
 import { SECRET_SCANNING_ACTOR, handleReport, parseReport, verifyReportSignature } from "../services/secret-scanning";
@@ -56,9 +56,9 @@ const report = createRoute({
   },
   responses: {
     200: { description: "One label per reported token, in order", content: { "application/json": { schema: z.array(LabelledToken) } } },
-    400: errorResponse(400, "invalid_request: a signed body that is not a JSON array of {token, type, url?}"),
-    401: errorResponse(401, "unauthorized: unsigned, badly signed, or signed by a key GitHub does not publish"),
-    ...errorResponses(413, 429, 503),
+    400: documentedError(400, "invalid_request: a signed body that is not a JSON array of {token, type, url?}"),
+    401: documentedError(401, "unauthorized: unsigned, badly signed, or signed by a key GitHub does not publish"),
+    ...documentedErrors(413, 429, 503),
   },
 });
 

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { isAbsoluteUri } from "../http/identifiers";
-import { errorResponse, errorResponses } from "../http/schemas";
+import { documentedError, documentedErrors } from "../http/schemas";
 import { TEST_AUTH_PATH } from "./test-auth";
 
 /** GET /v1/test-auth's OpenAPI declaration, apart from its handler so that the hot path never loads zod. */
@@ -40,8 +40,8 @@ export const testAuthRoute = createRoute({
   request: { query: TestAuthQuery },
   responses: {
     200: { description: "The key works", content: { "application/json": { schema: TestAuthResponse } } },
-    400: errorResponse(400, "invalid_request: audience is not an absolute URI"),
-    401: errorResponse(401, "invalid_token, with `WWW-Authenticate: Bearer error=\"invalid_token\"` (or `DPoP` for a DPoP-bound token)"),
-    ...errorResponses(429, 503),
+    400: documentedError(400, "invalid_request: audience is not an absolute URI"),
+    401: documentedError(401, "invalid_token, with `WWW-Authenticate: Bearer error=\"invalid_token\"` (or `DPoP` for a DPoP-bound token)"),
+    ...documentedErrors(429, 503),
   },
 });

@@ -1,6 +1,6 @@
 import type { Hono } from "hono";
 import { authorizationCredentials } from "../http/auth-header";
-import { ApiError } from "../http/errors";
+import { ApiError, invalidField } from "../http/errors";
 import { isAbsoluteUri } from "../http/identifiers";
 import type { AppEnv } from "../http/types";
 import { currentNonce, endpointUrl } from "../services/dpop";
@@ -27,7 +27,7 @@ function audienceOf(url: string): string | undefined {
   const values = new URLSearchParams(url.slice(query + 1).split("#")[0]).getAll("audience");
   if (values.length === 0) return undefined;
   if (values.length > 1 || !isAbsoluteUri(values[0]!)) {
-    throw new ApiError("invalid_request", "audience must be one absolute URI without a fragment.");
+    throw invalidField("audience", "audience must be one absolute URI without a fragment.");
   }
   return values[0];
 }

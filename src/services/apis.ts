@@ -1,5 +1,5 @@
 import { settings } from "../config";
-import { ApiError } from "../http/errors";
+import { ApiError, invalidField } from "../http/errors";
 import { sha256Hex } from "../lib/crypto";
 import * as apis from "../storage/apis";
 import { type ApiRow, DEFAULT_API_ID } from "../storage/apis";
@@ -9,6 +9,10 @@ import { deleteApiEntry, writeApiEntry } from "../storage/edge-entries";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
 import { revocation } from "./revocation";
+
+
+/** Whether an API (as the admin API shows it) is the default one: by its id, never by its scopes. */
+export const isDefaultApi = (api: { id: string }) => api.id === DEFAULT_API_ID;
 
 /**
  * APIs (RFC 8707 resource servers): each has an identifier that becomes its tokens' `aud`, and
@@ -43,7 +47,7 @@ export function toApi(env: Env, row: ApiRow): Api {
 }
 
 const notFound = () => new ApiError("not_found", "No API has this id.");
-const conflict = (what: string) => new ApiError("conflict", what);
+const conflict = (what: string, field?: string) => new ApiError("conflict", what, {}, field);
 
 /** The digest an identifier's KV keys are named by (identifiers can be longer than a KV key). */
 export const identifierDigest = (identifier: string) => sha256Hex(identifier);
@@ -68,14 +72,14 @@ async function publish(env: Env, identifier: string): Promise<void> {
 }
 
 export async function createApi(env: Env, who: AuditContext, input: { name: string; identifier: string; scopes: string[] }): Promise<Api> {
-  if (input.identifier === settings(env).audience) throw conflict("This identifier is the default API's.");
+  if (input.identifier === settings(env).audience) throw conflict("This identifier is the default API's.", "identifier");
   const at = nowIso();
   const row: ApiRow = { id: newId("api"), name: input.name, identifier: input.identifier, scopes: JSON.stringify(input.scopes), created_at: at, updated_at: at };
   const [inserted] = await commit(env.DB, [
     apis.insertApi(env.DB, row),
     insertAuditEvent(env.DB, who, at, { action: "api.create", target_type: "api", target_id: row.id, target_name: row.name }, IF_CHANGED),
   ]);
-  if (!inserted) throw conflict("Another API has this identifier.");
+  if (!inserted) throw conflict("Another API has this identifier.", "identifier");
   await publish(env, input.identifier);
   return toApi(env, row);
 }
@@ -97,8 +101,8 @@ export function grantCount(env: Env, id: string): Promise<number> {
 
 export async function updateApi(env: Env, who: AuditContext, id: string, changes: { name?: string | undefined; scopes?: string[] | undefined }): Promise<Api> {
   if (changes.name === undefined && changes.scopes === undefined) return getApi(env, id);
-  if (id === DEFAULT_API_ID && changes.scopes !== undefined) {
-    throw new ApiError("invalid_request", "The default API accepts any scope; its scopes cannot be set.");
+  if (isDefaultApi({ id }) && changes.scopes !== undefined) {
+    throw invalidField("scopes", "The default API accepts any scope; its scopes cannot be set.");
   }
   for (let attempt = 0; attempt <= 3; attempt++) {
     const row = await mustGet(env, id);
@@ -137,7 +141,7 @@ export async function updateApi(env: Env, who: AuditContext, id: string, changes
  * re-creating the identifier never revives them).
  */
 export async function deleteApi(env: Env, who: AuditContext, id: string): Promise<void> {
-  if (id === DEFAULT_API_ID) throw new ApiError("invalid_request", "The default API cannot be deleted.");
+  if (isDefaultApi({ id })) throw new ApiError("invalid_request", "The default API cannot be deleted.");
   const row = await mustGet(env, id);
   const identifier = row.identifier!;
   const digest = await identifierDigest(identifier);

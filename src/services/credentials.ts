@@ -1,5 +1,5 @@
 import { MAX_CREDENTIALS_PER_ACCOUNT } from "../config";
-import { ApiError } from "../http/errors";
+import { ApiError, invalidField } from "../http/errors";
 import { sha256Hex } from "../lib/crypto";
 import { getAccount } from "../storage/accounts";
 import { type AuditContext, insertAuditEvent, IF_CHANGED, ifRowExists } from "../storage/audit-events";
@@ -99,12 +99,12 @@ async function resolveGrants(env: Env, grants: GrantInput[]): Promise<{ api_id: 
   const known = await apisByIdentifier(env, grants.map((grant) => grant.api));
   return grants.map((grant, i) => {
     if (namesDefaultApi(env, grant.api)) {
-      throw new ApiError("invalid_request", `grants[${i}] names the default API; its grant is the credential's scopes.`);
+      throw invalidField("grants", `grants[${i}] names the default API; its grant is the credential's scopes.`);
     }
     const api = known.get(grant.api);
-    if (!api) throw new ApiError("invalid_request", `grants[${i}].api names no API.`);
+    if (!api) throw invalidField("grants", `grants[${i}].api names no API.`);
     const undeclared = grant.scopes.filter((scope) => !api.scopes!.includes(scope));
-    if (undeclared.length) throw new ApiError("invalid_request", `grants[${i}] has scopes the API does not declare.`);
+    if (undeclared.length) throw invalidField("grants", `grants[${i}] has scopes the API does not declare.`);
     return { api_id: api.id, scopes: grant.scopes };
   });
 }
@@ -115,7 +115,7 @@ const notFound = () => new ApiError("not_found", "No credential has this id.");
 /** Refuses a JWK Set of the wrong shape, or with a key WebCrypto cannot use (400 naming it). */
 async function assertUsableJwks(jwks: unknown): Promise<void> {
   const problem = jwksProblem(jwks) ?? (await unusableKeyProblem(jwks as { keys: Record<string, unknown>[] }));
-  if (problem) throw new ApiError("invalid_request", `jwks ${problem}.`);
+  if (problem) throw invalidField("jwks", `jwks ${problem}.`);
 }
 
 async function newSecret(type: CredentialType) {
@@ -154,11 +154,11 @@ export function maxLifetimeDays(env: Env): number | null {
  * from now: existing credentials are held to the policy when next changed).
  */
 function checkedExpiry(env: Env, expiresAt: string | null, now = Date.now()): string | null {
-  if (expiresAt !== null && Date.parse(expiresAt) <= now) throw new ApiError("invalid_request", "expires_at must be in the future.");
+  if (expiresAt !== null && Date.parse(expiresAt) <= now) throw invalidField("expires_at", "expires_at must be in the future.");
   const days = maxLifetimeDays(env);
   if (days !== null) {
-    if (expiresAt === null) throw new ApiError("invalid_request", `expires_at is required: credentials live at most ${days} days here.`);
-    if (Date.parse(expiresAt) > now + days * 86_400_000) throw new ApiError("invalid_request", `expires_at is at most ${days} days away here.`);
+    if (expiresAt === null) throw invalidField("expires_at", `expires_at is required: credentials live at most ${days} days here.`);
+    if (Date.parse(expiresAt) > now + days * 86_400_000) throw invalidField("expires_at", `expires_at is at most ${days} days away here.`);
   }
   return expiresAt === null ? null : nowIso(Date.parse(expiresAt));
 }
@@ -201,9 +201,9 @@ export async function createCredential(
   idempotencyKey?: string,
 ): Promise<CredentialWithSecret | Replayed> {
   const account = await getAccount(env.DB, input.account_id);
-  if (!account) throw new ApiError("not_found", "account_id does not name an account.");
+  if (!account) throw new ApiError("not_found", "account_id does not name an account.", {}, "account_id");
   if (account.status !== "active") {
-    throw new ApiError("invalid_request", "This account is deactivated: activate it before giving it credentials.");
+    throw invalidField("account_id", "This account is deactivated: activate it before giving it credentials.");
   }
   if ((await credentials.countCredentialsOfAccount(env.DB, input.account_id)) >= MAX_CREDENTIALS_PER_ACCOUNT) {
     throw new ApiError("invalid_request", `An account has at most ${MAX_CREDENTIALS_PER_ACCOUNT} credentials.`);
@@ -212,12 +212,12 @@ export async function createCredential(
   const expiresAt = checkedExpiry(env, input.expires_at ?? null);
   const method = input.token_endpoint_auth_method ?? "client_secret_basic";
   if (method === "private_key_jwt") {
-    if (input.type !== "oauth_client") throw new ApiError("invalid_request", "token_endpoint_auth_method is for oauth_client credentials.");
-    if (input.jwks === undefined) throw new ApiError("invalid_request", "jwks is required for private_key_jwt.");
+    if (input.type !== "oauth_client") throw invalidField("token_endpoint_auth_method", "token_endpoint_auth_method is for oauth_client credentials.");
+    if (input.jwks === undefined) throw invalidField("jwks", "jwks is required for private_key_jwt.");
     await assertUsableJwks(input.jwks);
-  } else if (input.jwks !== undefined) throw new ApiError("invalid_request", "jwks is for private_key_jwt clients only.");
+  } else if (input.jwks !== undefined) throw invalidField("jwks", "jwks is for private_key_jwt clients only.");
   if (input.token_endpoint_auth_method !== undefined && input.type !== "oauth_client") {
-    throw new ApiError("invalid_request", "token_endpoint_auth_method is for oauth_client credentials.");
+    throw invalidField("token_endpoint_auth_method", "token_endpoint_auth_method is for oauth_client credentials.");
   }
   const at = nowIso();
   // A private_key_jwt client gets no secret: nothing to show, nothing that could match.
@@ -342,7 +342,7 @@ export async function updateCredential(
     const at = nextVersion(row);
     const expiresAt = checkedExpiry(env, changes.expires_at === undefined ? row.expires_at : changes.expires_at);
     if (changes.jwks !== undefined) {
-      if (row.token_endpoint_auth_method !== "private_key_jwt") throw new ApiError("invalid_request", "jwks is for private_key_jwt clients only.");
+      if (row.token_endpoint_auth_method !== "private_key_jwt") throw invalidField("jwks", "jwks is for private_key_jwt clients only.");
       if (attempt === 0) await assertUsableJwks(changes.jwks);
     }
     const jwks = changes.jwks === undefined ? undefined : publicKeys(changes.jwks);

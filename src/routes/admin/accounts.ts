@@ -1,6 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
-import { EXAMPLE_ID, NameSchema, NoQuery, Time, errorResponses, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { EXAMPLE_ID, NameSchema, NoQuery, Time, documentedErrors, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import * as accounts from "../../services/accounts";
 import { auditContext } from "./auth";
 
@@ -29,7 +29,7 @@ const create = createRoute({
   tags: ["Accounts"],
   summary: "Create an account",
   request: { query: NoQuery, body: { required: true, content: { "application/json": { schema: NewAccount } } } },
-  responses: { 201: { description: "Created", ...AccountResponse }, ...errorResponses(400, 401, 403, 413, 415, 429, 503) },
+  responses: { 201: { description: "Created", ...AccountResponse }, ...documentedErrors(400, 401, 403, 413, 415, 429, 503) },
 });
 
 const list = createRoute({
@@ -40,7 +40,7 @@ const list = createRoute({
   request: { query: z.strictObject(pageQuery) },
   responses: {
     200: { description: "A page of accounts", content: { "application/json": { schema: listSchema(AccountSchema, "AccountList") } } },
-    ...errorResponses(400, 401, 403, 503),
+    ...documentedErrors(400, 401, 403, 503),
   },
 });
 
@@ -50,7 +50,7 @@ const get = createRoute({
   tags: ["Accounts"],
   summary: "Get an account",
   request: { params: AccountId, query: NoQuery },
-  responses: { 200: { description: "The account", ...AccountResponse }, ...errorResponses(400, 401, 403, 404, 503) },
+  responses: { 200: { description: "The account", ...AccountResponse }, ...documentedErrors(400, 401, 403, 404, 503) },
 });
 
 const statusChange = (action: "activate" | "deactivate") =>
@@ -63,7 +63,7 @@ const statusChange = (action: "activate" | "deactivate") =>
         ? "Deactivate an account: its credentials and their tokens stop working"
         : "Activate an account: its credentials work again, tokens issued before stay revoked",
     request: { params: AccountId, query: NoQuery },
-    responses: { 200: { description: "The account", ...AccountResponse }, ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503) },
+    responses: { 200: { description: "The account", ...AccountResponse }, ...documentedErrors(400, 401, 403, 404, 413, 415, 429, 503) },
   });
 
 const remove = createRoute({
@@ -72,7 +72,7 @@ const remove = createRoute({
   tags: ["Accounts"],
   summary: "Delete an account and all its credentials",
   request: { params: AccountId, query: NoQuery },
-  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 429, 503) },
+  responses: { 204: { description: "Deleted" }, ...documentedErrors(400, 401, 403, 404, 429, 503) },
 });
 
 export function registerAccountRoutes(app: OpenAPIHono<AppEnv>) {

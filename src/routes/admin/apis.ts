@@ -1,6 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { MAX_IDENTIFIER_LENGTH, isApiIdentifier } from "../../http/identifiers";
-import { EXAMPLE_ID, NameSchema, NoQuery, ScopesSchema, Time, errorResponse, errorResponses, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { MAX_IDENTIFIER_LENGTH } from "../../config";
+import { isApiIdentifier } from "../../http/identifiers";
+import { EXAMPLE_ID, NameSchema, NoQuery, ScopesSchema, Time, documentedError, documentedErrors, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import * as apis from "../../services/apis";
 import { auditContext } from "./auth";
@@ -36,8 +37,8 @@ const create = createRoute({
   request: { query: NoQuery, body: { required: true, ...json(NewApi) } },
   responses: {
     201: { description: "Created", ...json(ApiSchema) },
-    ...errorResponses(400, 401, 403, 413, 415, 429, 503),
-    409: errorResponse(409, "Another API (or the default API) has this identifier"),
+    ...documentedErrors(400, 401, 403, 413, 415, 429, 503),
+    409: documentedError(409, "Another API (or the default API) has this identifier"),
   },
 });
 
@@ -47,7 +48,7 @@ const list = createRoute({
   tags: ["APIs"],
   summary: "List APIs, newest first; the default API is always there",
   request: { query: z.strictObject(pageQuery) },
-  responses: { 200: { description: "A page of APIs", ...json(listSchema(ApiSchema, "ApiList")) }, ...errorResponses(400, 401, 403, 503) },
+  responses: { 200: { description: "A page of APIs", ...json(listSchema(ApiSchema, "ApiList")) }, ...documentedErrors(400, 401, 403, 503) },
 });
 
 const get = createRoute({
@@ -56,7 +57,7 @@ const get = createRoute({
   tags: ["APIs"],
   summary: "Get an API",
   request: { params: ApiId, query: NoQuery },
-  responses: { 200: { description: "The API", ...json(ApiSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  responses: { 200: { description: "The API", ...json(ApiSchema) }, ...documentedErrors(400, 401, 403, 404, 503) },
 });
 
 const update = createRoute({
@@ -67,9 +68,9 @@ const update = createRoute({
   request: { params: ApiId, query: NoQuery, body: { required: false, ...json(ApiChanges) } },
   responses: {
     200: { description: "The API", ...json(ApiSchema) },
-    ...errorResponses(401, 403, 404, 413, 415, 429, 503),
-    400: errorResponse(400, "Invalid request, or the default API's scopes"),
-    409: errorResponse(409, "Another change to this API won the race, even after retries"),
+    ...documentedErrors(401, 403, 404, 413, 415, 429, 503),
+    400: documentedError(400, "Invalid request, or the default API's scopes"),
+    409: documentedError(409, "Another change to this API won the race, even after retries"),
   },
 });
 
@@ -81,8 +82,8 @@ const remove = createRoute({
   request: { params: ApiId, query: NoQuery },
   responses: {
     204: { description: "Deleted" },
-    ...errorResponses(401, 403, 404, 429, 503),
-    400: errorResponse(400, "Invalid request, or the default API"),
+    ...documentedErrors(401, 403, 404, 429, 503),
+    400: documentedError(400, "Invalid request, or the default API"),
   },
 });
 

@@ -1,6 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { MAX_ID_LENGTH } from "../../config";
 import type { AppEnv } from "../../http/types";
-import { EXAMPLE_ID, Time, errorResponses, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { EXAMPLE_ID, Time, documentedErrors, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import { listAuditEvents } from "../../services/audit";
 
 export const AuditEventSchema = z
@@ -29,7 +30,7 @@ const list = createRoute({
   request: {
     query: z.strictObject({
       ...pageQuery,
-      target_id: z.string().max(64).optional().openapi({ param: { name: "target_id", in: "query" }, example: EXAMPLE_ID.cred }),
+      target_id: z.string().max(MAX_ID_LENGTH).optional().openapi({ param: { name: "target_id", in: "query" }, example: EXAMPLE_ID.cred }),
     }),
   },
   responses: {
@@ -37,7 +38,7 @@ const list = createRoute({
       description: "A page of audit events",
       content: { "application/json": { schema: listSchema(AuditEventSchema, "AuditEventList") } },
     },
-    ...errorResponses(400, 401, 403, 503),
+    ...documentedErrors(400, 401, 403, 503),
   },
 });
 

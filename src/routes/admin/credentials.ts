@@ -1,4 +1,5 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { MAX_ALLOWED_IPS, MAX_GRANTS, MAX_IDENTIFIER_LENGTH, MAX_ID_LENGTH } from "../../config";
 import type { AppEnv } from "../../http/types";
 import { cidrProblem } from "../../lib/cidr";
 import { jwksProblem } from "../../lib/client-jwks";
@@ -8,8 +9,8 @@ import {
   NoQuery,
   ScopesSchema,
   Time,
-  errorResponse,
-  errorResponses,
+  documentedError,
+  documentedErrors,
   idParam,
   listSchema,
   pageOf,
@@ -23,19 +24,19 @@ export const MAX_ROLL_GRACE_SECONDS = 604_800;
 
 const GrantSchema = z
   .object({
-    api: z.string().max(2000).openapi({ description: "The API's identifier", example: "https://billing.example.com" }),
+    api: z.string().max(MAX_IDENTIFIER_LENGTH).openapi({ description: "The API's identifier", example: "https://billing.example.com" }),
     scopes: ScopesSchema,
   })
   .openapi("CredentialGrant");
 
-/** At most 32 grants, one per API. */
+/** At most MAX_GRANTS grants, one per API. */
 const GrantsSchema = z
-  .array(z.strictObject({ api: z.string().max(2000), scopes: ScopesSchema }))
-  .max(32, "at most 32 grants")
+  .array(z.strictObject({ api: z.string().max(MAX_IDENTIFIER_LENGTH), scopes: ScopesSchema }))
+  .max(MAX_GRANTS, `at most ${MAX_GRANTS} grants`)
   .refine((grants) => new Set(grants.map((grant) => grant.api)).size === grants.length, "one grant per API")
-  .openapi({ description: "Grants on APIs other than the default one (at most 32, one per API)" });
+  .openapi({ description: `Grants on APIs other than the default one (at most ${MAX_GRANTS}, one per API)` });
 
-/** 1–32 IPv4/IPv6 CIDRs (a bare address is one host), or null: anywhere. */
+/** 1 to MAX_ALLOWED_IPS IPv4/IPv6 CIDRs (a bare address is one host), or null: anywhere. */
 const AllowedIpsSchema = z
   .array(
     z
@@ -47,7 +48,7 @@ const AllowedIpsSchema = z
       }),
   )
   .min(1, "allowed_ips needs at least one CIDR (null: anywhere)")
-  .max(32, "at most 32 CIDRs")
+  .max(MAX_ALLOWED_IPS, `at most ${MAX_ALLOWED_IPS} CIDRs`)
   .nullable()
   .openapi({ example: ["203.0.113.0/24", "2001:db8::/32"] });
 
@@ -97,7 +98,7 @@ const CredentialWithSecretSchema = CredentialSchema.extend({
 const NewCredential = z.strictObject({
   name: NameSchema,
   type: z.enum(["oauth_client", "api_key"]).openapi({ description: "`oauth_client` is recommended" }),
-  account_id: z.string().max(64).openapi({ example: EXAMPLE_ID.acct }),
+  account_id: z.string().max(MAX_ID_LENGTH).openapi({ example: EXAMPLE_ID.acct }),
   scopes: ScopesSchema.default([]),
   grants: GrantsSchema.optional(),
   expires_at: ExpiresAtSchema.optional(),
@@ -149,8 +150,8 @@ const create = createRoute({
   responses: {
     201: { description: "Created, with its secret", ...json(CredentialWithSecretSchema) },
     200: { description: "A retry with the same Idempotency-Key: the first result, without its secret", ...json(CredentialSchema) },
-    ...errorResponses(401, 403, 404, 413, 415, 429, 503),
-    400: errorResponse(400, "Invalid request, or the account is deactivated"),
+    ...documentedErrors(401, 403, 404, 413, 415, 429, 503),
+    400: documentedError(400, "Invalid request, or the account is deactivated"),
   },
 });
 
@@ -162,7 +163,7 @@ const list = createRoute({
   request: {
     query: z.strictObject({
       ...pageQuery,
-      account_id: z.string().max(64).optional().openapi({ param: { name: "account_id", in: "query" }, example: EXAMPLE_ID.acct }),
+      account_id: z.string().max(MAX_ID_LENGTH).optional().openapi({ param: { name: "account_id", in: "query" }, example: EXAMPLE_ID.acct }),
       type: z.enum(["oauth_client", "api_key"]).optional().openapi({ param: { name: "type", in: "query" } }),
       expires_before: z.iso
         .datetime({ offset: true })
@@ -172,7 +173,7 @@ const list = createRoute({
   },
   responses: {
     200: { description: "A page of credentials", ...json(listSchema(CredentialSchema, "CredentialList")) },
-    ...errorResponses(400, 401, 403, 503),
+    ...documentedErrors(400, 401, 403, 503),
   },
 });
 
@@ -182,7 +183,7 @@ const get = createRoute({
   tags: ["Credentials"],
   summary: "Get a credential (never its secret)",
   request: { params: CredentialId, query: NoQuery },
-  responses: { 200: { description: "The credential", ...json(CredentialSchema) }, ...errorResponses(400, 401, 403, 404, 503) },
+  responses: { 200: { description: "The credential", ...json(CredentialSchema) }, ...documentedErrors(400, 401, 403, 404, 503) },
 });
 
 const update = createRoute({
@@ -193,8 +194,8 @@ const update = createRoute({
   request: { params: CredentialId, query: NoQuery, body: { required: false, ...json(CredentialChanges) } },
   responses: {
     200: { description: "The credential (no body, or `{}`: unchanged)", ...json(CredentialSchema) },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
-    409: errorResponse(409, "Another edit of this credential won the race, even after retries"),
+    ...documentedErrors(400, 401, 403, 404, 413, 415, 429, 503),
+    409: documentedError(409, "Another edit of this credential won the race, even after retries"),
   },
 });
 
@@ -204,7 +205,7 @@ const remove = createRoute({
   tags: ["Credentials"],
   summary: "Delete a credential for good: its secret and every token it issued stop working",
   request: { params: CredentialId, query: NoQuery },
-  responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404, 429, 503) },
+  responses: { 204: { description: "Deleted" }, ...documentedErrors(400, 401, 403, 404, 429, 503) },
 });
 
 const roll = createRoute({
@@ -218,7 +219,7 @@ const roll = createRoute({
       description: "The credential with its new secret (or, for a retry with the same Idempotency-Key, without it)",
       ...json(CredentialWithSecretSchema),
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
+    ...documentedErrors(400, 401, 403, 404, 413, 415, 429, 503),
   },
 });
 

@@ -1,6 +1,6 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
-import { Time, errorResponses, idParam } from "../../http/schemas";
+import { Time, documentedErrors, idParam } from "../../http/schemas";
 import { FAILURE_REASONS } from "../../services/usage";
 import { type Granularity, MAX_RANGE_DAYS, accountUsage, credentialUsage, defaultRange, rangeProblem } from "../../services/usage-reports";
 
@@ -53,7 +53,7 @@ const report = (owner: "credential" | "account") =>
     request: { params: idParam(owner === "credential" ? "cred" : "acct"), query: UsageQuery },
     responses: {
       200: { description: "One bucket per hour or day of [from, to)", content: { "application/json": { schema: UsageReportSchema } } },
-      ...errorResponses(400, 401, 403, 404, 503),
+      ...documentedErrors(400, 401, 403, 404, 503),
     },
   });
 

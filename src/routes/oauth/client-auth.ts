@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { authorizationCredentials } from "../../http/auth-header";
-import { ApiError } from "../../http/errors";
+import { ApiError, invalidField } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
 import { base64Decode } from "../../lib/crypto";
 import { clientIp, countFailure, ipKey, isBlocked } from "../../services/rate-limits";
@@ -56,7 +56,7 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
       throw new ApiError("invalid_request", "Authenticate with one method: a client assertion, or a secret.");
     }
     if (form.get("client_assertion_type") !== CLIENT_ASSERTION_TYPE) {
-      throw new ApiError("invalid_request", `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}.`);
+      throw invalidField("client_assertion_type", `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}.`);
     }
     const assertion = form.get("client_assertion");
     if (!assertion) throw invalidClient(false);
@@ -81,7 +81,7 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
     }
     // RFC 6749 §3.2.1 lets a client name itself in the body too; it must be the same client.
     if (form.has("client_id") && form.get("client_id") !== clientId) {
-      throw new ApiError("invalid_request", "client_id in the body differs from the Authorization header.");
+      throw invalidField("client_id", "client_id in the body differs from the Authorization header.");
     }
     return { method: "client_secret_basic", clientId, clientSecret };
   }

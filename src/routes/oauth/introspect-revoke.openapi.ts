@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponse, errorResponses } from "../../http/schemas";
+import { documentedError, documentedErrors } from "../../http/schemas";
 import { CLIENT_SECRET_POST_FIELDS } from "./client-auth";
 import { INTROSPECT_PATH, REVOKE_PATH } from "./introspect-revoke";
 
@@ -51,9 +51,9 @@ export const introspectRoute = createRoute({
   request: { body: tokenForm },
   responses: {
     200: { description: "Whether the token is active, and its claims if it is", content: { "application/json": { schema: IntrospectionResponse } } },
-    400: errorResponse(400, "invalid_request"),
-    401: errorResponse(401, "invalid_client"),
-    ...errorResponses(413, 429, 503),
+    400: documentedError(400, "invalid_request"),
+    401: documentedError(401, "invalid_client"),
+    ...documentedErrors(413, 429, 503),
   },
 });
 
@@ -66,8 +66,8 @@ export const revokeRoute = createRoute({
   request: { body: tokenForm },
   responses: {
     200: { description: "Revoked, or not a token this service would accept" },
-    400: errorResponse(400, "invalid_request or unauthorized_client (another client's token)"),
-    401: errorResponse(401, "invalid_client"),
-    ...errorResponses(413, 429, 503),
+    400: documentedError(400, "invalid_request or unauthorized_client (another client's token)"),
+    401: documentedError(401, "invalid_client"),
+    ...documentedErrors(413, 429, 503),
   },
 });

@@ -1,4 +1,4 @@
-import { ApiError } from "../../http/errors";
+import { ApiError, invalidField } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
 import { revocation } from "../../services/revocation";
 import { countTokenVerification, verifyAccessToken } from "../../services/verification";
@@ -16,7 +16,7 @@ async function authenticatedTokenRequest(c: Context<AppEnv>) {
   const auth = clientAuthentication(c, form);
   const token = form.get("token");
   const client = await authenticateClient(c, auth);
-  if (!token) throw new ApiError("invalid_request", "token is required.");
+  if (!token) throw invalidField("token", "token is required.");
   return { client, token };
 }
 

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses } from "../../http/schemas";
+import { documentedErrors } from "../../http/schemas";
 import { JWKS_PATH, METADATA_PATH } from "./metadata";
 
 /** The metadata and JWKS routes' OpenAPI declarations, apart from their handlers so that the hot path never loads zod. */
@@ -34,6 +34,6 @@ export const jwksRoute = createRoute({
   summary: "Public signing keys (RFC 7517): the active key, the next one and recently retired ones",
   responses: {
     200: { description: "JWK Set", content: { "application/json": { schema: JwksSchema } } },
-    ...errorResponses(503),
+    ...documentedErrors(503),
   },
 });

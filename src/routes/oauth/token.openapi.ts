@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { MAX_IDENTIFIER_LENGTH } from "../../http/identifiers";
-import { errorResponse, errorResponses } from "../../http/schemas";
+import { MAX_IDENTIFIER_LENGTH } from "../../config";
+import { documentedError, documentedErrors } from "../../http/schemas";
 import { CLIENT_SECRET_POST_FIELDS } from "./client-auth";
 import { SCOPE_LIST, TOKEN_PATH } from "./token";
 
@@ -49,8 +49,8 @@ export const tokenRoute = createRoute({
   },
   responses: {
     200: { description: "An access token", content: { "application/json": { schema: TokenResponse } } },
-    400: errorResponse(400, "invalid_request, unsupported_grant_type, invalid_scope, invalid_target, invalid_dpop_proof or use_dpop_nonce"),
-    401: errorResponse(401, "invalid_client"),
-    ...errorResponses(413, 429, 503),
+    400: documentedError(400, "invalid_request, unsupported_grant_type, invalid_scope, invalid_target, invalid_dpop_proof or use_dpop_nonce"),
+    401: documentedError(401, "invalid_client"),
+    ...documentedErrors(413, 429, 503),
   },
 });

@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import { ApiError } from "../../http/errors";
+import { ApiError, invalidField } from "../../http/errors";
 import { isAbsoluteUri } from "../../http/identifiers";
 import type { AppEnv } from "../../http/types";
 import { type ProofResult, currentNonce, endpointUrl, verifyProof } from "../../services/dpop";
@@ -72,7 +72,7 @@ export function registerTokenRoute(app: Hono<AppEnv>) {
   app.post(TOKEN_PATH, async (c) => {
     const form = await readForm(c);
     const grantType = form.get("grant_type");
-    if (!grantType) throw new ApiError("invalid_request", "grant_type is required.");
+    if (!grantType) throw invalidField("grant_type", "grant_type is required.");
     if (grantType !== "client_credentials") {
       throw new ApiError("unsupported_grant_type", "Only the client_credentials grant is supported.");
     }
