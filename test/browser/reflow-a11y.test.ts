@@ -78,8 +78,8 @@ describe("the console on a laptop and a phone", () => {
     });
     expect(patched.status).toBe(200);
 
-    // Lifecycle states (issues 13 and 14): a private_key_jwt client with DPoP, an allowlist and
-    // an expiry 3 days away; a leaked secret; an expired key.
+    // Lifecycle states (expiry, allowlists, leaks, private_key_jwt and DPoP): a private_key_jwt
+    // client with DPoP, an allowlist and an expiry 3 days away; a leaked secret; an expired key.
     const signer = await admin("/credentials", {
       name: `Signer ${RTL_NAME}`.slice(0, 100),
       type: "oauth_client",

@@ -1,8 +1,14 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN_TOKEN } from "../support/http";
+import worker from "../../src/index";
+import { ADMIN_TOKEN, BASE } from "../support/http";
 import { SESSION_COOKIE, getPage, postForm, sessionSetCookie, setCookies, signIn, textOf } from "../support/console";
 
-/** Console sign-in with the admin token: the login page, the session cookie, tampering, sign-out. */
+/**
+ * Console sign-in with the admin token: the login page, the session cookie, tampering, sign-out,
+ * and sessions when ADMIN_TOKEN is empty or too short to derive a session key from.
+ */
 
 describe("console sign-in with the admin token", () => {
   it("sends an unauthenticated visitor to /console/login with 303", async () => {
@@ -175,3 +181,37 @@ describe("console sign-in with the admin token", () => {
   });
 });
 
+
+describe("console sessions with an unusable ADMIN_TOKEN", () => {
+  async function send(request: Request, bindings: Env = env): Promise<Response> {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, bindings, ctx);
+    await waitOnExecutionContext(ctx);
+    return response;
+  }
+
+  /** A cookie signed the way a key derived from `token` would sign it. */
+  async function forgedCookie(token: string): Promise<string> {
+    const material = new TextEncoder().encode(`keymint console session v1\0${token}`);
+    const key = await crypto.subtle.importKey("raw", await crypto.subtle.digest("SHA-256", material), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const payload = { sid: crypto.randomUUID(), actor: "admin_token", exp: Math.floor(Date.now() / 1000) + 3600 };
+    const b64 = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    const body = b64(new TextEncoder().encode(JSON.stringify(payload)));
+    const signature = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body)));
+    return `km_session=${body}.${b64(signature)}`;
+  }
+
+  for (const token of ["", "short-admin-token"]) {
+    it(`with ADMIN_TOKEN ${JSON.stringify(token)} a cookie forged from it is refused`, async () => {
+      const bindings = { ...env, ADMIN_TOKEN: token } as Env;
+      const page = await send(new Request(`${BASE}/console/credentials`, { headers: { cookie: await forgedCookie(token) } }), bindings);
+      expect(page.status).toBe(303);
+      expect(page.headers.get("location")).toBe("/console/login");
+    });
+  }
+
+  it("positive control: with the real ADMIN_TOKEN, a cookie signed the same way is accepted", async () => {
+    const page = await send(new Request(`${BASE}/console/credentials`, { headers: { cookie: await forgedCookie(ADMIN_TOKEN) } }));
+    expect(page.status).toBe(200);
+  });
+});

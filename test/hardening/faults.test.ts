@@ -1,4 +1,4 @@
-import { createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index";
@@ -495,6 +495,75 @@ describe("KV failing while a credential is deleted or an account deactivated", (
     expect((await tokenRequest(f.holder)).status).toBe(401);
     expect((await tokenRequest({ client_id: f.holder.client_id, client_secret: rolled.client_secret })).status).toBe(200);
     expect((await testAuth(f.token)).status).toBe(401);
+  });
+});
+
+/**
+ * A deactivation writes its revocation marker to KV first, then commits to D1. When the commit
+ * fails, the account is stopped (fail closed) although D1 still says active: the admin must be
+ * able to undo that, and the console must not say that nothing changed.
+ */
+describe("a deactivation whose D1 commit failed after its marker was written", () => {
+  type Call = (...args: unknown[]) => Promise<unknown>;
+  const method = (target: object, name: string) => (Reflect.get(target, name) as Call).bind(target);
+
+  /** The real bindings, except that every D1 batch throws (reads and sessions work). */
+  function d1BatchesDown(): Env {
+    const DB = {
+      prepare: (sql: string) => env.DB.prepare(sql),
+      exec: method(env.DB, "exec"),
+      withSession: method(env.DB, "withSession"),
+      batch: async () => {
+        throw new Error("D1 is down");
+      },
+    };
+    return { ...env, DB } as unknown as Env;
+  }
+
+  /** One request to the Worker with these bindings, its deferred work finished before we go on. */
+  async function sendWith(request: Request, bindings: Env = env): Promise<Response> {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, bindings, ctx);
+    await waitOnExecutionContext(ctx);
+    return response;
+  }
+
+  const FORM = { "content-type": "application/x-www-form-urlencoded" };
+  const adminRequest = (method: string, path: string) => new Request(`${BASE}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const testAuthRequest = (bearer: string) => new Request(`${BASE}/v1/test-auth`, { headers: { authorization: `Bearer ${bearer}` } });
+  const clientTokenRequest = (client: { client_id: string; client_secret: string }) =>
+    new Request(`${BASE}/oauth/token`, { method: "POST", headers: { ...FORM, authorization: basic(client.client_id, client.client_secret) }, body: "grant_type=client_credentials" });
+
+  it("can be undone: activating the still-active account clears the stray marker", async () => {
+    const account = await createAccount();
+    const key = await createCredential(account.id, "api_key");
+    const client = await createCredential(account.id, "oauth_client");
+    const failed = await sendWith(adminRequest("POST", `/admin/v1/accounts/${account.id}/deactivate`), d1BatchesDown());
+    expect(failed.status).toBe(503);
+    // Fail closed: the marker went first, so the account is stopped although D1 says active.
+    expect((await sendWith(testAuthRequest(key.api_key))).status).toBe(401);
+    const account1 = await sendWith(adminRequest("GET", `/admin/v1/accounts/${account.id}`));
+    expect((await account1.json<{ status: string }>()).status).toBe("active");
+
+    const activated = await sendWith(adminRequest("POST", `/admin/v1/accounts/${account.id}/activate`));
+    expect(activated.status).toBe(200);
+    expect((await sendWith(testAuthRequest(key.api_key))).status).toBe(200);
+    expect((await sendWith(clientTokenRequest(client))).status).toBe(200);
+  });
+
+  it("the console's 503 page after a failed write does not claim that nothing changed", async () => {
+    const form = new URLSearchParams({ admin_token: ADMIN_TOKEN });
+    const signedIn = await sendWith(new Request(`${BASE}/console/login`, { method: "POST", headers: { ...FORM, origin: BASE }, body: form.toString() }));
+    const cookie = signedIn.headers.get("set-cookie")!.split(";")[0]!;
+    const account = await createAccount();
+    const page = await sendWith(
+      new Request(`${BASE}/console/accounts/${account.id}/deactivate`, { method: "POST", headers: { ...FORM, origin: BASE, cookie }, body: "" }),
+      d1BatchesDown(),
+    );
+    expect(page.status).toBe(503);
+    const text = await page.text();
+    expect(text).not.toMatch(/nothing was changed/i);
+    expect(text).toMatch(/may be incomplete/);
   });
 });
 

@@ -2,7 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { ADMIN_TOKEN, BASE, createAccount, createCredential } from "../support/http";
+import { ADMIN_TOKEN, BASE, auditEventsFor, createAccount, createCredential } from "../support/http";
 import { basic } from "../support/oauth";
 
 /**
@@ -20,6 +20,9 @@ import { basic } from "../support/oauth";
  *
  * "Started after the change returned" is order in this isolate's event loop: a flag set when the
  * admin response arrives, read synchronously as each request is sent.
+ *
+ * Further down, single interleavings are forced by holding one request at a chosen await (`held`):
+ * edits, rolls, activations and deletions racing each other on the same credential or account.
  */
 
 type Phase = "burst" | "before-marker" | "after-marker" | "before-commit" | "after-commit" | "stalled" | "after";
@@ -49,8 +52,8 @@ async function send(request: Request, bindings: Env = env): Promise<Response> {
   return response;
 }
 
-function tokenRequest(client: Client, post = false): Request {
-  const params = new URLSearchParams({ grant_type: "client_credentials" });
+function tokenRequest(client: Client, post = false, scope?: string): Request {
+  const params = new URLSearchParams({ grant_type: "client_credentials", ...(scope ? { scope } : {}) });
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
   if (post) {
     params.set("client_id", client.client_id);
@@ -390,6 +393,14 @@ function jsonRequest(method: string, path: string, body: unknown): Request {
   });
 }
 
+async function mint(client: Client, scope?: string): Promise<string> {
+  const response = await send(tokenRequest(client, false, scope));
+  expect(response.status, await response.clone().text()).toBe(200);
+  return (await response.json<{ access_token: string }>()).access_token;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
  * A PATCH or a roll merges into the credential's marker (read, merge, write), and KV has no
  * compare-and-set, so its write can land over a racing DELETE's {"all": true}. The DELETE reads
@@ -471,5 +482,119 @@ describe("an activation racing a deletion or deactivation of the same account", 
     await (await activating).body?.cancel();
     expect((await send(adminRequest("GET", `/admin/v1/accounts/${account.id}`)).then((r) => r.json<{ status: string }>())).status).toBe("deactivated");
     expect((await send(testAuthRequest(apiKey))).status).toBeOneOf([401, 429]);
+  });
+
+  it("an account DELETE held at its commit while an activation runs: no token outlives the DELETE, not even one minted in between", async () => {
+    const account = await createAccount();
+    const client = (await createCredential(account.id, "oauth_client")) as Client;
+    expect((await send(adminRequest("POST", `/admin/v1/accounts/${account.id}/deactivate`))).status).toBe(200);
+    await sleep(1_100); // tokens minted from here have an iat after the (rounded up) deactivation
+
+    const beforeCommit = hold();
+    const deletion = send(adminRequest("DELETE", `/admin/v1/accounts/${account.id}`), held({ beforeCommit }));
+    await beforeCommit.arrived; // the DELETE wrote its marker and waits at its D1 commit
+    expect((await send(adminRequest("POST", `/admin/v1/accounts/${account.id}/activate`))).status).toBe(200);
+    const token = await mint(client); // the account is active in D1 until the DELETE commits
+    beforeCommit.open();
+    expect((await deletion).status).toBe(204);
+
+    expect((await send(testAuthRequest(token))).status).toBe(401);
+    expect((await send(tokenRequest(client))).status).toBe(401);
+  });
+});
+
+describe("concurrent edits of one credential", () => {
+  it("a stalled older edit cannot make a removed scope live again", async () => {
+    const account = await createAccount();
+    const client = (await createCredential(account.id, "oauth_client", ["read", "write"])) as Client;
+    const beforeWrite = hold();
+    // The older edit removes `write`, and stalls at its first KV write (the marker).
+    const older = send(jsonRequest("PATCH", `/admin/v1/credentials/${client.id}`, { scopes: ["read"] }), held({ beforeWrite }));
+    await beforeWrite.arrived;
+    // A newer edit lands first, and a token request sees (and may cache) the row at its version.
+    expect((await send(jsonRequest("PATCH", `/admin/v1/credentials/${client.id}`, { name: "renamed" }))).status).toBe(200);
+    await mint(client, "write");
+    beforeWrite.open();
+    const answer = await older;
+    expect(answer.status).toBe(200);
+    expect((await answer.json<{ scopes: string[]; name: string }>())).toMatchObject({ scopes: ["read"], name: "renamed" });
+
+    // The removal is in force for every token minted after the edit returned.
+    const response = await send(tokenRequest(client, false, "write"));
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: "invalid_scope" });
+    const stored = await env.DB.prepare("SELECT scopes, name, updated_at FROM credentials WHERE id = ?").bind(client.id).first<{ scopes: string; name: string; updated_at: string }>();
+    expect(JSON.parse(stored!.scopes)).toEqual(["read"]);
+    expect(stored!.name).toBe("renamed");
+  });
+
+  it("an edit that loses to other edits on every try answers 409 conflict and changes nothing", async () => {
+    const account = await createAccount();
+    const client = (await createCredential(account.id, "oauth_client", ["read"])) as Client;
+    const db = env.DB;
+    let batches = 0;
+    // Before each of this edit's commits, another edit of the same credential lands.
+    const DB = {
+      prepare: (sql: string) => db.prepare(sql),
+      exec: method(db, "exec"),
+      withSession: method(db, "withSession"),
+      batch: async (statements: D1PreparedStatement[]) => {
+        batches++;
+        await db
+          .prepare("UPDATE credentials SET updated_at = ? WHERE id = ?")
+          .bind(new Date(Date.now() + batches * 1000).toISOString(), client.id)
+          .run();
+        return db.batch(statements);
+      },
+    };
+    const response = await send(jsonRequest("PATCH", `/admin/v1/credentials/${client.id}`, { name: "never" }), { ...env, DB } as unknown as Env);
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({ error: "conflict" });
+    expect(batches).toBe(4); // the first try and 3 retries
+    const stored = await env.DB.prepare("SELECT name FROM credentials WHERE id = ?").bind(client.id).first<{ name: string }>();
+    expect(stored!.name).not.toBe("never");
+    expect((await auditEventsFor(client.id)).map((event) => event.action)).toEqual(["credential.create"]);
+  });
+});
+
+describe("a roll without grace racing a token request at another location", () => {
+  it("revokes a token the old secret minted while the roll's commit was on its way", async () => {
+    const account = await createAccount();
+    const client = (await createCredential(account.id, "oauth_client")) as Client;
+    // Another location, whose KV still shows the entry as it was before the roll (KV takes up to
+    // a minute to propagate): there the old secret still mints while the commit is on its way.
+    const entryName = `credential:client_id:${client.client_id}`;
+    const before = await env.REVOCATIONS.get(entryName, "json");
+    expect(before).not.toBeNull();
+    const kv = env.REVOCATIONS;
+    const elsewhere = {
+      ...env,
+      REVOCATIONS: {
+        get: (key: unknown, type: unknown) => (key === entryName ? Promise.resolve(before) : (kv.get as Call).call(kv, key, type)),
+        getWithMetadata: method(kv, "getWithMetadata"),
+        list: method(kv, "list"),
+        put: method(kv, "put"),
+        delete: method(kv, "delete"),
+      },
+    } as unknown as Env;
+    const beforeCommit = hold();
+    const roll = send(jsonRequest("POST", `/admin/v1/credentials/${client.id}/roll`, { expires_in: 0 }), held({ beforeCommit }));
+    await beforeCommit.arrived; // the marker is written; the commit waits
+    await sleep(1_100); // the next second: past the marker's `before`
+    const minted = await send(tokenRequest(client), elsewhere);
+    expect(minted.status).toBe(200);
+    const token = (await minted.json<{ access_token: string }>()).access_token;
+    expect((await send(testAuthRequest(token))).status).toBe(200);
+    beforeCommit.open();
+    const rolled = await roll;
+    expect(rolled.status).toBe(200);
+    const { client_secret } = await rolled.json<{ client_secret: string }>();
+
+    expect((await send(testAuthRequest(token))).status).toBe(401);
+    expect((await send(tokenRequest(client))).status).toBe(401);
+    // The new secret's tokens count once their iat is past the commit, rounded up to the second.
+    await sleep((Math.ceil(Date.now() / 1000) + 1) * 1000 - Date.now() + 20);
+    const fresh = await mint({ id: client.id, client_id: client.client_id, client_secret });
+    expect((await send(testAuthRequest(fresh))).status).toBe(200);
   });
 });

@@ -269,3 +269,65 @@ describe("well-behaved clients are never limited", () => {
     for (let i = 0; i < 20; i++) expect((await send(tokenRequest(client.client_id, client.client_secret, ip))).status).toBe(200);
   });
 });
+
+describe("introspecting inactive tokens is not a failed authentication", () => {
+  it("a resource server that introspects 60 junk tokens is never refused, at introspection or at its own /oauth/token", async () => {
+    const server = await oauthClient();
+    const ip = freshIp();
+    const junk = (i: number) => [`junk-${i}`, `eyJ${i}.eyJ${i}.sig`, generateSecret("api_key")][i % 3]!;
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const response = await send(
+        new Request(`${BASE}/oauth/introspect`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(server.client_id, server.client_secret), "cf-connecting-ip": ip },
+          body: new URLSearchParams({ token: junk(i) }).toString(),
+        }),
+      );
+      expect(await response.json()).toEqual({ active: false });
+      statuses.push(response.status);
+    }
+    expect(new Set(statuses)).toEqual(new Set([200]));
+    expect((await send(tokenRequest(server.client_id, server.client_secret, ip))).status).toBe(200);
+  });
+});
+
+describe("a correct credential is never refused for its neighbours' failures", () => {
+  it("an IP over its failure limit (unknown client_ids) still gets tokens and API-key checks for correct credentials", async () => {
+    const account = await createAccount();
+    const healthy = await createCredential(account.id, "oauth_client");
+    const key = await createCredential(account.id, "api_key");
+    const ip = freshIp();
+    let limited = 0;
+    for (let i = 0; i < 40; i++) {
+      const response = await send(tokenRequest(generateSecret("client_id"), generateSecret("client_secret"), ip));
+      if (response.status === 429) limited++;
+      else expect(response.status).toBe(401);
+    }
+    expect(limited, "the IP is over its limit").toBeGreaterThan(0);
+    // Unknown values from that IP stay refused...
+    expect((await send(tokenRequest(generateSecret("client_id"), generateSecret("client_secret"), ip))).status).toBe(429);
+    // ...but correct ones go through.
+    expect((await send(tokenRequest(healthy.client_id, healthy.client_secret, ip))).status).toBe(200);
+    expect((await send(testAuthRequest(key.api_key, ip))).status).toBe(200);
+  });
+
+  it("a client whose secret keeps failing counts against its client_id, not against its IP", async () => {
+    const account = await createAccount();
+    const failing = await createCredential(account.id, "oauth_client");
+    const key = await createCredential(account.id, "api_key");
+    const ip = freshIp();
+    const wrongSecret = generateSecret("client_secret");
+    const statuses: number[] = [];
+    // More failures than the per-IP limit (30 a minute) allows.
+    for (let i = 0; i < 40; i++) statuses.push((await send(tokenRequest(failing.client_id, wrongSecret, ip))).status);
+    expect(statuses.filter((status) => status === 429).length, "the client_id is over its limit").toBeGreaterThan(0);
+    // Neighbours behind the same IP are not refused...
+    const other = await createCredential(account.id, "oauth_client");
+    expect((await send(tokenRequest(other.client_id, other.client_secret, ip))).status).toBe(200);
+    expect((await send(testAuthRequest(key.api_key, ip))).status).toBe(200);
+    expect((await send(tokenRequest(generateSecret("client_id"), generateSecret("client_secret"), ip))).status).toBe(401);
+    // ...and the targeted client's correct secret still works (client_ids are not secret).
+    expect((await send(tokenRequest(failing.client_id, failing.client_secret, ip))).status).toBe(200);
+  });
+});

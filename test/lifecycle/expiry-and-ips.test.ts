@@ -7,7 +7,11 @@ import { cidrProblem, ipAllowed } from "../../src/lib/cidr";
 import { BASE, auditEventsFor, call, createAccount, createCredential, expectError, json } from "../support/http";
 import { basic, introspect, revoke, testAuth } from "../support/oauth";
 
-/** Credential lifecycle (contract: expires_at, allowed_ips, MAX_CREDENTIAL_LIFETIME_DAYS). */
+/**
+ * Credential lifecycle through the management API and the verification paths (contract:
+ * expires_at, allowed_ips, MAX_CREDENTIAL_LIFETIME_DAYS). The console's forms for the same are
+ * in console.test.ts.
+ */
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const inMs = (ms: number) => new Date(Date.now() + ms).toISOString();

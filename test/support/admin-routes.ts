@@ -4,7 +4,7 @@ import { call, expectError, snapshot } from "./http";
 /**
  * Every admin route, with a body that would be valid. runCommonAdminRouteTests sends each one
  * the failures every admin route must answer the same way, so no route can forget them.
- * test/admin/common.test.ts checks this table against the app's own route list.
+ * test/admin/every-route.test.ts checks this table against the app's own route list.
  */
 export interface AdminRoute {
   method: "GET" | "POST" | "PATCH" | "DELETE";

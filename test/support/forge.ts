@@ -4,7 +4,7 @@ import { bytesToBase64url } from "./oauth";
 /**
  * Building blocks for forged access tokens: JSON segments, our claims signed with any key, and
  * HMAC signatures keyed with public material (the HS256/ES256 confusion attack).
- * Used by test/oauth/signing-keys.test.ts and test/hardening/hostile-input.test.ts.
+ * Used by test/oauth/signing-keys.test.ts and test/hardening/hostile-input/forgeries.ts.
  */
 
 export const ISSUER = "http://localhost:8787";

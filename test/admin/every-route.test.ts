@@ -4,6 +4,12 @@ import { ADMIN_ROUTES, runCommonAdminRouteTests } from "../support/admin-routes"
 import { call, createAccount, createCredential, expectError, json, snapshot } from "../support/http";
 import { testAuth, tokenFor } from "../support/oauth";
 
+/**
+ * What every /admin/v1 route must do alike: the route table (test/support/admin-routes.ts) lists
+ * every route the app serves, each route refuses missing or wrong credentials and bad bodies the
+ * same way, and an access token opens it only with scope admin.
+ */
+
 describe("the common admin route table", () => {
   it("lists every /admin/v1 route the app serves", () => {
     const served = createApp()

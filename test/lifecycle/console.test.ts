@@ -8,10 +8,11 @@ import { BASE, auditEventsFor, call, createAccount, createCredential, json, uniq
 import { basic, form } from "../support/oauth";
 
 /**
- * The credential lifecycle in the console (issues 13 and 14): expiry (set, change, clear, the
- * 7-day badge and "Expired", MAX_CREDENTIAL_LIFETIME_DAYS), the IP allowlist, the leak banner,
- * private_key_jwt clients (a pasted JWK Set, its refusals, replacing it, no Roll) and DPoP.
- * Every change goes through the console's HTTP forms and is checked in D1.
+ * The credential lifecycle in the console: expiry (set, change, clear, the 7-day badge and
+ * "Expired", MAX_CREDENTIAL_LIFETIME_DAYS), the IP allowlist, the leak banner, private_key_jwt
+ * clients (a pasted JWK Set, its refusals, replacing it, no Roll) and DPoP. Every change goes
+ * through the console's HTTP forms and is checked in D1. The same rules through the management
+ * API are in expiry-and-ips.test.ts.
  */
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { call, createAccount, createCredential, json } from "../support/http";
 import { testAuth } from "../support/oauth";
 
-/** oauth4webapi, a strict RFC client, talking to the Worker in-process. */
+/** OAuth client libraries against the Worker in-process: oauth4webapi (a strict RFC client) and openid-client. */
 
 const ISSUER = new URL("http://localhost:8787");
 
