@@ -1,8 +1,7 @@
 import { StoreUnavailableError } from "./storage/guarded";
 import { isAbsoluteUri } from "./http/identifiers";
-import type { Grant } from "./services/audiences";
 import type { Deferrer } from "./services/deferrer";
-import { type InvalidCode, verifyBearer } from "./services/verification";
+import { type Identity, type InvalidCode, verifyBearer } from "./services/verification";
 
 /**
  * What the `Verifier` RPC entrypoint answers: the caller's identity, or why not, as data.
@@ -10,15 +9,7 @@ import { type InvalidCode, verifyBearer } from "./services/verification";
  * checks as Test Auth, revocation markers included, with no HTTP round trip.
  */
 export type VerifyResult =
-  | {
-      valid: true;
-      account_id: string;
-      credential_id: string;
-      credential_type: "oauth_client" | "api_key";
-      scopes: string[];
-      aud: string | null;
-      grants: Grant[];
-    }
+  | ({ valid: true } & Identity)
   | { valid: false; code: InvalidCode | "temporarily_unavailable" };
 
 /**

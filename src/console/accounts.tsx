@@ -3,7 +3,7 @@ import { MAX_NAME_LENGTH } from "../config";
 import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
-import { ColumnHeads, Field, Layout, Name, Notice, Pager, When, withQuery } from "./layout";
+import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, Pager, When, withQuery } from "./layout";
 
 /**
  * The Accounts screen (search, create, filters and pages), the confirmation of an action on an
@@ -19,6 +19,22 @@ export interface AccountFilters {
 /** An account's status, in words. */
 export const AccountStatusBadge: FC<{ status: Account["status"] }> = ({ status }) =>
   status === "active" ? <span class="badge ok">Active</span> : <span class="badge off">Deactivated</span>;
+
+/** A filter by account status (`name="status"`), as the accounts and credentials lists show it. */
+export const AccountStatusFilter: FC<{ label: string; value: string | null | undefined }> = ({ label, value }) => (
+  <div>
+    <label for="status">{label}</label>
+    <select id="status" name="status">
+      <option value="">Any status</option>
+      <option value="active" selected={value === "active"}>
+        Active
+      </option>
+      <option value="deactivated" selected={value === "deactivated"}>
+        Deactivated
+      </option>
+    </select>
+  </div>
+);
 
 export const accountsHref = (back: string) => (back ? `/console/accounts?${back}` : "/console/accounts");
 
@@ -89,30 +105,14 @@ export const AccountsPage: FC<{
             <option value="user" selected={filters.type === "user"}>User</option>
           </select>
         </div>
-        <div>
-          <label for="status">Status</label>
-          <select id="status" name="status">
-            <option value="">Any status</option>
-            <option value="active" selected={filters.status === "active"}>Active</option>
-            <option value="deactivated" selected={filters.status === "deactivated"}>Deactivated</option>
-          </select>
-        </div>
-        <button type="submit">Filter</button>
-        {filtered ? (
-          <a class="button" href="/console/accounts">
-            Clear
-          </a>
-        ) : null}
+        <AccountStatusFilter label="Status" value={filters.status} />
+        <FilterButtons filtered={filtered} clearHref="/console/accounts" />
       </form>
       <table class="cards">
         <ColumnHeads columns={["Name", "Type", "Status", "Created (UTC)"]} />
         <tbody>
           {page.data.length === 0 ? (
-            <tr>
-              <td colspan={5} class="empty">
-                {filtered || page.newer ? "No accounts match." : "No accounts yet."}
-              </td>
-            </tr>
+            <EmptyRow columns={5}>{filtered || page.newer ? "No accounts match." : "No accounts yet."}</EmptyRow>
           ) : (
             page.data.map((account) => {
               const verb = account.status === "active" ? "Deactivate" : "Activate";
@@ -206,15 +206,9 @@ export const ConfirmAccountPage: FC<{
           )}
         </Field>
       </dl>
-      <form method="post" action={`/console/accounts/${account.id}/${action}`} class="confirm-actions">
-        <input type="hidden" name="back" value={back} />
-        <a class="button" href={accountsHref(back)} data-cancel>
-          Cancel
-        </a>
-        <button type="submit" class={action === "activate" ? "primary" : "danger"}>
-          {action === "delete" ? "Delete permanently" : verb}
-        </button>
-      </form>
+      <ConfirmForm action={`/console/accounts/${account.id}/${action}`} back={back} cancelHref={accountsHref(back)} kind={action === "activate" ? "primary" : "danger"}>
+        {action === "delete" ? "Delete permanently" : verb}
+      </ConfirmForm>
       {action === "delete" && account.status === "active" ? (
         <section class="card" aria-labelledby="instead-heading">
           <h2 id="instead-heading">Or deactivate it instead</h2>

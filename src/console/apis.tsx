@@ -1,7 +1,7 @@
 import type { FC } from "hono/jsx";
 import { MAX_IDENTIFIER_LENGTH, MAX_NAME_LENGTH, MAX_SCOPES } from "../config";
 import { type Api, isDefaultApi } from "../services/apis";
-import { ColumnHeads, Field, FieldError, Layout, Name, Notice, When } from "./layout";
+import { ColumnHeads, ConfirmForm, Field, FieldError, Layout, Name, Notice, When } from "./layout";
 
 /**
  * The APIs screen (list, create, edit, delete with a confirmation), and the grant editor that the
@@ -67,7 +67,7 @@ export const ApisPage: FC<{
           <tr>
             <td data-label="Name">
               <Name>{api.name}</Name>
-              {isDefaultApi(api) ? (
+              {isDefaultApi(api.id) ? (
                 <>
                   {" "}
                   <span class="badge">Default</span>
@@ -85,10 +85,10 @@ export const ApisPage: FC<{
               <When at={api.created_at} />
             </td>
             <td class="actions">
-              <a class="button small" href={`/console/apis/${api.id}/edit`} aria-label={`${isDefaultApi(api) ? "Rename" : "Edit"} ${api.name}`}>
-                {isDefaultApi(api) ? "Rename" : "Edit"}
+              <a class="button small" href={`/console/apis/${api.id}/edit`} aria-label={`${isDefaultApi(api.id) ? "Rename" : "Edit"} ${api.name}`}>
+                {isDefaultApi(api.id) ? "Rename" : "Edit"}
               </a>
-              {isDefaultApi(api) ? null : (
+              {isDefaultApi(api.id) ? null : (
                 <>
                   {" "}
                   <a class="button small danger" href={`/console/apis/${api.id}/delete`} aria-label={`Delete ${api.name}`}>
@@ -166,7 +166,7 @@ export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; e
       <a href="/console/apis">← APIs</a>
     </p>
     <h1>
-      {isDefaultApi(api) ? "Rename" : "Edit"} <Name>{api.name}</Name>
+      {isDefaultApi(api.id) ? "Rename" : "Edit"} <Name>{api.name}</Name>
     </h1>
     {error ? (
       <Notice kind="error" id="form-error">
@@ -178,7 +178,7 @@ export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; e
         <span class="mono">{api.identifier}</span>
         <div class="hint">Never changes: it is the {"aud"} of every token for this API.</div>
       </Field>
-      {isDefaultApi(api) ? (
+      {isDefaultApi(api.id) ? (
         <Field label="Scopes">
           Any scope <div class="hint">The default API takes any scope: a credential's own scopes are its grant on it.</div>
         </Field>
@@ -190,7 +190,7 @@ export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; e
         <input id="api-name" name="name" type="text" required maxlength={MAX_NAME_LENGTH} autocomplete="off" dir="auto" value={values.name} {...invalid(error, "name", "api-name")} />
         <FieldError error={error} field="name" id="api-name" />
       </div>
-      {isDefaultApi(api) ? null : (
+      {isDefaultApi(api.id) ? null : (
         <ScopesField
           values={values}
           error={error}
@@ -238,14 +238,9 @@ export const DeleteApiPage: FC<{ actor: string; api: Api; grantCount: number }> 
         <When at={api.created_at} />
       </Field>
     </dl>
-    <form method="post" action={`/console/apis/${api.id}/delete`} class="confirm-actions">
-      <a class="button" href="/console/apis" data-cancel>
-        Cancel
-      </a>
-      <button type="submit" class="danger">
-        Delete permanently
-      </button>
-    </form>
+    <ConfirmForm action={`/console/apis/${api.id}/delete`} cancelHref="/console/apis" kind="danger">
+      Delete permanently
+    </ConfirmForm>
   </Layout>
 );
 
@@ -276,8 +271,8 @@ export const emptySelection = (): GrantSelection => ({ scopes: "", picked: new M
  * one of its scopes is checked, or, for an API that declares none, when "Grant access" is.
  */
 export const GrantFields: FC<{ apis: Api[]; selection: GrantSelection; error?: AccessError | undefined }> = ({ apis, selection, error }) => {
-  const defaultApi = apis.find(isDefaultApi);
-  const others = apis.filter((api) => !isDefaultApi(api));
+  const defaultApi = apis.find((api) => isDefaultApi(api.id));
+  const others = apis.filter((api) => !isDefaultApi(api.id));
   return (
     <>
       <fieldset class="grant">

@@ -1,7 +1,7 @@
 import type { FC } from "hono/jsx";
 import type { AuditEvent } from "../services/audit";
 import type { TwoWayPage } from "../services/search";
-import { Layout, Name, Pager, When, withQuery } from "./layout";
+import { EmptyRow, FilterButtons, Layout, Name, Pager, When, withQuery } from "./layout";
 
 /** The audit log screen, and the table of events it shares with a credential's history. */
 
@@ -14,12 +14,7 @@ export const AuditPage: FC<{ actor: string; page: TwoWayPage<AuditEvent>; target
         <label for="target_id">Target ID</label>
         <input id="target_id" name="target_id" type="search" value={target} placeholder="cred_… or acct_…" autocomplete="off" />
       </div>
-      <button type="submit">Filter</button>
-      {target ? (
-        <a class="button" href="/console/audit">
-          Clear
-        </a>
-      ) : null}
+      <FilterButtons filtered={Boolean(target)} clearHref="/console/audit" />
     </form>
     <AuditTable events={page.data} caption="Audit events" />
     <Pager path="/console/audit" filters={{ target_id: target }} newer={page.newer} older={page.older} />
@@ -41,11 +36,7 @@ export const AuditTable: FC<{ events: AuditEvent[]; caption: string | null }> = 
     </thead>
     <tbody>
       {events.length === 0 ? (
-        <tr>
-          <td colspan={5} class="empty">
-            No events.
-          </td>
-        </tr>
+        <EmptyRow columns={5}>No events.</EmptyRow>
       ) : (
         events.map((event) => (
           <tr>

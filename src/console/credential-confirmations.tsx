@@ -3,7 +3,7 @@ import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import { AccountStatusBadge } from "./accounts";
 import { TYPE_LABEL, credentialHref, listHref } from "./credential-list";
-import { Field, Layout, Name, Notice, When } from "./layout";
+import { ConfirmForm, Field, Layout, Name, Notice, When } from "./layout";
 import { AUTH_METHOD_LABEL, isPrivateKeyJwt } from "./lifecycle";
 
 /** The confirmations of what cannot be undone on a credential: delete it, roll its secret, end a grace period. */
@@ -63,15 +63,9 @@ export const DeleteCredentialPage: FC<{ actor: string; credential: Credential; a
       access token it issued. This cannot be undone. Its audit history stays.
     </Notice>
     <Summary credential={credential} account={account} />
-    <form method="post" action={`/console/credentials/${credential.id}/delete`} class="confirm-actions">
-      <input type="hidden" name="back" value={back} />
-      <a class="button" href={listHref(back)} data-cancel>
-        Cancel
-      </a>
-      <button type="submit" class="danger">
-        Delete permanently
-      </button>
-    </form>
+    <ConfirmForm action={`/console/credentials/${credential.id}/delete`} back={back} cancelHref={listHref(back)} kind="danger">
+      Delete permanently
+    </ConfirmForm>
   </Layout>
 );
 
@@ -135,14 +129,8 @@ export const EndGracePage: FC<{ actor: string; credential: Credential; account: 
       will be refused. The current secret is not affected.
     </Notice>
     <Summary credential={credential} account={account} />
-    <form method="post" action={`/console/credentials/${credential.id}/end-grace`} class="confirm-actions">
-      <input type="hidden" name="back" value={back} />
-      <a class="button" href={credentialHref(credential.id, back)} data-cancel>
-        Cancel
-      </a>
-      <button type="submit" class="danger">
-        End grace now
-      </button>
-    </form>
+    <ConfirmForm action={`/console/credentials/${credential.id}/end-grace`} back={back} cancelHref={credentialHref(credential.id, back)} kind="danger">
+      End grace now
+    </ConfirmForm>
   </Layout>
 );

@@ -3,7 +3,8 @@ import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
 import type { DailyUsage, UsageBucket } from "../services/usage-reports";
-import { ColumnHeads, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
+import { ColumnHeads, EmptyRow, FilterButtons, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
+import { AccountStatusFilter } from "./accounts";
 import { Expiry, isPrivateKeyJwt } from "./lifecycle";
 import { QuietHint, Sparkline, UsageChart } from "./usage";
 
@@ -78,30 +79,14 @@ export const CredentialsPage: FC<{
             <option value="api_key" selected={filters.type === "api_key"}>API key</option>
           </select>
         </div>
-        <div>
-          <label for="status">Account status</label>
-          <select id="status" name="status">
-            <option value="">Any status</option>
-            <option value="active" selected={filters.status === "active"}>Active</option>
-            <option value="deactivated" selected={filters.status === "deactivated"}>Deactivated</option>
-          </select>
-        </div>
-        <button type="submit">Filter</button>
-        {filtered ? (
-          <a class="button" href={withQuery("/console/credentials", { account_id: accountFilter?.id })}>
-            Clear
-          </a>
-        ) : null}
+        <AccountStatusFilter label="Account status" value={filters.status} />
+        <FilterButtons filtered={filtered} clearHref={withQuery("/console/credentials", { account_id: accountFilter?.id })} />
       </form>
       <table class="cards">
         <ColumnHeads columns={["Name", "Type", "Account", "Secret ends in", "Created (UTC)", "Last used (UTC)", "Last 7 days", "Expires (UTC)"]} />
         <tbody>
           {page.data.length === 0 ? (
-            <tr>
-              <td colspan={9} class="empty">
-                {filtered || page.newer ? "No credentials match." : "No credentials yet. Create one to let an integration in."}
-              </td>
-            </tr>
+            <EmptyRow columns={9}>{filtered || page.newer ? "No credentials match." : "No credentials yet. Create one to let an integration in."}</EmptyRow>
           ) : (
             page.data.map((credential) => {
               const account = accounts.get(credential.account_id);

@@ -156,7 +156,7 @@ export const CredentialPage: FC<{
         ) : (
           <ul class="plain">
             {credential.grants.map((grant) => {
-              const api = apis.find((candidate) => !isDefaultApi(candidate) && candidate.identifier === grant.api);
+              const api = apis.find((candidate) => !isDefaultApi(candidate.id) && candidate.identifier === grant.api);
               return (
                 <li>
                   {api ? <Name>{api.name}</Name> : null} <span class="mono">{grant.api}</span>:{" "}

@@ -171,3 +171,40 @@ export const Field: FC<{ label: string; mono?: boolean; children: Child }> = ({ 
     <dd class={mono ? "mono" : undefined}>{children}</dd>
   </div>
 );
+
+/** The row a table shows when it has none (its columns plus the actions column). */
+export const EmptyRow: FC<{ columns: number; children: Child }> = ({ columns, children }) => (
+  <tr>
+    <td colspan={columns} class="empty">
+      {children}
+    </td>
+  </tr>
+);
+
+/** A list's Filter button, and Clear (back to `clearHref`) when a filter is set. */
+export const FilterButtons: FC<{ filtered: boolean; clearHref: string }> = ({ filtered, clearHref }) => (
+  <>
+    <button type="submit">Filter</button>
+    {filtered ? (
+      <a class="button" href={clearHref}>
+        Clear
+      </a>
+    ) : null}
+  </>
+);
+
+/**
+ * A confirmation's form: Cancel (back to `cancelHref`, also on Escape through copy.js) and the
+ * button that does it. `back` carries the list the admin came from.
+ */
+export const ConfirmForm: FC<{ action: string; back?: string; cancelHref: string; kind: "danger" | "primary"; children: Child }> = ({ action, back, cancelHref, kind, children }) => (
+  <form method="post" action={action} class="confirm-actions">
+    {back === undefined ? null : <input type="hidden" name="back" value={back} />}
+    <a class="button" href={cancelHref} data-cancel>
+      Cancel
+    </a>
+    <button type="submit" class={kind}>
+      {children}
+    </button>
+  </form>
+);

@@ -54,8 +54,6 @@ export class ApiError extends Error {
 /** A 400 about the value of one request field. */
 export const invalidField = (field: string, description: string) => new ApiError("invalid_request", description, {}, field);
 
-export { StoreUnavailableError } from "../storage/guarded";
-
 export function errorBody(code: ErrorCode, description: string) {
   return { error: code, error_description: description };
 }

@@ -10,10 +10,6 @@ import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
 import { revocation } from "./revocation";
 
-
-/** Whether an API (as the admin API shows it) is the default one: by its id, never by its scopes. */
-export const isDefaultApi = (api: { id: string }) => api.id === DEFAULT_API_ID;
-
 /**
  * APIs (RFC 8707 resource servers): each has an identifier that becomes its tokens' `aud`, and
  * the scopes it understands. The default API (`api_default`) is ACCESS_TOKEN_AUDIENCE and takes
@@ -45,6 +41,9 @@ export function toApi(env: Env, row: ApiRow): Api {
     updated_at: row.updated_at,
   };
 }
+
+/** Whether an API id is the default API's: by its id, never by its scopes or identifier. */
+export const isDefaultApi = (id: string) => id === DEFAULT_API_ID;
 
 const notFound = () => new ApiError("not_found", "No API has this id.");
 const conflict = (what: string, field?: string) => new ApiError("conflict", what, {}, field);
@@ -101,7 +100,7 @@ export function grantCount(env: Env, id: string): Promise<number> {
 
 export async function updateApi(env: Env, who: AuditContext, id: string, changes: { name?: string | undefined; scopes?: string[] | undefined }): Promise<Api> {
   if (changes.name === undefined && changes.scopes === undefined) return getApi(env, id);
-  if (isDefaultApi({ id }) && changes.scopes !== undefined) {
+  if (isDefaultApi(id) && changes.scopes !== undefined) {
     throw invalidField("scopes", "The default API accepts any scope; its scopes cannot be set.");
   }
   for (let attempt = 0; attempt <= 3; attempt++) {
@@ -141,7 +140,7 @@ export async function updateApi(env: Env, who: AuditContext, id: string, changes
  * re-creating the identifier never revives them).
  */
 export async function deleteApi(env: Env, who: AuditContext, id: string): Promise<void> {
-  if (isDefaultApi({ id })) throw new ApiError("invalid_request", "The default API cannot be deleted.");
+  if (isDefaultApi(id)) throw new ApiError("invalid_request", "The default API cannot be deleted.");
   const row = await mustGet(env, id);
   const identifier = row.identifier!;
   const digest = await identifierDigest(identifier);

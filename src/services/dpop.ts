@@ -76,14 +76,14 @@ async function sha256Base64url(text: string): Promise<string> {
 
 /**
  * Checks a proof for `method` at `url`; with `accessToken`, its `ath` too. Its id is claimed in the
- * Durable Object last, and only once `claimAfter` (when given) resolves: a caller whose IP is over
- * its failure limit passes its own credential check there, so junk from it stores nothing.
+ * Durable Object last and, when `claimIf` is given, only if it resolves true: a caller whose IP is
+ * over its failure limit passes whether its credential checked out, so junk from it stores nothing.
  */
 export async function verifyProof(
   env: Env,
   proof: string,
   request: { method: string; url: string; accessToken?: string },
-  claimAfter?: Promise<unknown>,
+  claimIf?: Promise<boolean>,
 ): Promise<ProofResult> {
   if (proof.length > MAX_PROOF_LENGTH) return bad("The DPoP proof is too long.");
   let header: ReturnType<typeof decodeProtectedHeader>;
@@ -118,13 +118,7 @@ export async function verifyProof(
   if (nonceRequired(env) && !(await nonceValid(env, payload.nonce))) {
     return { ok: false, error: "use_dpop_nonce", description: "Use the DPoP-Nonce this response carries." };
   }
-  if (claimAfter) {
-    try {
-      await claimAfter;
-    } catch {
-      return bad("The request failed before its DPoP proof was claimed.");
-    }
-  }
+  if (claimIf && !(await claimIf)) return bad("The request failed before its DPoP proof was claimed.");
   // Once per key and endpoint, everywhere: the id outlives the proof's freshness window.
   const fresh = await claimJti(env.JTI_STORE, `dpop:${jkt}:${request.method} ${request.url}`, payload.jti, Math.ceil(payload.iat + FRESH_SECONDS));
   return fresh ? { ok: true, jkt } : bad("This DPoP proof was used already.");

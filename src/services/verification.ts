@@ -318,13 +318,12 @@ export async function verifyBearer(env: Env, check: SecretCheck, bearer: string,
   // alongside the token, so a DPoP request costs the slower of the two calls, not their sum. From
   // an IP over its failure limit the id is claimed only after the token checks out.
   const verifying = verifyAccessToken(env, bearer, check.resource);
-  const tokenValid = check.ipBlocked ? verifying.then((verified) => (verified.valid ? verified : Promise.reject(new Error("token refused")))) : undefined;
+  const tokenValid = check.ipBlocked ? verifying.then((verified) => verified.valid, () => false) : undefined;
   const proving =
     presented?.scheme === "DPoP" && presented.proof !== undefined
       ? verifyProof(env, presented.proof, { method: presented.method, url: presented.url, accessToken: bearer }, tokenValid)
       : null;
   proving?.catch(() => {}); // awaited only for a valid bound token
-  tokenValid?.catch(() => {});
   const result = await verifying;
   // Without a presentation (the RPC called without `dpop`), a DPoP-bound token cannot count.
   const checked = presented === undefined ? (result.valid && result.identity.claims.cnf ? invalid("invalid_dpop_proof", result.identity.credential_id) : result) : await checkBinding(result, presented, proving);

@@ -1,4 +1,4 @@
-import { all, first } from "./d1";
+import { all, equalities, first } from "./d1";
 import { guarded } from "./guarded";
 import type { Position } from "./pagination";
 import type { AccountStatus } from "./accounts";
@@ -185,16 +185,7 @@ export function listCredentials(
   limit: number,
   after: Position | null,
 ): Promise<CredentialRow[]> {
-  const conditions: string[] = [];
-  const values: unknown[] = [];
-  if (filter.account_id !== null) {
-    conditions.push("account_id = ?");
-    values.push(filter.account_id);
-  }
-  if (filter.type !== null) {
-    conditions.push("type = ?");
-    values.push(filter.type);
-  }
+  const { conditions, values } = equalities({ account_id: filter.account_id, type: filter.type });
   if (filter.expires_before) {
     conditions.push("expires_at IS NOT NULL AND expires_at < ?");
     values.push(filter.expires_before);

@@ -23,3 +23,12 @@ export async function commit(db: D1Database, statements: D1PreparedStatement[]):
 export async function ping(db: D1Database): Promise<void> {
   await first(db.prepare("SELECT 1"));
 }
+
+/**
+ * `column = ?` for each filter that is set (null or undefined: not filtered), with its value
+ * bound, never spliced. The column names are the caller's literals, never input.
+ */
+export function equalities(filters: Record<string, string | null | undefined>): { conditions: string[]; values: unknown[] } {
+  const set = Object.entries(filters).filter((filter): filter is [string, string] => filter[1] !== null && filter[1] !== undefined);
+  return { conditions: set.map(([column]) => `${column} = ?`), values: set.map(([, value]) => value) };
+}

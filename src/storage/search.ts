@@ -1,4 +1,4 @@
-import { all } from "./d1";
+import { all, equalities } from "./d1";
 import type { AccountRow, AccountStatus, AccountType } from "./accounts";
 import type { CredentialRow, CredentialType } from "./credentials";
 import type { Position } from "./pagination";
@@ -49,25 +49,12 @@ export async function searchCredentials(
   after: Position | null,
   direction: Direction,
 ): Promise<CredentialRow[]> {
-  const conditions: string[] = [];
-  const values: unknown[] = [];
+  const { conditions, values } = equalities({ "c.account_id": search.account_id, "c.type": search.type, "a.status": search.account_status });
   if (search.text !== null) {
     // The hint is stored as the secret's last 4 characters; a longer ending still matches it.
     const ending = search.text.replace(/^…/, "");
     conditions.push("(c.name LIKE ? ESCAPE '\\' OR c.client_id LIKE ? ESCAPE '\\' OR c.id = ? OR (length(?) >= 4 AND substr(?, -4) = c.hint))");
     values.push(contains(search.text), startsWith(search.text), search.text, ending, ending);
-  }
-  if (search.account_id !== null) {
-    conditions.push("c.account_id = ?");
-    values.push(search.account_id);
-  }
-  if (search.type !== null) {
-    conditions.push("c.type = ?");
-    values.push(search.type);
-  }
-  if (search.account_status !== null) {
-    conditions.push("a.status = ?");
-    values.push(search.account_status);
   }
   const page = keyset("c.", after, direction);
   if (page.condition) conditions.push(page.condition);
@@ -87,19 +74,10 @@ export async function searchAccounts(
   after: Position | null,
   direction: Direction,
 ): Promise<AccountRow[]> {
-  const conditions: string[] = [];
-  const values: unknown[] = [];
+  const { conditions, values } = equalities({ type: search.type, status: search.status });
   if (search.text !== null) {
     conditions.push("(name LIKE ? ESCAPE '\\' OR id = ?)");
     values.push(contains(search.text), search.text);
-  }
-  if (search.type !== null) {
-    conditions.push("type = ?");
-    values.push(search.type);
-  }
-  if (search.status !== null) {
-    conditions.push("status = ?");
-    values.push(search.status);
   }
   const page = keyset("", after, direction);
   if (page.condition) conditions.push(page.condition);

@@ -102,7 +102,7 @@ export function registerApiRoutes(ui: Hono<AppEnv>) {
   ui.get("/apis/:id/delete", async (c) => {
     strictQuery(c, []);
     const api = await apis.getApi(c.env, c.req.param("id"));
-    if (isDefaultApi(api)) throw new ApiError("invalid_request", "The default API cannot be deleted.");
+    if (isDefaultApi(api.id)) throw new ApiError("invalid_request", "The default API cannot be deleted.");
     return c.html(<DeleteApiPage actor={c.get("actor")} api={api} grantCount={await apis.grantCount(c.env, api.id)} />);
   });
 

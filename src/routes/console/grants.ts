@@ -20,8 +20,8 @@ const MAX_CONSOLE_APIS = 1000;
  */
 export async function allApis(env: Env): Promise<{ list: apis.Api[]; complete: boolean }> {
   const page = await apis.listApis(env, MAX_CONSOLE_APIS, null);
-  const others = page.data.filter((api) => !isDefaultApi(api)).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-  return { list: [...page.data.filter(isDefaultApi), ...others], complete: page.next_cursor === null };
+  const others = page.data.filter((api) => !isDefaultApi(api.id)).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  return { list: [...page.data.filter((api) => isDefaultApi(api.id)), ...others], complete: page.next_cursor === null };
 }
 
 export const incompleteApis = () =>
@@ -54,7 +54,7 @@ export function selectionOf(credential: credentials.Credential, list: apis.Api[]
   const selection = emptySelection();
   selection.scopes = credential.scopes.join(" ");
   for (const grant of credential.grants) {
-    const api = list.find((candidate) => !isDefaultApi(candidate) && candidate.identifier === grant.api);
+    const api = list.find((candidate) => !isDefaultApi(candidate.id) && candidate.identifier === grant.api);
     if (!api) continue;
     if (grant.scopes.length === 0) selection.access.add(api.id);
     else selection.picked.set(api.id, new Set(grant.scopes));
@@ -71,7 +71,7 @@ export function accessFrom(selection: GrantSelection, list: apis.Api[]): { scope
   if ("message" in scopes) return { field: "scopes", message: scopes.message };
   const grants: credentials.GrantInput[] = [];
   for (const id of new Set([...selection.picked.keys(), ...selection.access])) {
-    const api = list.find((candidate) => candidate.id === id && !isDefaultApi(candidate));
+    const api = list.find((candidate) => candidate.id === id && !isDefaultApi(candidate.id));
     if (!api) return { field: "grants", message: "An API in this form no longer exists: it was deleted meanwhile. Check the APIs below and save again." };
     const declared = api.scopes ?? [];
     const picked = selection.picked.get(id) ?? new Set<string>();

@@ -37,8 +37,8 @@ function startProof(c: Context<AppEnv>, authenticating: Promise<unknown>): Promi
   const proof = c.req.header("dpop");
   if (proof === undefined) return null;
   // From an IP over its failure limit, the id is claimed only once the client has authenticated.
-  const claimAfter = isBlocked(ipKey(clientIp(c.req.raw.headers))) ? authenticating : undefined;
-  const checking = verifyProof(c.env, proof, { method: "POST", url: endpointUrl(c.env, "/oauth/token") }, claimAfter);
+  const claimIf = isBlocked(ipKey(clientIp(c.req.raw.headers))) ? authenticating.then(() => true, () => false) : undefined;
+  const checking = verifyProof(c.env, proof, { method: "POST", url: endpointUrl(c.env, "/oauth/token") }, claimIf);
   checking.catch(() => {}); // awaited after the client check; a failed client must not leave it unhandled
   return checking;
 }
