@@ -95,6 +95,11 @@ export const MAX_GRANTS = 32;
 /** An IP allowlist holds 1 to this many CIDRs (the contract): every request is checked against each of them. */
 export const MAX_ALLOWED_IPS = 32;
 
+/** Metadata (the contract) is small: it may travel in edge entries and tokens, which every request reads. */
+export const MAX_METADATA_MEMBERS = 16;
+export const MAX_METADATA_STRING = 256;
+export const MAX_METADATA_BYTES = 1_024;
+
 /** Page size bounds for lists (the contract). */
 export const PAGE_LIMIT_DEFAULT = 50;
 export const PAGE_LIMIT_MAX = 100;

@@ -653,6 +653,533 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/v1/organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List organizations, newest first; the default one is always there */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description Opaque: the `next_cursor` of the previous page. Any other value is a 400. */
+                    cursor?: string;
+                    /** @description Exactly this external_id */
+                    external_id?: string;
+                    /** @description Name contains */
+                    q?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of organizations */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OrganizationList"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an organization (a customer of your APIs) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.
+                         * @example Billing sync
+                         */
+                        name: string;
+                        /**
+                         * @description Your own id for this customer: unique, 1 to 255 printable ASCII characters
+                         * @example cus_8a7d2c
+                         */
+                        external_id?: string | null;
+                        /**
+                         * @description At most 16 members; strings, numbers or booleans; not for secrets
+                         * @example {
+                         *       "plan": "enterprise",
+                         *       "region": "eu"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: string | number | boolean;
+                        } | null;
+                        /** @description The ceiling on every credential of the organization: only the APIs named are open to them (the default API always is), with at most these scopes; null: no ceiling */
+                        grants?: {
+                            api: string;
+                            /**
+                             * @example [
+                             *       "events:write"
+                             *     ]
+                             */
+                            scopes: string[];
+                        }[] | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Organization"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Another organization has this external_id */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many failures (or writes): rate limited */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/organizations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an organization */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The organization */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Organization"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an organization that has no accounts (the default one cannot be deleted) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The organization still has accounts */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many failures (or writes): rate limited */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename an organization, or change its external_id, metadata (replaced whole) or ceiling */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.
+                         * @example Billing sync
+                         */
+                        name?: string;
+                        /**
+                         * @description Your own id for this customer: unique, 1 to 255 printable ASCII characters
+                         * @example cus_8a7d2c
+                         */
+                        external_id?: string | null;
+                        /**
+                         * @description At most 16 members; strings, numbers or booleans; not for secrets
+                         * @example {
+                         *       "plan": "enterprise",
+                         *       "region": "eu"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: string | number | boolean;
+                        } | null;
+                        /** @description The ceiling on every credential of the organization: only the APIs named are open to them (the default API always is), with at most these scopes; null: no ceiling */
+                        grants?: {
+                            api: string;
+                            /**
+                             * @example [
+                             *       "events:write"
+                             *     ]
+                             */
+                            scopes: string[];
+                        }[] | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description The organization */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Organization"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Another organization has this external_id, or another edit won the race */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many failures (or writes): rate limited */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/admin/v1/accounts": {
         parameters: {
             query?: never;
@@ -667,6 +1194,8 @@ export interface paths {
                     limit?: number;
                     /** @description Opaque: the `next_cursor` of the previous page. Any other value is a 400. */
                     cursor?: string;
+                    /** @description Only this organization's */
+                    organization_id?: string;
                 };
                 header?: never;
                 path?: never;
@@ -745,6 +1274,11 @@ export interface paths {
                          * @enum {string}
                          */
                         type: "service" | "user";
+                        /**
+                         * @description An active organization (default: org_default)
+                         * @example org_2Wx8Lq5ZcN1mRb7TvK3pJd
+                         */
+                        organization_id?: string;
                     };
                 };
             };
@@ -1240,6 +1774,8 @@ export interface paths {
                     cursor?: string;
                     account_id?: string;
                     type?: "oauth_client" | "api_key";
+                    /** @description Only this organization's */
+                    organization_id?: string;
                     /** @description Only credentials that expire before this moment */
                     expires_before?: string;
                 };
@@ -2434,6 +2970,8 @@ export interface paths {
                     /** @description Opaque: the `next_cursor` of the previous page. Any other value is a 400. */
                     cursor?: string;
                     target_id?: string;
+                    /** @description Only this organization's */
+                    organization_id?: string;
                 };
                 header?: never;
                 path?: never;
@@ -2713,6 +3251,10 @@ export interface components {
             scope?: string;
             client_id?: string;
             sub?: string;
+            /** @description The token's org_id claim: its account's organization */
+            org_id?: string;
+            /** @description The same organization, under the name test-auth and the RPC use */
+            organization_id?: string;
             aud?: string;
             iss?: string;
             exp?: number;
@@ -2743,6 +3285,8 @@ export interface components {
             /** @enum {boolean} */
             ok: true;
             account_id: string;
+            /** @description The account's organization */
+            organization_id: string;
             credential_id: string;
             /** @enum {string} */
             credential_type: "oauth_client" | "api_key";
@@ -2775,6 +3319,56 @@ export interface components {
              */
             label: "true_positive" | "false_positive";
         };
+        Organization: {
+            /** @example org_2Wx8Lq5ZcN1mRb7TvK3pJd */
+            id: string;
+            /** @example Acme Corp */
+            name: string;
+            /** @example cus_8a7d2c */
+            external_id: string | null;
+            /** @enum {string} */
+            status: "active" | "deactivated";
+            /**
+             * @description At most 16 members; strings, numbers or booleans; not for secrets
+             * @example {
+             *       "plan": "enterprise",
+             *       "region": "eu"
+             *     }
+             */
+            metadata: {
+                [key: string]: string | number | boolean;
+            } | null;
+            /** @description The ceiling on its credentials' grants; null: none */
+            grants: components["schemas"]["CredentialGrant"][] | null;
+            /**
+             * Format: date-time
+             * @example 2026-11-27T04:15:33.123Z
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-27T04:15:33.123Z
+             */
+            updated_at: string;
+        };
+        CredentialGrant: {
+            /**
+             * @description The API's identifier
+             * @example https://billing.example.com
+             */
+            api: string;
+            /**
+             * @example [
+             *       "events:write"
+             *     ]
+             */
+            scopes: string[];
+        };
+        OrganizationList: {
+            data: components["schemas"]["Organization"][];
+            /** @description Pass as `cursor` for the next page; null on the last one. */
+            next_cursor: string | null;
+        };
         Account: {
             /** @example acct_7Hq2LmZ0pX4bN8rVt1sKcE */
             id: string;
@@ -2784,6 +3378,11 @@ export interface components {
             type: "service" | "user";
             /** @enum {string} */
             status: "active" | "deactivated";
+            /**
+             * @description Its organization (org_default unless one was named); never changes
+             * @example org_2Wx8Lq5ZcN1mRb7TvK3pJd
+             */
+            organization_id: string;
             /**
              * Format: date-time
              * @example 2026-11-27T04:15:33.123Z
@@ -2887,19 +3486,6 @@ export interface components {
             /** @description Its tokens must be DPoP-bound (RFC 9449 §5.2) */
             dpop_bound_access_tokens: boolean;
         };
-        CredentialGrant: {
-            /**
-             * @description The API's identifier
-             * @example https://billing.example.com
-             */
-            api: string;
-            /**
-             * @example [
-             *       "events:write"
-             *     ]
-             */
-            scopes: string[];
-        };
         CredentialWithSecret: components["schemas"]["Credential"] & {
             /** @description oauth_client only; shown in this response only */
             client_secret?: string;
@@ -2980,6 +3566,11 @@ export interface components {
              * @example https://github.com/octo-org/app/blob/3f2a9c1/config/.env
              */
             detail: string | null;
+            /**
+             * @description The organization the change is about; null for platform-wide changes (APIs)
+             * @example org_2Wx8Lq5ZcN1mRb7TvK3pJd
+             */
+            organization_id: string | null;
         };
         UsageReport: {
             /** @description Every bucket in [from, to) once, ascending, zeros included */

@@ -1,5 +1,16 @@
 import { z } from "@hono/zod-openapi";
-import { MAX_NAME_LENGTH, MAX_SCOPES, PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX } from "../config";
+import {
+  MAX_GRANTS,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_METADATA_BYTES,
+  MAX_METADATA_MEMBERS,
+  MAX_METADATA_STRING,
+  MAX_NAME_LENGTH,
+  MAX_SCOPES,
+  PAGE_LIMIT_DEFAULT,
+  PAGE_LIMIT_MAX,
+} from "../config";
 import type { IdPrefix } from "../services/ids";
 import { decodeCursor } from "../storage/pagination";
 import { ERROR_STATUS, type ErrorCode } from "./errors";
@@ -62,6 +73,7 @@ export const EXAMPLE_ID: Record<IdPrefix, string> = {
   acct: "acct_7Hq2LmZ0pX4bN8rVt1sKcE",
   cred: "cred_4bV9Qm2xTz8LrKp1WcYd0a",
   api: "api_9Tk3Wq7ZbR2mXc5NvL0pHs",
+  org: "org_2Wx8Lq5ZcN1mRb7TvK3pJd",
 };
 
 /** The `{id}` path parameter of a route about one account (`acct`) or credential (`cred`). */
@@ -146,6 +158,51 @@ export function documentedError(status: ErrorStatus, description: string = ERROR
 export function documentedErrors<S extends ErrorStatus>(...statuses: S[]) {
   return Object.fromEntries(statuses.map((status) => [status, documentedError(status)])) as Record<S, ReturnType<typeof documentedError>>;
 }
+
+/** A grant as the admin API shows it: an API's identifier and the scopes granted on it. */
+export const GrantSchema = z
+  .object({
+    api: z.string().max(MAX_IDENTIFIER_LENGTH).openapi({ description: "The API's identifier", example: "https://billing.example.com" }),
+    scopes: ScopesSchema,
+  })
+  .openapi("CredentialGrant");
+
+/** At most MAX_GRANTS grants, one per API. */
+export const GrantsSchema = z
+  .array(z.strictObject({ api: z.string().max(MAX_IDENTIFIER_LENGTH), scopes: ScopesSchema }))
+  .max(MAX_GRANTS, `at most ${MAX_GRANTS} grants`)
+  .refine((grants) => new Set(grants.map((grant) => grant.api)).size === grants.length, "one grant per API");
+
+/** Metadata member names (the contract): a lower-case letter, then up to 39 of a-z, 0-9 and _. */
+const METADATA_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+
+/**
+ * `metadata` (the contract): an object of at most MAX_METADATA_MEMBERS members named by
+ * METADATA_NAME, each a string of at most MAX_METADATA_STRING characters, a finite number or a
+ * boolean, at most MAX_METADATA_BYTES as JSON; null or {} clears it. Not a place for secrets.
+ */
+export const MetadataSchema = z
+  .record(z.string(), z.union([z.string().max(MAX_METADATA_STRING, `metadata strings are at most ${MAX_METADATA_STRING} characters`), z.number(), z.boolean()]))
+  .nullable()
+  .superRefine((metadata, ctx) => {
+    if (metadata === null) return;
+    const names = Object.keys(metadata);
+    if (names.length > MAX_METADATA_MEMBERS) ctx.addIssue({ code: "custom", message: `metadata has at most ${MAX_METADATA_MEMBERS} members` });
+    const bad = names.find((name) => !METADATA_NAME.test(name));
+    if (bad !== undefined) ctx.addIssue({ code: "custom", message: "metadata member names are a lower-case letter, then up to 39 of a-z, 0-9 and _" });
+    if (new TextEncoder().encode(JSON.stringify(metadata)).length > MAX_METADATA_BYTES) {
+      ctx.addIssue({ code: "custom", message: `metadata is at most ${MAX_METADATA_BYTES} bytes as JSON` });
+    }
+  })
+  .openapi({ description: `At most ${MAX_METADATA_MEMBERS} members; strings, numbers or booleans; not for secrets`, example: { plan: "enterprise", region: "eu" } });
+
+/** `?organization_id=`: a list of one organization's rows. */
+export const OrganizationIdQuery = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .optional()
+  .openapi({ param: { name: "organization_id", in: "query" }, description: "Only this organization's", example: EXAMPLE_ID.org });
 
 /** For routes that take no query parameters: any parameter is a 400, as the contract says. */
 export const NoQuery = z.strictObject({});

@@ -9,6 +9,7 @@ const TestAuthResponse = z
   .object({
     ok: z.literal(true),
     account_id: z.string(),
+    organization_id: z.string().openapi({ description: "The account's organization" }),
     credential_id: z.string(),
     credential_type: z.enum(["oauth_client", "api_key"]),
     scopes: z.array(z.string()).openapi({ description: "An access token's scope; an API key's scopes on the default API" }),

@@ -1,10 +1,11 @@
-import { ApiError } from "../http/errors";
+import { ApiError, invalidField } from "../http/errors";
 import * as accounts from "../storage/accounts";
 import type { AccountRow, AccountType } from "../storage/accounts";
 import { type AuditContext, insertAuditEvent, insertCredentialDeletionsOfAccount, IF_CHANGED, ifRowExists } from "../storage/audit-events";
 import { deleteCredentialsOfAccount } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import { type Page, type Position, toPage } from "../storage/pagination";
+import { DEFAULT_ORGANIZATION_ID } from "../storage/organizations";
 import { newId, nowIso } from "./ids";
 import { edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
@@ -14,11 +15,12 @@ export interface Account {
   name: string;
   type: AccountType;
   status: accounts.AccountStatus;
+  organization_id: string;
   created_at: string;
 }
 
 function toAccount(row: AccountRow): Account {
-  return { id: row.id, name: row.name, type: row.type, status: row.status, created_at: row.created_at };
+  return { id: row.id, name: row.name, type: row.type, status: row.status, organization_id: row.organization_id, created_at: row.created_at };
 }
 
 const notFound = () => new ApiError("not_found", "No account has this id.");
@@ -29,13 +31,16 @@ async function mustGet(env: Env, id: string): Promise<AccountRow> {
   return row;
 }
 
-export async function createAccount(env: Env, who: AuditContext, input: { name: string; type: AccountType }): Promise<Account> {
+/** Creates an account in `organization_id` (default: org_default), which must exist and be active. */
+export async function createAccount(env: Env, who: AuditContext, input: { name: string; type: AccountType; organization_id?: string | undefined }): Promise<Account> {
   const at = nowIso();
-  const row: AccountRow = { id: newId("acct"), name: input.name, type: input.type, status: "active", created_at: at, deactivated_at: null };
-  await commit(env.DB, [
+  const organizationId = input.organization_id ?? DEFAULT_ORGANIZATION_ID;
+  const row: AccountRow = { id: newId("acct"), name: input.name, type: input.type, status: "active", organization_id: organizationId, created_at: at, deactivated_at: null };
+  const [inserted] = await commit(env.DB, [
     accounts.insertAccount(env.DB, row),
-    insertAuditEvent(env.DB, who, at, { action: "account.create", target_type: "account", target_id: row.id, target_name: row.name }),
+    insertAuditEvent(env.DB, who, at, { action: "account.create", target_type: "account", target_id: row.id, target_name: row.name }, IF_CHANGED),
   ]);
+  if (!inserted) throw invalidField("organization_id", "organization_id must name an active organization.");
   return toAccount(row);
 }
 
@@ -49,8 +54,8 @@ export async function findAccount(env: Env, id: string): Promise<Account | null>
   return row ? toAccount(row) : null;
 }
 
-export async function listAccounts(env: Env, limit: number, after: Position | null): Promise<Page<Account>> {
-  const rows = await accounts.listAccounts(env.DB, limit + 1, after);
+export async function listAccounts(env: Env, organizationId: string | null, limit: number, after: Position | null): Promise<Page<Account>> {
+  const rows = await accounts.listAccounts(env.DB, organizationId, limit + 1, after);
   const page = toPage(rows, limit, (row) => ({ time: row.created_at, id: row.id }));
   return { data: page.data.map(toAccount), next_cursor: page.next_cursor };
 }

@@ -164,3 +164,8 @@ export async function apisByIdentifier(env: Env, identifiers: string[]): Promise
   const rows = await apis.getApisByIdentifier(env.DB, [...new Set(identifiers)].slice(0, 100));
   return new Map(rows.map((row) => [row.identifier!, toApi(env, row)]));
 }
+
+export async function apisById(env: Env, ids: string[]): Promise<Map<string, Api>> {
+  const rows = await apis.getApisById(env.DB, [...new Set(ids)].slice(0, 100));
+  return new Map(rows.map((row) => [row.id, toApi(env, row)]));
+}

@@ -44,6 +44,7 @@ export function entryOf(row: RowWithGrants): LiveEntry {
   return {
     id: row.id,
     account_id: row.account_id,
+    organization_id: row.organization_id,
     type: row.type,
     client_id: row.client_id,
     secret_hash: row.secret_hash,

@@ -1,7 +1,7 @@
 import { randomBase62 } from "./secrets";
 
-/** Ids are a type prefix and 22 random base62 characters (131 bits): `acct_…`, `cred_…`, `api_…`. */
-export type IdPrefix = "acct" | "cred" | "api";
+/** Ids are a type prefix and 22 random base62 characters (131 bits): `acct_…`, `cred_…`, `api_…`, `org_…`. */
+export type IdPrefix = "acct" | "cred" | "api" | "org";
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${randomBase62(22)}`;

@@ -75,12 +75,12 @@ export async function findAccounts(env: Env, search: AccountSearch, request: Pag
     request,
     (row) => ({ time: row.created_at, id: row.id }),
   );
-  return { ...page, data: page.data.map(({ id, name, type, status, created_at }) => ({ id, name, type, status, created_at })) };
+  return { ...page, data: page.data.map(({ id, name, type, status, organization_id, created_at }) => ({ id, name, type, status, organization_id, created_at })) };
 }
 
 export function findAuditEvents(env: Env, targetId: string | null, request: PageRequest): Promise<TwoWayPage<AuditEvent>> {
   return twoWay(
-    (limit, after, direction) => listAuditEvents(env.DB, limit, after, targetId, direction),
+    (limit, after, direction) => listAuditEvents(env.DB, limit, after, { target_id: targetId, organization_id: null }, direction),
     request,
     (row) => ({ time: row.at, id: row.id }),
   );

@@ -52,6 +52,7 @@ export async function issueAccessToken(
   const payload = {
     iss: issuer,
     sub: identity.account_id,
+    org_id: identity.organization_id,
     aud,
     client_id: identity.client_id,
     cid: identity.credential_id,

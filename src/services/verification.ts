@@ -3,6 +3,7 @@ import { ipAllowed } from "../lib/cidr";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { verifyEs256Jwt } from "../lib/es256-jwt";
 import { graceRunning } from "../storage/credentials";
+import { DEFAULT_ORGANIZATION_ID } from "../storage/organizations";
 import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
 import { type Grant, type Target, grantsShown, namesDefaultApi, targetFor } from "./audiences";
 import { assertionIssuer, verifyAssertion } from "./client-assertions";
@@ -23,6 +24,8 @@ import { type FailureReason, recordUsage } from "./usage";
 /** Who is calling, once a secret or token checks out. */
 export interface Identity {
   account_id: string;
+  /** The account's organization (tokens carry it as `org_id`). */
+  organization_id: string;
   credential_id: string;
   credential_type: "oauth_client" | "api_key";
   scopes: string[];
@@ -124,6 +127,7 @@ async function verifySecret(
     valid: true,
     identity: {
       account_id: entry.account_id,
+      organization_id: entry.organization_id ?? DEFAULT_ORGANIZATION_ID,
       credential_id: entry.id,
       credential_type: entry.type,
       scopes: entry.scopes,
@@ -186,6 +190,8 @@ export async function verifyApiKey(env: Env, check: SecretCheck, apiKey: string)
 export interface TokenClaims {
   iss: string;
   sub: string;
+  /** The account's organization. */
+  org_id: string;
   aud: string;
   client_id: string;
   cid: string;
@@ -248,6 +254,8 @@ export async function verifyAccessToken(env: Env, token: string, audience?: stri
   const claims: TokenClaims = {
     iss: issuer,
     sub: payload.sub,
+    // Tokens minted before organizations (they live a minute) carry none: the default one.
+    org_id: typeof payload.org_id === "string" ? payload.org_id : DEFAULT_ORGANIZATION_ID,
     aud: payload.aud,
     client_id: payload.client_id,
     cid: payload.cid,
@@ -266,6 +274,7 @@ export async function verifyAccessToken(env: Env, token: string, audience?: stri
     valid: true,
     identity: {
       account_id: claims.sub,
+      organization_id: claims.org_id,
       credential_id: claims.cid,
       credential_type: "oauth_client",
       scopes,

@@ -1,4 +1,4 @@
-import { all, first } from "./d1";
+import { all, equalities, first } from "./d1";
 import type { Position } from "./pagination";
 
 export type AccountType = "service" | "user";
@@ -9,29 +9,34 @@ export interface AccountRow {
   name: string;
   type: AccountType;
   status: AccountStatus;
+  /** Its organization (migration 0009); never changes. */
+  organization_id: string;
   created_at: string;
   deactivated_at: string | null;
 }
 
-const COLUMNS = "id, name, type, status, created_at, deactivated_at";
+const COLUMNS = "id, name, type, status, organization_id, created_at, deactivated_at";
 
+/** Inserts the account, only while its organization exists and is active (else no row changes). */
 export function insertAccount(db: D1Database, row: AccountRow): D1PreparedStatement {
   return db
-    .prepare(`INSERT INTO accounts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
-    .bind(row.id, row.name, row.type, row.status, row.created_at, row.deactivated_at);
+    .prepare(`INSERT INTO accounts (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM organizations WHERE id = ? AND status = 'active')`)
+    .bind(row.id, row.name, row.type, row.status, row.organization_id, row.created_at, row.deactivated_at, row.organization_id);
 }
 
 export function getAccount(db: D1Database, id: string): Promise<AccountRow | null> {
   return first<AccountRow>(db.prepare(`SELECT ${COLUMNS} FROM accounts WHERE id = ?`).bind(id));
 }
 
-export function listAccounts(db: D1Database, limit: number, after: Position | null): Promise<AccountRow[]> {
-  const statement = after
-    ? db
-        .prepare(`SELECT ${COLUMNS} FROM accounts WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`)
-        .bind(after.time, after.id, limit)
-    : db.prepare(`SELECT ${COLUMNS} FROM accounts ORDER BY created_at DESC, id DESC LIMIT ?`).bind(limit);
-  return all<AccountRow>(statement);
+/** Newest first from `after`; with `organizationId`, that organization's only. */
+export function listAccounts(db: D1Database, organizationId: string | null, limit: number, after: Position | null): Promise<AccountRow[]> {
+  const { conditions, values } = equalities({ organization_id: organizationId });
+  if (after) {
+    conditions.push("(created_at, id) < (?, ?)");
+    values.push(after.time, after.id);
+  }
+  const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
+  return all<AccountRow>(db.prepare(`SELECT ${COLUMNS} FROM accounts ${where} ORDER BY created_at DESC, id DESC LIMIT ?`).bind(...values, limit));
 }
 
 /** Changes the status only when it differs, so `changes` tells whether anything happened. */

@@ -36,6 +36,12 @@ export function getApisByIdentifier(db: D1Database, identifiers: string[]): Prom
   return all<ApiRow>(db.prepare(`SELECT ${COLUMNS} FROM apis WHERE identifier IN (${identifiers.map(() => "?").join(", ")})`).bind(...identifiers));
 }
 
+/** APIs by id, at most 100. */
+export function getApisById(db: D1Database, ids: string[]): Promise<ApiRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return all<ApiRow>(db.prepare(`SELECT ${COLUMNS} FROM apis WHERE id IN (${ids.map(() => "?").join(", ")})`).bind(...ids));
+}
+
 export function listApis(db: D1Database, limit: number, after: Position | null): Promise<ApiRow[]> {
   const statement = after
     ? db.prepare(`SELECT ${COLUMNS} FROM apis WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`).bind(after.time, after.id, limit)

@@ -1,4 +1,4 @@
-import { all, commit } from "./d1";
+import { all, commit, equalities } from "./d1";
 import type { Position } from "./pagination";
 
 export interface AuditEventRow {
@@ -14,6 +14,8 @@ export interface AuditEventRow {
   ip: string | null;
   /** What the action alone does not say: the URL where a scanner found a leaked secret. */
   detail: string | null;
+  /** The organization it is about (its account's, or its own); null for platform-wide changes (APIs). */
+  organization_id: string | null;
 }
 
 /** Where a change came from: the management API, the console, or Keymint itself. */
@@ -29,11 +31,21 @@ export interface AuditContext {
 // Audit ids are made in SQL, so one statement can record an event per row it selects
 // (deleting an account records one per credential, atomically with the delete).
 const NEW_ID = "'evt_' || lower(hex(randomblob(16)))";
-const COLUMNS = "id, at, actor, channel, action, target_type, target_id, target_name, ip, detail";
+const COLUMNS = "id, at, actor, channel, action, target_type, target_id, target_name, ip, detail, organization_id";
+
+/**
+ * An event's organization, from its target (bound once as ?1 type, ?2 id), found while the target
+ * exists: every event is written in the batch of its change, before a deletion in that batch.
+ */
+const ORGANIZATION_OF_TARGET = `CASE ?1
+  WHEN 'organization' THEN ?2
+  WHEN 'account' THEN (SELECT organization_id FROM accounts WHERE id = ?2)
+  WHEN 'credential' THEN (SELECT a.organization_id FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.id = ?2)
+END`;
 
 export interface AuditEntry {
   action: string;
-  target_type: "account" | "credential" | "api";
+  target_type: "organization" | "account" | "credential" | "api";
   target_id: string;
   /** The target's name at the time of the event (after the change, for a rename). */
   target_name: string;
@@ -51,7 +63,7 @@ export interface AuditGuard {
 export const IF_CHANGED: AuditGuard = { sql: "changes() > 0", values: [] };
 
 /** Written only while the row exists (at `version`, when given). */
-export function ifRowExists(table: "accounts" | "apis" | "credentials", id: string, version?: string): AuditGuard {
+export function ifRowExists(table: "accounts" | "apis" | "credentials" | "organizations", id: string, version?: string): AuditGuard {
   return version === undefined
     ? { sql: `EXISTS (SELECT 1 FROM ${table} WHERE id = ?)`, values: [id] }
     : { sql: `EXISTS (SELECT 1 FROM ${table} WHERE id = ? AND updated_at = ?)`, values: [id, version] };
@@ -70,8 +82,8 @@ export function insertAuditEvent(
 ): D1PreparedStatement {
   const where = guard ? ` WHERE ${guard.sql}` : "";
   return db
-    .prepare(`INSERT INTO audit_events (${COLUMNS}) SELECT ${NEW_ID}, ?, ?, ?, ?, ?, ?, ?, ?, ?${where}`)
-    .bind(at, who.actor, who.channel, entry.action, entry.target_type, entry.target_id, entry.target_name, who.ip, entry.detail ?? null, ...(guard?.values ?? []));
+    .prepare(`INSERT INTO audit_events (${COLUMNS}) SELECT ${NEW_ID}, ?3, ?4, ?5, ?6, ?1, ?2, ?7, ?8, ?9, ${ORGANIZATION_OF_TARGET}${where}`)
+    .bind(entry.target_type, entry.target_id, at, who.actor, who.channel, entry.action, entry.target_name, who.ip, entry.detail ?? null, ...(guard?.values ?? []));
 }
 
 /** One `credential.delete` event for each credential of an account, before they are deleted. */
@@ -84,9 +96,15 @@ export function insertCredentialDeletionsOfAccount(
   return db
     .prepare(
       `INSERT INTO audit_events (${COLUMNS})
-       SELECT ${NEW_ID}, ?, ?, ?, 'credential.delete', 'credential', id, name, ?, NULL FROM credentials WHERE account_id = ?`,
+       SELECT ${NEW_ID}, ?, ?, ?, 'credential.delete', 'credential', id, name, ?, NULL, (SELECT organization_id FROM accounts WHERE id = ?5) FROM credentials WHERE account_id = ?5`,
     )
     .bind(at, who.actor, who.channel, who.ip, accountId);
+}
+
+/** Which events a list holds: about one target, and/or of one organization (null: any). */
+export interface AuditEventFilter {
+  target_id: string | null;
+  organization_id: string | null;
 }
 
 /** Newest first from `after` (or, with direction "newer", the rows just newer than it, still returned newest first). */
@@ -94,15 +112,10 @@ export async function listAuditEvents(
   db: D1Database,
   limit: number,
   after: Position | null,
-  targetId: string | null,
+  filter: AuditEventFilter,
   direction: "older" | "newer" = "older",
 ): Promise<AuditEventRow[]> {
-  const conditions: string[] = [];
-  const values: unknown[] = [];
-  if (targetId !== null) {
-    conditions.push("target_id = ?");
-    values.push(targetId);
-  }
+  const { conditions, values } = equalities({ target_id: filter.target_id, organization_id: filter.organization_id });
   if (after) {
     conditions.push(direction === "older" ? "(at, id) < (?, ?)" : "(at, id) > (?, ?)");
     values.push(after.time, after.id);

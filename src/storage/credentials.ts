@@ -44,9 +44,10 @@ export interface CredentialRow {
 
 export type TokenEndpointAuthMethod = "client_secret_basic" | "private_key_jwt";
 
-/** A credential as the hot paths need it: with its account's status, in one read. */
+/** A credential as the hot paths need it: with its account's status and organization, in one read. */
 export interface CredentialWithAccount extends CredentialRow {
   account_status: AccountStatus;
+  organization_id: string;
 }
 
 const COLUMNS =
@@ -54,7 +55,7 @@ const COLUMNS =
 const JOINED = `SELECT ${COLUMNS
   .split(", ")
   .map((column) => `c.${column}`)
-  .join(", ")}, a.status AS account_status FROM credentials c JOIN accounts a ON a.id = c.account_id`;
+  .join(", ")}, a.status AS account_status, a.organization_id FROM credentials c JOIN accounts a ON a.id = c.account_id`;
 
 /** Inserts a credential; with `onlyIfPreviousChanged`, only when the batch's previous statement changed a row. */
 export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPreviousChanged = false): D1PreparedStatement {
@@ -174,6 +175,8 @@ export function listCredentialsAfter(db: D1Database, afterId: string | null, lim
 
 export interface CredentialFilter {
   account_id: string | null;
+  /** Only credentials of this organization's accounts. */
+  organization_id?: string | null;
   type: CredentialType | null;
   /** Only credentials that expire before this moment (RFC 3339). */
   expires_before?: string | null;
@@ -186,6 +189,10 @@ export function listCredentials(
   after: Position | null,
 ): Promise<CredentialRow[]> {
   const { conditions, values } = equalities({ account_id: filter.account_id, type: filter.type });
+  if (filter.organization_id) {
+    conditions.push("account_id IN (SELECT id FROM accounts WHERE organization_id = ?)");
+    values.push(filter.organization_id);
+  }
   if (filter.expires_before) {
     conditions.push("expires_at IS NOT NULL AND expires_at < ?");
     values.push(filter.expires_before);

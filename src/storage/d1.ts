@@ -32,3 +32,8 @@ export function equalities(filters: Record<string, string | null | undefined>): 
   const set = Object.entries(filters).filter((filter): filter is [string, string] => filter[1] !== null && filter[1] !== undefined);
   return { conditions: set.map(([column]) => `${column} = ?`), values: set.map(([, value]) => value) };
 }
+
+/** A LIKE pattern (with ESCAPE '\\') for "contains `text`", its pattern characters taken literally. */
+export function contains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+}

@@ -35,6 +35,8 @@ export interface EntryGrant {
 export interface LiveEntry {
   id: string;
   account_id: string;
+  /** Its account's organization (absent in entries written before organizations: org_default). */
+  organization_id?: string;
   type: CredentialType;
   client_id: string | null;
   /** SHA-256 hex digests; "" matches nothing (a no-grace roll in progress). */

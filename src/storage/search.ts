@@ -1,4 +1,4 @@
-import { all, equalities } from "./d1";
+import { all, contains, equalities } from "./d1";
 import type { AccountRow, AccountStatus, AccountType } from "./accounts";
 import type { CredentialRow, CredentialType } from "./credentials";
 import type { Position } from "./pagination";
@@ -27,10 +27,7 @@ export interface AccountSearch {
   status: AccountStatus | null;
 }
 
-/** LIKE with the pattern characters of the search text taken literally. */
-function contains(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-}
+/** LIKE (ESCAPE '\\') with the pattern characters of the search text taken literally. */
 function startsWith(text: string): string {
   return `${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 }

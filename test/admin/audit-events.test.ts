@@ -17,7 +17,7 @@ import {
 /** Management API, audit events: one per change, with who, what and from where; none otherwise. */
 
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const EVENT_KEYS = ["action", "actor", "at", "channel", "detail", "id", "ip", "target_id", "target_name", "target_type"];
+const EVENT_KEYS = ["action", "actor", "at", "channel", "detail", "id", "ip", "organization_id", "target_id", "target_name", "target_type"];
 
 function expectEvent(event: any, expected: { action: string; target_type: string; target_id: string; ip: string | null }) {
   expect(Object.keys(event).sort()).toEqual(EVENT_KEYS);

@@ -11,6 +11,7 @@ it("mints a token that test-auth accepts", async () => {
   expect(await json(response)).toEqual({
     ok: true,
     account_id: account.id,
+    organization_id: "org_default",
     credential_id: client.id,
     credential_type: "oauth_client",
     scopes: ["a", "b"],

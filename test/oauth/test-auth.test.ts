@@ -42,6 +42,7 @@ describe("test-auth accepts", () => {
     expect(await json(response)).toEqual({
       ok: true,
       account_id: account.id,
+      organization_id: "org_default",
       credential_id: key.id,
       credential_type: "api_key",
       scopes: ["events:write"],
@@ -57,6 +58,7 @@ describe("test-auth accepts", () => {
     expect(await json(response)).toEqual({
       ok: true,
       account_id: account.id,
+      organization_id: "org_default",
       credential_id: client.id,
       credential_type: "oauth_client",
       scopes: ["read"],

@@ -42,6 +42,7 @@ describe("client credentials grant: success", () => {
     expect(claims).toEqual({
       iss: ISSUER,
       sub: account.id,
+      org_id: "org_default",
       aud: ISSUER,
       client_id: client.client_id,
       cid: client.id,

@@ -16,6 +16,7 @@ describe("Verifier.verify (RPC)", () => {
     expect(await verifier().verify(await tokenFor(client))).toEqual({
       valid: true,
       account_id: account.id,
+      organization_id: "org_default",
       credential_id: client.id,
       credential_type: "oauth_client",
       scopes: ["events:write"],
@@ -25,6 +26,7 @@ describe("Verifier.verify (RPC)", () => {
     expect(await verifier().verify(key.api_key)).toEqual({
       valid: true,
       account_id: account.id,
+      organization_id: "org_default",
       credential_id: key.id,
       credential_type: "api_key",
       scopes: ["read"],

@@ -14,6 +14,11 @@ export interface AdminRoute {
 
 const someId = "cred_0000000000000000000000";
 export const ADMIN_ROUTES: AdminRoute[] = [
+  { method: "POST", path: "/admin/v1/organizations", body: { name: "x" } },
+  { method: "GET", path: "/admin/v1/organizations" },
+  { method: "GET", path: `/admin/v1/organizations/${someId}` },
+  { method: "PATCH", path: `/admin/v1/organizations/${someId}`, body: { name: "y" } },
+  { method: "DELETE", path: `/admin/v1/organizations/${someId}` },
   { method: "POST", path: "/admin/v1/accounts", body: { name: "x", type: "service" } },
   { method: "GET", path: "/admin/v1/accounts" },
   { method: "GET", path: `/admin/v1/accounts/${someId}` },

@@ -1,6 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
-import { EXAMPLE_ID, NameSchema, NoQuery, Time, documentedErrors, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { MAX_ID_LENGTH } from "../../config";
+import { EXAMPLE_ID, NameSchema, NoQuery, OrganizationIdQuery, Time, documentedErrors, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import * as accounts from "../../services/accounts";
 import { auditContext } from "./auth";
 
@@ -10,6 +11,7 @@ export const AccountSchema = z
     name: z.string().openapi({ example: "Billing integration" }),
     type: z.enum(["service", "user"]),
     status: z.enum(["active", "deactivated"]),
+    organization_id: z.string().openapi({ description: "Its organization (org_default unless one was named); never changes", example: EXAMPLE_ID.org }),
     created_at: Time,
   })
   .openapi("Account");
@@ -17,6 +19,7 @@ export const AccountSchema = z
 const NewAccount = z.strictObject({
   name: NameSchema,
   type: z.enum(["service", "user"]).openapi({ description: "`service` is recommended: a stable identity for an integration." }),
+  organization_id: z.string().max(MAX_ID_LENGTH).optional().openapi({ description: "An active organization (default: org_default)", example: EXAMPLE_ID.org }),
 });
 
 const AccountId = idParam("acct");
@@ -37,7 +40,7 @@ const list = createRoute({
   path: "/accounts",
   tags: ["Accounts"],
   summary: "List accounts, newest first",
-  request: { query: z.strictObject(pageQuery) },
+  request: { query: z.strictObject({ ...pageQuery, organization_id: OrganizationIdQuery }) },
   responses: {
     200: { description: "A page of accounts", content: { "application/json": { schema: listSchema(AccountSchema, "AccountList") } } },
     ...documentedErrors(400, 401, 403, 503),
@@ -78,8 +81,9 @@ const remove = createRoute({
 export function registerAccountRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(create, async (c) => c.json(await accounts.createAccount(c.env, auditContext(c), c.req.valid("json")), 201));
   app.openapi(list, async (c) => {
-    const { limit, after } = pageOf(c.req.valid("query"));
-    return c.json(await accounts.listAccounts(c.env, limit, after), 200);
+    const query = c.req.valid("query");
+    const { limit, after } = pageOf(query);
+    return c.json(await accounts.listAccounts(c.env, query.organization_id ?? null, limit, after), 200);
   });
   app.openapi(get, async (c) => c.json(await accounts.getAccount(c.env, c.req.valid("param").id), 200));
   app.openapi(statusChange("deactivate"), async (c) =>

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { MAX_ID_LENGTH } from "../../config";
 import type { AppEnv } from "../../http/types";
-import { EXAMPLE_ID, Time, documentedErrors, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { EXAMPLE_ID, OrganizationIdQuery, Time, documentedErrors, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import { listAuditEvents } from "../../services/audit";
 
 export const AuditEventSchema = z
@@ -19,6 +19,7 @@ export const AuditEventSchema = z
       description: "What the action alone does not say: for a secret reported by GitHub's secret scanning, the URL where it was found",
       example: "https://github.com/octo-org/app/blob/3f2a9c1/config/.env",
     }),
+    organization_id: z.string().nullable().openapi({ description: "The organization the change is about; null for platform-wide changes (APIs)", example: EXAMPLE_ID.org }),
   })
   .openapi("AuditEvent");
 
@@ -31,6 +32,7 @@ const list = createRoute({
     query: z.strictObject({
       ...pageQuery,
       target_id: z.string().max(MAX_ID_LENGTH).optional().openapi({ param: { name: "target_id", in: "query" }, example: EXAMPLE_ID.cred }),
+      organization_id: OrganizationIdQuery,
     }),
   },
   responses: {
@@ -46,6 +48,6 @@ export function registerAuditEventRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(list, async (c) => {
     const query = c.req.valid("query");
     const { limit, after } = pageOf(query);
-    return c.json(await listAuditEvents(c.env, query.target_id ?? null, limit, after), 200);
+    return c.json(await listAuditEvents(c.env, { target_id: query.target_id ?? null, organization_id: query.organization_id ?? null }, limit, after), 200);
   });
 }

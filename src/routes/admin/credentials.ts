@@ -1,40 +1,31 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { MAX_ALLOWED_IPS, MAX_GRANTS, MAX_IDENTIFIER_LENGTH, MAX_ID_LENGTH } from "../../config";
+import { MAX_ALLOWED_IPS, MAX_GRANTS, MAX_ID_LENGTH } from "../../config";
 import type { AppEnv } from "../../http/types";
 import { cidrProblem } from "../../lib/cidr";
 import { jwksProblem } from "../../lib/client-jwks";
 import {
-  EXAMPLE_ID,
-  NameSchema,
-  NoQuery,
-  ScopesSchema,
-  Time,
   documentedError,
   documentedErrors,
+  EXAMPLE_ID,
+  GrantSchema,
+  GrantsSchema,
   idParam,
   listSchema,
+  NameSchema,
+  NoQuery,
+  OrganizationIdQuery,
   pageOf,
   pageQuery,
+  ScopesSchema,
+  Time,
 } from "../../http/schemas";
 import * as credentials from "../../services/credentials";
 import { auditContext } from "./auth";
 
+const CredentialGrantsSchema = GrantsSchema.openapi({ description: `Grants on APIs other than the default one (at most ${MAX_GRANTS}, one per API)` });
+
 /** Longest grace period for a rolled secret: 7 days (the contract). */
 export const MAX_ROLL_GRACE_SECONDS = 604_800;
-
-const GrantSchema = z
-  .object({
-    api: z.string().max(MAX_IDENTIFIER_LENGTH).openapi({ description: "The API's identifier", example: "https://billing.example.com" }),
-    scopes: ScopesSchema,
-  })
-  .openapi("CredentialGrant");
-
-/** At most MAX_GRANTS grants, one per API. */
-const GrantsSchema = z
-  .array(z.strictObject({ api: z.string().max(MAX_IDENTIFIER_LENGTH), scopes: ScopesSchema }))
-  .max(MAX_GRANTS, `at most ${MAX_GRANTS} grants`)
-  .refine((grants) => new Set(grants.map((grant) => grant.api)).size === grants.length, "one grant per API")
-  .openapi({ description: `Grants on APIs other than the default one (at most ${MAX_GRANTS}, one per API)` });
 
 /** 1 to MAX_ALLOWED_IPS IPv4/IPv6 CIDRs (a bare address is one host), or null: anywhere. */
 const AllowedIpsSchema = z
@@ -100,7 +91,7 @@ const NewCredential = z.strictObject({
   type: z.enum(["oauth_client", "api_key"]).openapi({ description: "`oauth_client` is recommended" }),
   account_id: z.string().max(MAX_ID_LENGTH).openapi({ example: EXAMPLE_ID.acct }),
   scopes: ScopesSchema.default([]),
-  grants: GrantsSchema.optional(),
+  grants: CredentialGrantsSchema.optional(),
   expires_at: ExpiresAtSchema.optional(),
   allowed_ips: AllowedIpsSchema.optional(),
   token_endpoint_auth_method: z.enum(["client_secret_basic", "private_key_jwt"]).optional().openapi({ description: "oauth_client only: private_key_jwt needs jwks and gets no secret" }),
@@ -111,7 +102,7 @@ const NewCredential = z.strictObject({
 const CredentialChanges = z.strictObject({
   name: NameSchema.optional(),
   scopes: ScopesSchema.optional(),
-  grants: GrantsSchema.optional(),
+  grants: CredentialGrantsSchema.optional(),
   expires_at: ExpiresAtSchema.optional(),
   allowed_ips: AllowedIpsSchema.optional(),
   jwks: JwksSchema.optional().openapi({ description: "private_key_jwt clients: rotate keys by replacing the set" }),
@@ -165,6 +156,7 @@ const list = createRoute({
       ...pageQuery,
       account_id: z.string().max(MAX_ID_LENGTH).optional().openapi({ param: { name: "account_id", in: "query" }, example: EXAMPLE_ID.acct }),
       type: z.enum(["oauth_client", "api_key"]).optional().openapi({ param: { name: "type", in: "query" } }),
+      organization_id: OrganizationIdQuery,
       expires_before: z.iso
         .datetime({ offset: true })
         .optional()
@@ -238,6 +230,7 @@ export function registerCredentialRoutes(app: OpenAPIHono<AppEnv>) {
     const { limit, after } = pageOf(query);
     const filter = {
       account_id: query.account_id ?? null,
+      organization_id: query.organization_id ?? null,
       type: query.type ?? null,
       expires_before: query.expires_before === undefined ? null : new Date(query.expires_before).toISOString(),
     };

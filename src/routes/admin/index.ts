@@ -7,12 +7,14 @@ import { registerApiRoutes } from "./apis";
 import { registerAuditEventRoutes } from "./audit-events";
 import { limitWrites, requireAdmin } from "./auth";
 import { registerCredentialRoutes } from "./credentials";
+import { registerOrganizationRoutes } from "./organizations";
 import { registerUsageRoutes } from "./usage";
 
 /** The management API, mounted at /admin/v1. Every route here is admin-only. */
 export function adminApi() {
   const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   admin.use("*", requireAdmin(), limitWrites(), requireJsonBody());
+  registerOrganizationRoutes(admin);
   registerAccountRoutes(admin);
   registerCredentialRoutes(admin);
   registerApiRoutes(admin);

@@ -32,6 +32,8 @@ const IntrospectionResponse = z
     scope: z.string().optional(),
     client_id: z.string().optional(),
     sub: z.string().optional(),
+    org_id: z.string().optional().openapi({ description: "The token's org_id claim: its account's organization" }),
+    organization_id: z.string().optional().openapi({ description: "The same organization, under the name test-auth and the RPC use" }),
     aud: z.string().optional(),
     iss: z.string().optional(),
     exp: z.int().optional(),

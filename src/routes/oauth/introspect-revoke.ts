@@ -35,6 +35,8 @@ export function registerIntrospectionRoutes(app: Hono<AppEnv>) {
         scope: claims.scope,
         client_id: claims.client_id,
         sub: claims.sub,
+        org_id: claims.org_id,
+        organization_id: claims.org_id,
         aud: claims.aud,
         iss: claims.iss,
         exp: claims.exp,

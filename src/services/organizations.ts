@@ -1,0 +1,161 @@
+import { ApiError, invalidField } from "../http/errors";
+import { type AuditContext, IF_CHANGED, insertAuditEvent } from "../storage/audit-events";
+import { commit } from "../storage/d1";
+import * as organizations from "../storage/organizations";
+import { DEFAULT_ORGANIZATION_ID, type OrganizationRow, type OrganizationStatus } from "../storage/organizations";
+import { type Page, type Position, toPage } from "../storage/pagination";
+import { DEFAULT_API_ID } from "../storage/apis";
+import { apisById, apisByIdentifier } from "./apis";
+import { type Grant, namesDefaultApi } from "./audiences";
+import { newId, nowIso } from "./ids";
+
+/**
+ * Organizations: the customers of the APIs Keymint guards (contract, "Organizations (tenants)").
+ * Every account belongs to one; `org_default` holds those created without one and cannot be
+ * deleted. An organization's `grants`, when set, are the ceiling on what its credentials get.
+ */
+
+export type Metadata = Record<string, string | number | boolean>;
+
+export interface Organization {
+  id: string;
+  name: string;
+  external_id: string | null;
+  status: OrganizationStatus;
+  metadata: Metadata | null;
+  /** The ceiling: the APIs open to its credentials and the most they may get there; null: none. */
+  grants: Grant[] | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A ceiling as stored: by API id, so that the default API's runtime identifier can change. */
+interface StoredCeiling {
+  api_id: string;
+  scopes: string[];
+}
+
+const notFound = () => new ApiError("not_found", "No organization has this id.");
+const externalIdTaken = () => new ApiError("conflict", "Another organization has this external_id.", {}, "external_id");
+
+/** `{}` and null both clear metadata: it is stored as NULL. */
+const storedMetadata = (metadata: Metadata | null) => (metadata === null || Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata));
+
+/** The rows as the admin API shows them (one read of the APIs their ceilings name). */
+async function presented(env: Env, rows: OrganizationRow[]): Promise<Organization[]> {
+  const ceilings = rows.map((row) => (row.grants === null ? null : (JSON.parse(row.grants) as StoredCeiling[])));
+  const apis = await apisById(env, ceilings.flatMap((ceiling) => (ceiling ?? []).map((grant) => grant.api_id)));
+  return rows.map((row, i) => ({
+    id: row.id,
+    name: row.name,
+    external_id: row.external_id,
+    status: row.status,
+    metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Metadata),
+    // An API deleted since leaves the ceiling with it: nothing can be granted there any more.
+    grants: ceilings[i] === null ? null : ceilings[i]!.flatMap((grant) => (apis.has(grant.api_id) ? [{ api: apis.get(grant.api_id)!.identifier, scopes: grant.scopes }] : [])),
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  }));
+}
+
+/** A ceiling as given (API identifiers) → as stored (API ids); the default API may be named too. */
+async function resolveCeiling(env: Env, grants: Grant[] | null): Promise<string | null> {
+  if (grants === null) return null;
+  const known = await apisByIdentifier(env, grants.map((grant) => grant.api).filter((api) => !namesDefaultApi(env, api)));
+  const stored = grants.map((grant, i): StoredCeiling => {
+    if (namesDefaultApi(env, grant.api)) return { api_id: DEFAULT_API_ID, scopes: grant.scopes };
+    const api = known.get(grant.api);
+    if (!api) throw invalidField("grants", `grants[${i}].api names no API.`);
+    if (grant.scopes.some((scope) => !api.scopes!.includes(scope))) throw invalidField("grants", `grants[${i}] has scopes the API does not declare.`);
+    return { api_id: api.id, scopes: grant.scopes };
+  });
+  return JSON.stringify(stored);
+}
+
+async function mustGet(env: Env, id: string): Promise<OrganizationRow> {
+  const row = await organizations.getOrganization(env.DB, id);
+  if (!row) throw notFound();
+  return row;
+}
+
+const audit = (action: string, row: { id: string; name: string }) => ({ action, target_type: "organization" as const, target_id: row.id, target_name: row.name });
+
+export interface OrganizationInput {
+  name: string;
+  external_id?: string | null | undefined;
+  metadata?: Metadata | null | undefined;
+  grants?: Grant[] | null | undefined;
+}
+
+export async function createOrganization(env: Env, who: AuditContext, input: OrganizationInput): Promise<Organization> {
+  const at = nowIso();
+  const row: OrganizationRow = {
+    id: newId("org"),
+    name: input.name,
+    external_id: input.external_id ?? null,
+    status: "active",
+    metadata: storedMetadata(input.metadata ?? null),
+    grants: await resolveCeiling(env, input.grants ?? null),
+    created_at: at,
+    updated_at: at,
+    deactivated_at: null,
+  };
+  const [inserted] = await commit(env.DB, [organizations.insertOrganization(env.DB, row), insertAuditEvent(env.DB, who, at, audit("organization.create", row), IF_CHANGED)]);
+  if (!inserted) throw externalIdTaken();
+  return (await presented(env, [row]))[0]!;
+}
+
+export async function getOrganization(env: Env, id: string): Promise<Organization> {
+  return (await presented(env, [await mustGet(env, id)]))[0]!;
+}
+
+export async function listOrganizations(env: Env, filter: organizations.OrganizationFilter, limit: number, after: Position | null): Promise<Page<Organization>> {
+  const rows = await organizations.listOrganizations(env.DB, filter, limit + 1, after);
+  const page = toPage(rows, limit, (row) => ({ time: row.created_at, id: row.id }));
+  return { data: await presented(env, page.data), next_cursor: page.next_cursor };
+}
+
+/** Edits retried this often when another edit lands between the read and the write; then 409. */
+const MAX_EDIT_RETRIES = 3;
+
+export async function updateOrganization(env: Env, who: AuditContext, id: string, changes: Partial<OrganizationInput>): Promise<Organization> {
+  if (Object.values(changes).every((value) => value === undefined)) return getOrganization(env, id);
+  const values: organizations.OrganizationChanges = {
+    ...(changes.name === undefined ? {} : { name: changes.name }),
+    ...(changes.external_id === undefined ? {} : { external_id: changes.external_id }),
+    ...(changes.metadata === undefined ? {} : { metadata: storedMetadata(changes.metadata) }),
+    ...(changes.grants === undefined ? {} : { grants: await resolveCeiling(env, changes.grants) }),
+  };
+  for (let attempt = 0; attempt <= MAX_EDIT_RETRIES; attempt++) {
+    const row = await mustGet(env, id);
+    const at = nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
+    const [changed] = await commit(env.DB, [
+      organizations.updateOrganization(env.DB, id, values, row.updated_at, at),
+      insertAuditEvent(env.DB, who, at, audit("organization.update", { id, name: changes.name ?? row.name }), IF_CHANGED),
+    ]);
+    if (changed) return getOrganization(env, id);
+    if (changes.external_id) {
+      const holder = await organizations.findByExternalId(env.DB, changes.external_id);
+      if (holder && holder.id !== id) throw externalIdTaken();
+    }
+  }
+  throw new ApiError("conflict", "Another change to this organization kept landing first. Read it again, then retry.");
+}
+
+/** Deletes an organization with no accounts; the default one is never deleted. */
+export async function deleteOrganization(env: Env, who: AuditContext, id: string): Promise<void> {
+  if (id === DEFAULT_ORGANIZATION_ID) throw new ApiError("invalid_request", "The default organization cannot be deleted.");
+  const row = await mustGet(env, id);
+  const at = nowIso();
+  const [, deleted] = await commit(env.DB, [
+    // Written only if the delete below will happen: the row exists and holds no account.
+    insertAuditEvent(env.DB, who, at, audit("organization.delete", row), {
+      sql: "NOT EXISTS (SELECT 1 FROM accounts WHERE organization_id = ?) AND EXISTS (SELECT 1 FROM organizations WHERE id = ?)",
+      values: [id, id],
+    }),
+    organizations.deleteEmptyOrganization(env.DB, id),
+  ]);
+  if (deleted) return;
+  if ((await organizations.getOrganization(env.DB, id)) === null) throw notFound();
+  throw new ApiError("conflict", "This organization still has accounts: delete them first.");
+}
