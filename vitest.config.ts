@@ -38,9 +38,9 @@ export default defineConfig(async () => {
             GITHUB_SECRET_SCANNING_KEYS_URL: "https://github-keys.test/meta/public_keys/secret_scanning",
           },
           serviceBindings: { RESOURCE_SERVER: "keymint-example-resource-server", BILLING_SERVER: "keymint-example-billing-server" },
-          // The usage queue (wrangler.toml), delivering batches at once: production waits up to
-          // 5 s to fill a batch.
-          queueConsumers: { "keymint-usage": { maxBatchTimeout: 0 } },
+          // The usage and fan-out queues (wrangler.toml), delivering batches at once: production
+          // waits up to 5 s (usage) or 1 s (fan-out) to fill a batch.
+          queueConsumers: { "keymint-usage": { maxBatchTimeout: 0 }, "keymint-fanout": { maxBatchTimeout: 0 } },
           workers: [
             {
               name: "keymint-example-resource-server",

@@ -95,6 +95,13 @@ export const MAX_GRANTS = 32;
 /** An IP allowlist holds 1 to this many CIDRs (the contract): every request is checked against each of them. */
 export const MAX_ALLOWED_IPS = 32;
 
+/**
+ * An organization-wide change rewrites this many pages of 100 credentials' edge entries in the
+ * admin request itself (at most 600 KV writes, inside the 1,000 operations an invocation may
+ * make); an organization with more gets the rest from the FANOUT queue, seconds later.
+ */
+export const FANOUT_INLINE_PAGES = 3;
+
 /** Metadata (the contract) is small: it may travel in edge entries and tokens, which every request reads. */
 export const MAX_METADATA_MEMBERS = 16;
 export const MAX_METADATA_STRING = 256;

@@ -2,12 +2,13 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import { createHotApp } from "./hot-app";
 import { type VerifyOptions, type VerifyResult, verifyForRpc } from "./rpc";
 import { runScheduledMaintenance } from "./services/maintenance";
+import { applyFanout } from "./services/fanout";
 import { applyUsage } from "./services/usage";
 
 /**
  * The Worker's exports: the HTTP app (fetch), the cron (scheduled) that rotates signing keys,
  * ends rolled secrets' grace periods, backfills the edge read model and applies retention, the
- * usage Queue's consumer (queue), and the Verifier RPC entrypoint for other Workers.
+ * consumer of the usage and fan-out Queues (queue), and the Verifier RPC entrypoint for other Workers.
  */
 const app = createHotApp();
 
@@ -17,9 +18,11 @@ export default {
     ctx.waitUntil(runScheduledMaintenance(env, Math.floor(controller.scheduledTime / 1000)));
   },
   async queue(batch, env) {
-    // A failure throws, and the Queue delivers the batch again: counts are added exactly as
-    // often as a batch commits (one D1 batch for up to 500 statements).
-    await applyUsage(env, batch.messages);
+    // A failure throws, and the Queue delivers the batch again. Usage counts are added exactly
+    // as often as a batch commits (one D1 batch for up to 500 statements); a fan-out page writes
+    // what D1 says, so doing one twice is harmless. Queues are named per environment in wrangler.toml.
+    if (batch.queue.startsWith("keymint-fanout")) await applyFanout(env, batch.messages);
+    else await applyUsage(env, batch.messages);
   },
 } satisfies ExportedHandler<Env>;
 

@@ -1,5 +1,5 @@
 import { settings } from "../config";
-import { grantScopes } from "../storage/apis";
+import { DEFAULT_API_ID, grantScopes } from "../storage/apis";
 import type { ApiEntry, LiveEntry } from "../storage/edge-entries";
 import { healCredential } from "./credential-lookup";
 import type { Deferrer } from "./deferrer";
@@ -25,9 +25,25 @@ export function namesDefaultApi(env: Env, identifier: string | undefined): boole
   return identifier === undefined || identifier === settings(env).audience;
 }
 
-/** The credential's grants, the default API's first, as test-auth and the admin API show them. */
+/**
+ * What the organization's grant ceiling leaves of a grant on an API (by id): all of it without a
+ * ceiling; on the default API, all of it unless the ceiling names it; elsewhere, nothing unless
+ * the ceiling names the API, and then only the scopes both have (contract, "Organizations").
+ */
+export function underCeiling(entry: LiveEntry, apiId: string, scopes: string[]): string[] | null {
+  if (!entry.ceiling) return scopes;
+  const cap = entry.ceiling.find((grant) => grant.api_id === apiId);
+  if (!cap) return apiId === DEFAULT_API_ID ? scopes : null;
+  return scopes.filter((scope) => cap.scopes.includes(scope));
+}
+
+/** The credential's grants under its organization's ceiling, the default API's first, as test-auth shows them. */
 export function grantsShown(env: Env, entry: LiveEntry): Grant[] {
-  return [{ api: settings(env).audience, scopes: entry.scopes }, ...(entry.grants ?? []).map((grant) => ({ api: grant.identifier, scopes: grant.scopes }))];
+  const grants = [{ api_id: DEFAULT_API_ID, api: settings(env).audience, scopes: entry.scopes }, ...(entry.grants ?? []).map((grant) => ({ api_id: grant.api_id, api: grant.identifier, scopes: grant.scopes }))];
+  return grants.flatMap(({ api_id, api, scopes }) => {
+    const allowed = underCeiling(entry, api_id, scopes);
+    return allowed === null ? [] : [{ api, scopes: allowed }];
+  });
 }
 
 /**
@@ -36,7 +52,7 @@ export function grantsShown(env: Env, entry: LiveEntry): Grant[] {
  * from D1 (a miss, bounded by how often APIs change) and the entry is published in the background.
  */
 export async function targetFor(env: Env, ctx: Deferrer | undefined, entry: LiveEntry, resource: string | undefined, api: ApiEntry | null): Promise<Target> {
-  if (namesDefaultApi(env, resource)) return { aud: settings(env).audience, scopes: entry.scopes };
+  if (namesDefaultApi(env, resource)) return { aud: settings(env).audience, scopes: underCeiling(entry, DEFAULT_API_ID, entry.scopes)! };
   if (!api) return null;
   const grant = entry.grants?.find((candidate) => candidate.api_id === api.id);
   let scopes = grant?.scopes;
@@ -45,5 +61,6 @@ export async function targetFor(env: Env, ctx: Deferrer | undefined, entry: Live
     healCredential(env, ctx, entry.id);
   }
   if (scopes === undefined) return null;
-  return { aud: api.identifier, scopes: scopes.filter((scope) => api.scopes.includes(scope)) };
+  const allowed = underCeiling(entry, api.id, scopes.filter((scope) => api.scopes.includes(scope)));
+  return allowed === null ? null : { aud: api.identifier, scopes: allowed };
 }

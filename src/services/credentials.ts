@@ -2,6 +2,7 @@ import { MAX_CREDENTIALS_PER_ACCOUNT } from "../config";
 import { ApiError, invalidField } from "../http/errors";
 import { sha256Hex } from "../lib/crypto";
 import { getAccount } from "../storage/accounts";
+import { getOrganization as getOrganizationRow } from "../storage/organizations";
 import { type AuditContext, insertAuditEvent, IF_CHANGED, ifRowExists } from "../storage/audit-events";
 import * as credentials from "../storage/credentials";
 import type { CredentialFilter, CredentialRow, CredentialType, CredentialWithAccount, TokenEndpointAuthMethod } from "../storage/credentials";
@@ -14,6 +15,7 @@ import type { GrantRow } from "../storage/apis";
 import { apisByIdentifier } from "./apis";
 import { type Grant, namesDefaultApi } from "./audiences";
 import { deletedEntry, edgeEntries } from "./edge-entries";
+import { ceilingProblem } from "./organizations";
 import { revocation } from "./revocation";
 import { jwksProblem, publicKeys, unusableKeyProblem } from "../lib/client-jwks";
 import { generateSecret, hintOf } from "./secrets";
@@ -205,10 +207,17 @@ export async function createCredential(
   if (account.status !== "active") {
     throw invalidField("account_id", "This account is deactivated: activate it before giving it credentials.");
   }
-  if ((await credentials.countCredentialsOfAccount(env.DB, input.account_id)) >= MAX_CREDENTIALS_PER_ACCOUNT) {
+  const [count, organization] = await Promise.all([
+    credentials.countCredentialsOfAccount(env.DB, input.account_id),
+    getOrganizationRow(env.DB, account.organization_id),
+  ]);
+  if (count >= MAX_CREDENTIALS_PER_ACCOUNT) {
     throw new ApiError("invalid_request", `An account has at most ${MAX_CREDENTIALS_PER_ACCOUNT} credentials.`);
   }
+  if (organization?.status !== "active") throw invalidField("account_id", "This account's organization is deactivated: activate it before giving it credentials.");
   const grants = await resolveGrants(env, input.grants ?? []);
+  const beyond = ceilingProblem(organization.grants, { scopes: input.scopes ?? [], grants });
+  if (beyond) throw invalidField(beyond.field, beyond.message);
   const expiresAt = checkedExpiry(env, input.expires_at ?? null);
   const method = input.token_endpoint_auth_method ?? "client_secret_basic";
   if (method === "private_key_jwt") {
@@ -339,6 +348,9 @@ export async function updateCredential(
   for (let attempt = 0; ; attempt++) {
     const row = await rowForAttempt(env, id, attempt);
     if (attempt > MAX_EDIT_RETRIES) throw conflict();
+    // What an edit gives must fit under the organization's ceiling; what it leaves alone may stay.
+    const beyond = ceilingProblem(row.organization_grants, { scopes: changes.scopes, grants });
+    if (beyond) throw invalidField(beyond.field, beyond.message);
     const at = nextVersion(row);
     const expiresAt = checkedExpiry(env, changes.expires_at === undefined ? row.expires_at : changes.expires_at);
     if (changes.jwks !== undefined) {

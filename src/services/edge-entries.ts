@@ -7,8 +7,10 @@ import {
   graceRunning,
   listCredentialsAfter,
   listCredentialsOfAccount,
+  listCredentialsOfOrganization,
 } from "../storage/credentials";
 import {
+  type CeilingGrant,
   type CredentialEntry,
   type DeletedEntry,
   type LiveEntry,
@@ -45,6 +47,8 @@ export function entryOf(row: RowWithGrants): LiveEntry {
     id: row.id,
     account_id: row.account_id,
     organization_id: row.organization_id,
+    ...(row.organization_status === "deactivated" ? { organization_active: false } : {}),
+    ...(row.organization_grants === null ? {} : { ceiling: JSON.parse(row.organization_grants) as CeilingGrant[] }),
     type: row.type,
     client_id: row.client_id,
     secret_hash: row.secret_hash,
@@ -183,8 +187,20 @@ export const edgeEntries = {
   },
 };
 
-/** Credentials per backfill page (D1 binds at most 100 values; each is one or two KV writes). */
+/** Credentials per backfill or fan-out page (D1 binds at most 100 values; each is one or two KV writes). */
 export const BACKFILL_PAGE = 100;
+
+/**
+ * One page of an organization's fan-out: the entries of its next BACKFILL_PAGE credentials
+ * after `after` (in id order) as D1 has them now, read back like every publisher. Returns the
+ * last id, to go on from, or null when the organization has no more.
+ */
+export async function publishOrganizationPage(env: Env, organizationId: string, after: string | null): Promise<string | null> {
+  const rows = await listCredentialsOfOrganization(env.DB, organizationId, after, BACKFILL_PAGE);
+  const ids = rows.map((row) => row.id);
+  await publishRows(env, rows, async () => byId(await withGrants(env.DB, await getCredentialsWithAccount(env.DB, ids))));
+  return rows.length < BACKFILL_PAGE ? null : ids[ids.length - 1]!;
+}
 
 /**
  * The one-time backfill: entries for credentials made before the read model existed, a page

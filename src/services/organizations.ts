@@ -6,6 +6,8 @@ import { DEFAULT_ORGANIZATION_ID, type OrganizationRow, type OrganizationStatus 
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { DEFAULT_API_ID } from "../storage/apis";
 import { apisById, apisByIdentifier } from "./apis";
+import { fanOutOrganization } from "./fanout";
+import { revocation } from "./revocation";
 import { type Grant, namesDefaultApi } from "./audiences";
 import { newId, nowIso } from "./ids";
 
@@ -72,6 +74,26 @@ async function resolveCeiling(env: Env, grants: Grant[] | null): Promise<string 
   return JSON.stringify(stored);
 }
 
+/**
+ * Why a credential's `scopes` (on the default API) or `grants` (by API id) reach beyond its
+ * organization's ceiling (as stored), naming the field; null when they do not.
+ */
+export function ceilingProblem(stored: string | null, given: { scopes?: string[] | undefined; grants?: StoredCeiling[] | undefined }): { field: string; message: string } | null {
+  if (stored === null) return null;
+  const ceiling = JSON.parse(stored) as StoredCeiling[];
+  const cap = (apiId: string) => ceiling.find((grant) => grant.api_id === apiId);
+  const defaultCap = cap(DEFAULT_API_ID);
+  if (given.scopes && defaultCap && given.scopes.some((scope) => !defaultCap.scopes.includes(scope))) {
+    return { field: "scopes", message: "scopes reach beyond the organization's grant ceiling on the default API." };
+  }
+  for (const [i, grant] of (given.grants ?? []).entries()) {
+    const limit = cap(grant.api_id);
+    if (!limit) return { field: "grants", message: `grants[${i}] names an API the organization's grant ceiling does not open.` };
+    if (grant.scopes.some((scope) => !limit.scopes.includes(scope))) return { field: "grants", message: `grants[${i}] reaches beyond the organization's grant ceiling.` };
+  }
+  return null;
+}
+
 async function mustGet(env: Env, id: string): Promise<OrganizationRow> {
   const row = await organizations.getOrganization(env.DB, id);
   if (!row) throw notFound();
@@ -133,13 +155,67 @@ export async function updateOrganization(env: Env, who: AuditContext, id: string
       organizations.updateOrganization(env.DB, id, values, row.updated_at, at),
       insertAuditEvent(env.DB, who, at, audit("organization.update", { id, name: changes.name ?? row.name }), IF_CHANGED),
     ]);
-    if (changed) return getOrganization(env, id);
+    if (changed) {
+      // A new ceiling reaches every credential's edge entry: tokens minted after it get no more.
+      if (values.grants !== undefined && values.grants !== row.grants) await fanOutOrganization(env, id);
+      return getOrganization(env, id);
+    }
     if (changes.external_id) {
       const holder = await organizations.findByExternalId(env.DB, changes.external_id);
       if (holder && holder.id !== id) throw externalIdTaken();
     }
   }
   throw new ApiError("conflict", "Another change to this organization kept landing first. Read it again, then retry.");
+}
+
+/**
+ * Deactivation stops every credential of every account in the organization, and every token
+ * they minted. The marker goes first (fail closed): every verification path reads it with the
+ * token's other markers, at once. Then D1, then the credentials' edge entries, which the token
+ * endpoint and API keys read: the first pages before the answer, the rest through the queue.
+ */
+export async function deactivateOrganization(env: Env, who: AuditContext, id: string): Promise<Organization> {
+  if (id === DEFAULT_ORGANIZATION_ID) throw new ApiError("invalid_request", "The default organization cannot be deactivated.");
+  const row = await mustGet(env, id);
+  await revocation.organizationDeactivated(env.REVOCATIONS, id);
+  if (row.status !== "deactivated") {
+    const at = nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
+    await commit(env.DB, [
+      organizations.setOrganizationStatus(env.DB, id, "deactivated", at, at),
+      insertAuditEvent(env.DB, who, at, audit("organization.deactivate", row), IF_CHANGED),
+    ]);
+    // A racing activation may have written its marker over ours: D1 says deactivated, so KV must too.
+    const now = await organizations.getOrganization(env.DB, id);
+    if (now?.status === "deactivated") await revocation.assertOrganizationDeactivated(env.REVOCATIONS, id);
+  }
+  // Also on a repeated deactivation: a retry repairs what a failure left half done.
+  await fanOutOrganization(env, id);
+  return getOrganization(env, id);
+}
+
+/** Activation revives the credentials, never the tokens minted up to the deactivation. */
+export async function activateOrganization(env: Env, who: AuditContext, id: string): Promise<Organization> {
+  const row = await mustGet(env, id);
+  if (row.status === "active") {
+    // D1 never saw it deactivated: clear what a deactivation whose D1 write failed left in KV.
+    await revocation.organizationReactivated(env.REVOCATIONS, id, null);
+    const now = await organizations.getOrganization(env.DB, id);
+    if (now?.status === "deactivated") await revocation.assertOrganizationDeactivated(env.REVOCATIONS, id);
+    return getOrganization(env, id);
+  }
+  const at = nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
+  const [changed] = await commit(env.DB, [
+    organizations.setOrganizationStatus(env.DB, id, "active", null, at),
+    insertAuditEvent(env.DB, who, at, audit("organization.activate", row), IF_CHANGED),
+  ]);
+  if (changed) {
+    await revocation.organizationReactivated(env.REVOCATIONS, id, row.deactivated_at);
+    // A deactivation that ran while the marker was on its way wins, and gets its marker back.
+    const now = await organizations.getOrganization(env.DB, id);
+    if (now?.status === "deactivated") await revocation.assertOrganizationDeactivated(env.REVOCATIONS, id);
+    await fanOutOrganization(env, id);
+  }
+  return getOrganization(env, id);
 }
 
 /** Deletes an organization with no accounts; the default one is never deleted. */

@@ -111,6 +111,21 @@ export const revocation = {
     const marker: Marker = { before: Math.ceil(Date.now() / 1000) + KV_PROPAGATION_SECONDS, from: Math.floor(Date.parse(expiresAt) / 1000) };
     return writeMarker(kv, key, marker, EXPIRY_MARKER_TTL_SECONDS);
   },
+  /** Kept for as long as the organization stays deactivated: every token of every account in it. */
+  organizationDeactivated(kv: KVNamespace, organizationId: string) {
+    return writeMarker(kv, markerKey("organization", organizationId), { all: true }, null);
+  },
+  /** The same for an organization that D1 says is deactivated, after a racing activation's write. */
+  assertOrganizationDeactivated(kv: KVNamespace, organizationId: string) {
+    return reassertAll(kv, markerKey("organization", organizationId), null);
+  },
+  /** On reactivation, tokens issued up to the deactivation (rounded up) stay dead, as for an account. */
+  organizationReactivated(kv: KVNamespace, organizationId: string, deactivatedAt: string | null) {
+    const key = markerKey("organization", organizationId);
+    // D1 never saw it deactivated: a marker left by a failed deactivation must not stop it for good.
+    if (deactivatedAt === null) return deleteMarker(kv, key);
+    return writeMarker(kv, key, { before: Math.ceil(Date.parse(deactivatedAt) / 1000) }, TOKEN_REVOCATION_TTL_SECONDS);
+  },
   tokenRevoked(kv: KVNamespace, jti: string) {
     return writeMarker(kv, markerKey("token", jti), { all: true }, TOKEN_REVOCATION_TTL_SECONDS);
   },
@@ -120,6 +135,7 @@ export const revocation = {
 export interface TokenSubject {
   credentialId: string;
   accountId: string;
+  organizationId: string;
   jti: string;
   iat: number;
   /** The digest of its `aud` when that is not the default API (whose deletion cannot happen). */
@@ -138,10 +154,16 @@ function revokes(marker: Marker | null | undefined, issuedAt: number | null, now
  * that does not exist (any more): the API's entry is read in the same bulk read.
  */
 export async function isTokenRevoked(kv: KVNamespace, token: TokenSubject): Promise<boolean> {
-  const keys = [markerKey("credential", token.credentialId), markerKey("account", token.accountId), markerKey("token", token.jti), markerKey("expiry", token.credentialId)];
+  const keys = [
+    markerKey("credential", token.credentialId),
+    markerKey("account", token.accountId),
+    markerKey("organization", token.organizationId),
+    markerKey("token", token.jti),
+    markerKey("expiry", token.credentialId),
+  ];
   if (token.apiDigest !== null) keys.push(markerKey("api", token.apiDigest), apiEntryKey(token.apiDigest));
   const values = await readMarkers<Marker | object>(kv, keys);
-  if (token.apiDigest !== null && values[5] === null) return true; // no API has this audience
+  if (token.apiDigest !== null && values[6] === null) return true; // no API has this audience
   const now = Math.floor(Date.now() / 1000);
-  return values.slice(0, 5).some((marker) => revokes(marker as Marker | null, token.iat, now));
+  return values.slice(0, 6).some((marker) => revokes(marker as Marker | null, token.iat, now));
 }

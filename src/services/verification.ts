@@ -3,9 +3,10 @@ import { ipAllowed } from "../lib/cidr";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { verifyEs256Jwt } from "../lib/es256-jwt";
 import { graceRunning } from "../storage/credentials";
+import { DEFAULT_API_ID } from "../storage/apis";
 import { DEFAULT_ORGANIZATION_ID } from "../storage/organizations";
 import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
-import { type Grant, type Target, grantsShown, namesDefaultApi, targetFor } from "./audiences";
+import { type Grant, type Target, grantsShown, namesDefaultApi, targetFor, underCeiling } from "./audiences";
 import { assertionIssuer, verifyAssertion } from "./client-assertions";
 import { findCredential } from "./credential-lookup";
 import type { Deferrer } from "./deferrer";
@@ -120,7 +121,7 @@ async function verifySecret(
   if (entry.allowed_ips && !ipAllowed(check.ip, entry.allowed_ips)) return fail("wrong_secret", "ip_not_allowed");
   // Expired, or expiring within the second: a token it minted would be dead on arrival (`exp` has whole seconds).
   if (entry.expires_at && Date.parse(entry.expires_at) - Date.now() < 1000) return fail("expired", "expired");
-  if (!entry.account_active) return fail("inactive", "inactive");
+  if (!entry.account_active || entry.organization_active === false) return fail("inactive", "inactive");
   recordUsage(env, check.ctx, entry.id, match === "previous" ? { kind: "used", previousSecretGraceEnds: entry.previous_secret_expires_at! } : { kind: "used" });
   const target = await targetFor(env, check.ctx, entry, check.resource, api);
   return {
@@ -130,7 +131,7 @@ async function verifySecret(
       organization_id: entry.organization_id ?? DEFAULT_ORGANIZATION_ID,
       credential_id: entry.id,
       credential_type: entry.type,
-      scopes: entry.scopes,
+      scopes: underCeiling(entry, DEFAULT_API_ID, entry.scopes)!,
       client_id: entry.client_id,
       aud: target?.aud ?? null,
       grants: grantsShown(env, entry),
@@ -266,7 +267,7 @@ export async function verifyAccessToken(env: Env, token: string, audience?: stri
     ...(isBinding(payload.cnf) ? { cnf: { jkt: payload.cnf.jkt } } : {}),
   };
   const apiDigest = namesDefaultApi(env, claims.aud) ? null : await sha256Hex(claims.aud);
-  if (await isTokenRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, jti: claims.jti, iat: claims.iat, apiDigest })) {
+  if (await isTokenRevoked(env.REVOCATIONS, { credentialId: claims.cid, accountId: claims.sub, organizationId: claims.org_id, jti: claims.jti, iat: claims.iat, apiDigest })) {
     return invalid("revoked", claims.cid);
   }
   const scopes = claims.scope ? claims.scope.split(" ") : [];

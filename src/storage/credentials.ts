@@ -44,10 +44,13 @@ export interface CredentialRow {
 
 export type TokenEndpointAuthMethod = "client_secret_basic" | "private_key_jwt";
 
-/** A credential as the hot paths need it: with its account's status and organization, in one read. */
+/** A credential as the hot paths need it: with its account's status and its organization's, in one read. */
 export interface CredentialWithAccount extends CredentialRow {
   account_status: AccountStatus;
   organization_id: string;
+  organization_status: "active" | "deactivated";
+  /** The organization's grant ceiling as stored (JSON [{api_id, scopes}]), or null: none. */
+  organization_grants: string | null;
 }
 
 const COLUMNS =
@@ -55,7 +58,8 @@ const COLUMNS =
 const JOINED = `SELECT ${COLUMNS
   .split(", ")
   .map((column) => `c.${column}`)
-  .join(", ")}, a.status AS account_status, a.organization_id FROM credentials c JOIN accounts a ON a.id = c.account_id`;
+  .join(", ")}, a.status AS account_status, a.organization_id, o.status AS organization_status, o.grants AS organization_grants
+  FROM credentials c JOIN accounts a ON a.id = c.account_id JOIN organizations o ON o.id = a.organization_id`;
 
 /** Inserts a credential; with `onlyIfPreviousChanged`, only when the batch's previous statement changed a row. */
 export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPreviousChanged = false): D1PreparedStatement {
@@ -169,6 +173,11 @@ export async function countCredentialsOfAccount(db: D1Database, accountId: strin
 }
 
 /** Credentials in id order after `afterId`: pages of the edge backfill. */
+/** An organization's credentials in id order after `afterId`: pages of its fan-out. */
+export function listCredentialsOfOrganization(db: D1Database, organizationId: string, afterId: string | null, limit: number): Promise<CredentialWithAccount[]> {
+  return all<CredentialWithAccount>(db.prepare(`${JOINED} WHERE a.organization_id = ? AND c.id > ? ORDER BY c.id LIMIT ?`).bind(organizationId, afterId ?? "", limit));
+}
+
 export function listCredentialsAfter(db: D1Database, afterId: string | null, limit: number): Promise<CredentialWithAccount[]> {
   return all<CredentialWithAccount>(db.prepare(`${JOINED} WHERE c.id > ? ORDER BY c.id LIMIT ?`).bind(afterId ?? "", limit));
 }

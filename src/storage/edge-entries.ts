@@ -22,6 +22,12 @@ export function entryKey(key: LookupKey): string {
   return key.by === "client_id" ? `credential:client_id:${key.clientId}` : `credential:digest:${key.digest}`;
 }
 
+/** One API of an organization's grant ceiling, by id (the default API's is `api_default`). */
+export interface CeilingGrant {
+  api_id: string;
+  scopes: string[];
+}
+
 /** A grant on an API other than the default one, as the entry carries it. */
 export interface EntryGrant {
   api_id: string;
@@ -37,6 +43,10 @@ export interface LiveEntry {
   account_id: string;
   /** Its account's organization (absent in entries written before organizations: org_default). */
   organization_id?: string;
+  /** False while that organization is deactivated (absent: active). */
+  organization_active?: boolean;
+  /** That organization's grant ceiling (absent or null: none). */
+  ceiling?: CeilingGrant[] | null;
   type: CredentialType;
   client_id: string | null;
   /** SHA-256 hex digests; "" matches nothing (a no-grace roll in progress). */

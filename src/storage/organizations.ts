@@ -79,6 +79,13 @@ export function updateOrganization(db: D1Database, id: string, changes: Organiza
     .bind(...names.map((name) => changes[name] ?? null), updatedAt, id, version, externalId, externalId, id);
 }
 
+/** Changes the status only when it differs, so `changes` tells whether anything happened. */
+export function setOrganizationStatus(db: D1Database, id: string, status: OrganizationStatus, deactivatedAt: string | null, updatedAt: string): D1PreparedStatement {
+  return db
+    .prepare("UPDATE organizations SET status = ?, deactivated_at = ?, updated_at = ? WHERE id = ? AND status <> ?")
+    .bind(status, deactivatedAt, updatedAt, id, status);
+}
+
 export function findByExternalId(db: D1Database, externalId: string): Promise<OrganizationRow | null> {
   return first<OrganizationRow>(db.prepare(`SELECT ${COLUMNS} FROM organizations WHERE external_id = ?`).bind(externalId));
 }

@@ -5,6 +5,7 @@ import { guarded } from "./guarded";
  *
  *   revoked:credential:<credential id>   the credential was deleted
  *   revoked:account:<account id>         the account is deactivated, was reactivated, or was deleted
+ *   revoked:organization:<org id>        the organization is deactivated, or was reactivated
  *   revoked:token:<jti>                  one access token was revoked (RFC 7009)
  *   revoked:session:<sid>                a console session was signed out
  *   revoked:api:<sha-256 of identifier>  an API was deleted: the tokens minted for it
@@ -25,7 +26,7 @@ export interface Marker {
   from?: number;
 }
 
-export type MarkerSubject = "credential" | "account" | "token" | "session" | "api" | "expiry";
+export type MarkerSubject = "credential" | "account" | "organization" | "token" | "session" | "api" | "expiry";
 
 export function markerKey(subject: MarkerSubject, id: string): string {
   return `revoked:${subject}:${id}`;

@@ -19,6 +19,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "GET", path: `/admin/v1/organizations/${someId}` },
   { method: "PATCH", path: `/admin/v1/organizations/${someId}`, body: { name: "y" } },
   { method: "DELETE", path: `/admin/v1/organizations/${someId}` },
+  { method: "POST", path: `/admin/v1/organizations/${someId}/deactivate` },
+  { method: "POST", path: `/admin/v1/organizations/${someId}/activate` },
   { method: "POST", path: "/admin/v1/accounts", body: { name: "x", type: "service" } },
   { method: "GET", path: "/admin/v1/accounts" },
   { method: "GET", path: `/admin/v1/accounts/${someId}` },

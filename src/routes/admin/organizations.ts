@@ -121,6 +121,20 @@ const remove = createRoute({
   },
 });
 
+function statusChange(action: "deactivate" | "activate") {
+  return createRoute({
+    method: "post",
+    path: `/organizations/{id}/${action}`,
+    tags: ["Organizations"],
+    summary:
+      action === "deactivate"
+        ? "Deactivate an organization: every credential of every account in it stops, and every token they minted (idempotent)"
+        : "Activate an organization again: its credentials work again, never its earlier tokens (idempotent)",
+    request: { params: OrganizationId, query: NoQuery },
+    responses: { 200: { description: "The organization", ...json(OrganizationSchema) }, ...documentedErrors(400, 401, 403, 404, 429, 503) },
+  });
+}
+
 export function registerOrganizationRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(create, async (c) => c.json(await organizations.createOrganization(c.env, auditContext(c), c.req.valid("json")), 201));
   app.openapi(list, async (c) => {
@@ -130,6 +144,8 @@ export function registerOrganizationRoutes(app: OpenAPIHono<AppEnv>) {
   });
   app.openapi(get, async (c) => c.json(await organizations.getOrganization(c.env, c.req.valid("param").id), 200));
   app.openapi(update, async (c) => c.json(await organizations.updateOrganization(c.env, auditContext(c), c.req.valid("param").id, c.req.valid("json")), 200));
+  app.openapi(statusChange("deactivate"), async (c) => c.json(await organizations.deactivateOrganization(c.env, auditContext(c), c.req.valid("param").id), 200));
+  app.openapi(statusChange("activate"), async (c) => c.json(await organizations.activateOrganization(c.env, auditContext(c), c.req.valid("param").id), 200));
   app.openapi(remove, async (c) => {
     await organizations.deleteOrganization(c.env, auditContext(c), c.req.valid("param").id);
     return c.body(null, 204);
