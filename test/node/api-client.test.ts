@@ -54,6 +54,7 @@ describe("a client generated from /openapi.json, against npm run dev", () => {
     expect(accepted.data).toEqual({
       ok: true,
       account_id: accountId,
+      organization_id: "org_default",
       credential_id: credential.id,
       credential_type: "oauth_client",
       scopes: ["events:write"],
