@@ -6,6 +6,8 @@ export interface AppEnv {
     requestId: string;
     /** Who is acting on an admin route: `admin_token`, `client:<client_id>` or `access:<email>`. */
     actor: string;
+    /** On an admin route: the one organization an organization admin manages; null for platform admins. */
+    adminOrganization: string | null;
     /** The credential a hot-path request resolved to, for the request log. */
     credentialId: string;
   };

@@ -23,13 +23,17 @@ function toAccount(row: AccountRow): Account {
   return { id: row.id, name: row.name, type: row.type, status: row.status, organization_id: row.organization_id, created_at: row.created_at };
 }
 
-const notFound = () => new ApiError("not_found", "No account has this id.");
+export const accountNotFound = () => new ApiError("not_found", "No account has this id.");
+const notFound = accountNotFound;
 
 async function mustGet(env: Env, id: string): Promise<AccountRow> {
   const row = await accounts.getAccount(env.DB, id);
   if (!row) throw notFound();
   return row;
 }
+
+/** What naming an unknown or deactivated organization answers. */
+export const unknownOrganization = () => invalidField("organization_id", "organization_id must name an active organization.");
 
 /** Creates an account in `organization_id` (default: org_default), which must exist and be active. */
 export async function createAccount(env: Env, who: AuditContext, input: { name: string; type: AccountType; organization_id?: string | undefined }): Promise<Account> {
@@ -40,7 +44,7 @@ export async function createAccount(env: Env, who: AuditContext, input: { name: 
     accounts.insertAccount(env.DB, row),
     insertAuditEvent(env.DB, who, at, { action: "account.create", target_type: "account", target_id: row.id, target_name: row.name }, IF_CHANGED),
   ]);
-  if (!inserted) throw invalidField("organization_id", "organization_id must name an active organization.");
+  if (!inserted) throw unknownOrganization();
   return toAccount(row);
 }
 

@@ -1,11 +1,13 @@
 import { adminTokenUsable, settings } from "../config";
+import { DEFAULT_ORGANIZATION_ID } from "../storage/organizations";
 import { sha256Hex, timingSafeEqual } from "../lib/crypto";
 import { accessConfig, verifyAccessJwt } from "./access";
 import { verifySession } from "./sessions";
 import { looksLikeJwt, verifyAccessToken } from "./verification";
 
-/** The scope that makes an access token an admin credential. */
+/** The scope that makes an access token an admin credential; ADMIN_READ_SCOPE one that may only read. */
 export const ADMIN_SCOPE = "admin";
+export const ADMIN_READ_SCOPE = "admin:read";
 
 /**
  * Who may use the management API and the console. Each mode turns request facts into an actor
@@ -14,7 +16,20 @@ export const ADMIN_SCOPE = "admin";
  *   2. an access token whose scope contains `admin`   actor `client:<client_id>` (see tokens.ts)
  *   3. a Cloudflare Access JWT, when configured       actor `access:<email>` (see access.ts)
  */
-export type AdminAuthResult = { ok: true; actor: string } | { ok: false; code: "unauthorized" | "forbidden"; reason: string };
+export type AdminAuthResult = { ok: true } & Admin | { ok: false; code: "unauthorized" | "forbidden"; reason: string };
+
+/**
+ * Who an admin is and what they may reach: `organization` null for platform admins (the
+ * ADMIN_TOKEN, Access, console sign-in, and access tokens of org_default's credentials), else the
+ * one organization an organization admin manages; `readOnly` for scope admin:read alone.
+ */
+export interface Admin {
+  actor: string;
+  organization: string | null;
+  readOnly: boolean;
+}
+
+const platform = (actor: string): { ok: true } & Admin => ({ ok: true, actor, organization: null, readOnly: false });
 
 let adminTokenDigest: { token: string; digest: Promise<string> } | undefined;
 
@@ -38,26 +53,34 @@ export interface AdminCredentials {
 
 export async function authenticateAdmin(env: Env, presented: AdminCredentials): Promise<AdminAuthResult> {
   if (presented.bearer !== null) {
-    if (await isAdminToken(env, presented.bearer)) return { ok: true, actor: "admin_token" };
+    if (await isAdminToken(env, presented.bearer)) return platform("admin_token");
     if (looksLikeJwt(presented.bearer)) {
       // Only tokens for Keymint itself (the default API): an `admin` scope on another API is that API's business.
       const token = await verifyAccessToken(env, presented.bearer, settings(env).audience);
       // A DPoP-bound token needs a proof of its key, which the admin API does not take: refused.
       if (token.valid && !token.identity.claims.cnf) {
-        return token.identity.scopes.includes(ADMIN_SCOPE)
-          ? { ok: true, actor: `client:${token.identity.claims.client_id}` }
-          : { ok: false, code: "forbidden", reason: `This access token lacks the ${ADMIN_SCOPE} scope.` };
+        const { scopes, organization_id, claims } = token.identity;
+        if (!scopes.includes(ADMIN_SCOPE) && !scopes.includes(ADMIN_READ_SCOPE)) {
+          return { ok: false, code: "forbidden", reason: `This access token lacks the ${ADMIN_SCOPE} scope.` };
+        }
+        return {
+          ok: true,
+          actor: `client:${claims.client_id}`,
+          // A credential of the default organization is a platform admin; any other manages its own organization.
+          organization: organization_id === DEFAULT_ORGANIZATION_ID ? null : organization_id,
+          readOnly: !scopes.includes(ADMIN_SCOPE),
+        };
       }
     }
   }
   const access = accessConfig(env);
   if (access && presented.accessJwt !== null) {
     const email = await verifyAccessJwt(access, presented.accessJwt);
-    if (email) return { ok: true, actor: `access:${email}` };
+    if (email) return platform(`access:${email}`);
   }
   if (presented.session) {
     const session = await verifySession(env, presented.session);
-    if (session) return { ok: true, actor: session.actor };
+    if (session) return platform(session.actor);
   }
   return { ok: false, code: "unauthorized", reason: "Send an admin bearer token." };
 }

@@ -111,7 +111,11 @@ async function resolveGrants(env: Env, grants: GrantInput[]): Promise<{ api_id: 
   });
 }
 
-const notFound = () => new ApiError("not_found", "No credential has this id.");
+/** What naming an unknown account in a credential's create answers. */
+export const unknownAccount = () => new ApiError("not_found", "account_id does not name an account.", {}, "account_id");
+
+export const credentialNotFound = () => new ApiError("not_found", "No credential has this id.");
+const notFound = credentialNotFound;
 
 /** A new secret for a credential of this type, with what is stored of it. */
 /** Refuses a JWK Set of the wrong shape, or with a key WebCrypto cannot use (400 naming it). */
@@ -203,7 +207,7 @@ export async function createCredential(
   idempotencyKey?: string,
 ): Promise<CredentialWithSecret | Replayed> {
   const account = await getAccount(env.DB, input.account_id);
-  if (!account) throw new ApiError("not_found", "account_id does not name an account.", {}, "account_id");
+  if (!account) throw unknownAccount();
   if (account.status !== "active") {
     throw invalidField("account_id", "This account is deactivated: activate it before giving it credentials.");
   }

@@ -1,5 +1,7 @@
 import { ApiError, invalidField } from "../http/errors";
+import { getAccount as getAccountRow } from "../storage/accounts";
 import { type AuditContext, IF_CHANGED, insertAuditEvent } from "../storage/audit-events";
+import { getCredentialWithAccount } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import * as organizations from "../storage/organizations";
 import { DEFAULT_ORGANIZATION_ID, type OrganizationRow, type OrganizationStatus } from "../storage/organizations";
@@ -37,7 +39,8 @@ interface StoredCeiling {
   scopes: string[];
 }
 
-const notFound = () => new ApiError("not_found", "No organization has this id.");
+export const organizationNotFound = () => new ApiError("not_found", "No organization has this id.");
+const notFound = organizationNotFound;
 const externalIdTaken = () => new ApiError("conflict", "Another organization has this external_id.", {}, "external_id");
 
 /** `{}` and null both clear metadata: it is stored as NULL. */
@@ -92,6 +95,12 @@ export function ceilingProblem(stored: string | null, given: { scopes?: string[]
     if (grant.scopes.some((scope) => !limit.scopes.includes(scope))) return { field: "grants", message: `grants[${i}] reaches beyond the organization's grant ceiling.` };
   }
   return null;
+}
+
+/** The organization an account or credential belongs to, or null when there is no such thing. */
+export async function organizationOf(env: Env, kind: "account" | "credential", id: string): Promise<string | null> {
+  if (kind === "account") return (await getAccountRow(env.DB, id))?.organization_id ?? null;
+  return (await getCredentialWithAccount(env.DB, id))?.organization_id ?? null;
 }
 
 async function mustGet(env: Env, id: string): Promise<OrganizationRow> {

@@ -37,6 +37,8 @@ export function getOrganization(db: D1Database, id: string): Promise<Organizatio
 }
 
 export interface OrganizationFilter {
+  /** Only this organization (an organization admin's list). */
+  id?: string | null;
   /** Exactly this external_id. */
   external_id: string | null;
   /** Name contains (case-insensitive for ASCII, as SQLite's LIKE). */
@@ -45,7 +47,7 @@ export interface OrganizationFilter {
 
 /** Newest first from `after`. */
 export function listOrganizations(db: D1Database, filter: OrganizationFilter, limit: number, after: Position | null): Promise<OrganizationRow[]> {
-  const { conditions, values } = equalities({ external_id: filter.external_id });
+  const { conditions, values } = equalities({ id: filter.id, external_id: filter.external_id });
   if (filter.q !== null) {
     conditions.push("name LIKE ? ESCAPE '\\'");
     values.push(contains(filter.q));

@@ -44,9 +44,18 @@ describe("access tokens on admin routes", () => {
   for (const route of ADMIN_ROUTES) {
     const send = (token: string) => call(route.path, { method: route.method, body: route.body, token });
 
+    it(`${route.method} ${route.path}: scope admin:read ${route.method === "GET" ? "reads" : "gets 403 forbidden and changes nothing"}`, async () => {
+      const token = await tokenWithScopes(["admin:read"]);
+      const before = await snapshot();
+      const response = await send(token);
+      if (route.method === "GET") expect(response.status, await response.clone().text()).not.toBe(403);
+      else await expectError(response, 403, "forbidden");
+      expect(await snapshot()).toBe(before);
+    });
+
     it(`${route.method} ${route.path}: 403 forbidden without scope admin, and nothing changes`, async () => {
       // No scopes at all, and scopes that merely look like admin.
-      for (const scopes of [[], ["read", "administrator", "admin:read"]]) {
+      for (const scopes of [[], ["read", "administrator", "admin:write", "admin:readonly"]]) {
         const token = await tokenWithScopes(scopes);
         expect((await testAuth(token)).status, "the token itself is valid").toBe(200);
         const before = await snapshot();

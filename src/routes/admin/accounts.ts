@@ -3,7 +3,7 @@ import type { AppEnv } from "../../http/types";
 import { MAX_ID_LENGTH } from "../../config";
 import { EXAMPLE_ID, NameSchema, NoQuery, OrganizationIdQuery, Time, documentedErrors, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import * as accounts from "../../services/accounts";
-import { auditContext } from "./auth";
+import { auditContext, listedOrganization } from "./auth";
 
 export const AccountSchema = z
   .object({
@@ -79,11 +79,19 @@ const remove = createRoute({
 });
 
 export function registerAccountRoutes(app: OpenAPIHono<AppEnv>) {
-  app.openapi(create, async (c) => c.json(await accounts.createAccount(c.env, auditContext(c), c.req.valid("json")), 201));
+  app.openapi(create, async (c) => {
+    const input = c.req.valid("json");
+    const own = c.get("adminOrganization");
+    // An organization admin's accounts go to its organization; naming another is naming an unknown one.
+    if (own !== null && input.organization_id !== undefined && input.organization_id !== own) throw accounts.unknownOrganization();
+    return c.json(await accounts.createAccount(c.env, auditContext(c), { ...input, organization_id: input.organization_id ?? own ?? undefined }), 201);
+  });
   app.openapi(list, async (c) => {
     const query = c.req.valid("query");
     const { limit, after } = pageOf(query);
-    return c.json(await accounts.listAccounts(c.env, query.organization_id ?? null, limit, after), 200);
+    const organization = listedOrganization(c, query.organization_id);
+    if (organization === "none") return c.json({ data: [], next_cursor: null }, 200);
+    return c.json(await accounts.listAccounts(c.env, organization, limit, after), 200);
   });
   app.openapi(get, async (c) => c.json(await accounts.getAccount(c.env, c.req.valid("param").id), 200));
   app.openapi(statusChange("deactivate"), async (c) =>

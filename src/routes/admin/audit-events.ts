@@ -3,6 +3,7 @@ import { MAX_ID_LENGTH } from "../../config";
 import type { AppEnv } from "../../http/types";
 import { EXAMPLE_ID, OrganizationIdQuery, Time, documentedErrors, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import { listAuditEvents } from "../../services/audit";
+import { listedOrganization } from "./auth";
 
 export const AuditEventSchema = z
   .object({
@@ -48,6 +49,8 @@ export function registerAuditEventRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(list, async (c) => {
     const query = c.req.valid("query");
     const { limit, after } = pageOf(query);
-    return c.json(await listAuditEvents(c.env, { target_id: query.target_id ?? null, organization_id: query.organization_id ?? null }, limit, after), 200);
+    const organization = listedOrganization(c, query.organization_id);
+    if (organization === "none") return c.json({ data: [], next_cursor: null }, 200);
+    return c.json(await listAuditEvents(c.env, { target_id: query.target_id ?? null, organization_id: organization }, limit, after), 200);
   });
 }

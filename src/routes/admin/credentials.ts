@@ -20,7 +20,8 @@ import {
   Time,
 } from "../../http/schemas";
 import * as credentials from "../../services/credentials";
-import { auditContext } from "./auth";
+import { organizationOf } from "../../services/organizations";
+import { auditContext, listedOrganization } from "./auth";
 
 const CredentialGrantsSchema = GrantsSchema.openapi({ description: `Grants on APIs other than the default one (at most ${MAX_GRANTS}, one per API)` });
 
@@ -218,7 +219,11 @@ const roll = createRoute({
 export function registerCredentialRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(create, async (c) => {
     const key = c.req.valid("header")["idempotency-key"];
-    const result = await credentials.createCredential(c.env, auditContext(c), c.req.valid("json"), key);
+    const input = c.req.valid("json");
+    const own = c.get("adminOrganization");
+    // Another organization's account is, to an organization admin, no account at all.
+    if (own !== null && (await organizationOf(c.env, "account", input.account_id)) !== own) throw credentials.unknownAccount();
+    const result = await credentials.createCredential(c.env, auditContext(c), input, key);
     if ("replayed" in result) {
       c.header("Idempotent-Replayed", "true");
       return c.json(result.credential, 200);
@@ -228,9 +233,11 @@ export function registerCredentialRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(list, async (c) => {
     const query = c.req.valid("query");
     const { limit, after } = pageOf(query);
+    const organization = listedOrganization(c, query.organization_id);
+    if (organization === "none") return c.json({ data: [], next_cursor: null }, 200);
     const filter = {
       account_id: query.account_id ?? null,
-      organization_id: query.organization_id ?? null,
+      organization_id: organization,
       type: query.type ?? null,
       expires_before: query.expires_before === undefined ? null : new Date(query.expires_before).toISOString(),
     };

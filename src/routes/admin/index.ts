@@ -5,7 +5,7 @@ import { validationHook } from "../../http/validation";
 import { registerAccountRoutes } from "./accounts";
 import { registerApiRoutes } from "./apis";
 import { registerAuditEventRoutes } from "./audit-events";
-import { limitWrites, requireAdmin } from "./auth";
+import { limitWrites, requireAdmin, scopeToOrganization } from "./auth";
 import { registerCredentialRoutes } from "./credentials";
 import { registerOrganizationRoutes } from "./organizations";
 import { registerUsageRoutes } from "./usage";
@@ -13,7 +13,7 @@ import { registerUsageRoutes } from "./usage";
 /** The management API, mounted at /admin/v1. Every route here is admin-only. */
 export function adminApi() {
   const admin = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
-  admin.use("*", requireAdmin(), limitWrites(), requireJsonBody());
+  admin.use("*", requireAdmin(), scopeToOrganization(), limitWrites(), requireJsonBody());
   registerOrganizationRoutes(admin);
   registerAccountRoutes(admin);
   registerCredentialRoutes(admin);

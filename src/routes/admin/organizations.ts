@@ -140,7 +140,9 @@ export function registerOrganizationRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(list, async (c) => {
     const query = c.req.valid("query");
     const { limit, after } = pageOf(query);
-    return c.json(await organizations.listOrganizations(c.env, { external_id: query.external_id ?? null, q: query.q ?? null }, limit, after), 200);
+    // An organization admin's list holds its own organization alone.
+    const filter = { id: c.get("adminOrganization"), external_id: query.external_id ?? null, q: query.q ?? null };
+    return c.json(await organizations.listOrganizations(c.env, filter, limit, after), 200);
   });
   app.openapi(get, async (c) => c.json(await organizations.getOrganization(c.env, c.req.valid("param").id), 200));
   app.openapi(update, async (c) => c.json(await organizations.updateOrganization(c.env, auditContext(c), c.req.valid("param").id, c.req.valid("json")), 200));
