@@ -151,12 +151,20 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
     basicAuth(c.client_id, c.client_secret),
   );
   const isolateKey = (await create("api_key", "new-isolate key")).api_key;
+  // Credentials of an organization other than the default one, with a grant ceiling: their entries
+  // carry both, so their cold paths must cost what the default organization's do.
+  const tenant = await admin("/organizations", { name: "Bench tenant", grants: [{ api: (await (await fetch(new URL("/.well-known/oauth-authorization-server", base))).json()).issuer, scopes: [SCOPE] }] });
+  // One account for the clients, one for the keys: an account holds at most 250 credentials.
+  const tenantAccounts = { oauth_client: await admin("/accounts", { name: "Bench tenant clients", type: "service", organization_id: tenant.id }), api_key: await admin("/accounts", { name: "Bench tenant keys", type: "service", organization_id: tenant.id }) };
+  const inTenant = (type, name) => admin("/credentials", { name, type, account_id: tenantAccounts[type].id, scopes: [SCOPE] });
+  const tenantClients = (await pool(Math.min(n, 200), settings.seedConcurrency, (i) => inTenant("oauth_client", `tenant client ${i}`))).map((c) => basicAuth(c.client_id, c.client_secret));
+  const tenantKeys = (await pool(Math.min(n, 200), settings.seedConcurrency, (i) => inTenant("api_key", `tenant key ${i}`))).map((c) => c.api_key);
   const manyStarted = performance.now();
   const many = (await pool(settings.many, settings.seedConcurrency, (i) => create("oauth_client", `many ${i}`))).map((c) => basicAuth(c.client_id, c.client_secret));
   const manySeedSeconds = (performance.now() - manyStarted) / 1000;
   await mint(isolateClient); // the first token ever makes the first signing key
   await bench("/__bench/model", { on: true, seeding: false });
-  const seed = { seconds: (performance.now() - seedStarted) / 1000, credentials: 3 * n + 3 + settings.many, many_seed_seconds: manySeedSeconds };
+  const seed = { seconds: (performance.now() - seedStarted) / 1000, credentials: 3 * n + 3 + settings.many + tenantClients.length + tenantKeys.length, many_seed_seconds: manySeedSeconds };
   log(`  seeded ${seed.credentials} credentials in ${seed.seconds.toFixed(1)} s (the ${settings.many} many-workload clients in ${manySeedSeconds.toFixed(1)} s)`);
 
   /** Resets the counts, runs `count` requests, waits for deferred work and returns the phase. */
@@ -204,6 +212,10 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
   phases.push(await phase("token-warm", "POST /oauth/token · warm (same credential again)", n, (i) => tokenRequest(clients[i])));
   phases.push(await phase("api-key-cold", "GET /v1/test-auth (API key) · cold", n, (i) => testAuth(apiKeys[i])));
   phases.push(await phase("api-key-warm", "GET /v1/test-auth (API key) · warm", n, (i) => testAuth(apiKeys[i])));
+  phases.push(
+    await phase("token-cold-tenant", "POST /oauth/token · cold, an organization's client under a ceiling", tenantClients.length, (i) => tokenRequest(tenantClients[i])),
+  );
+  phases.push(await phase("api-key-cold-tenant", "GET /v1/test-auth (API key) · cold, an organization's key under a ceiling", tenantKeys.length, (i) => testAuth(tenantKeys[i])));
   await bench("/__bench/model", { on: false });
   tokens.push(...(await pool(n, settings.seedConcurrency, (i) => mint(clients[i]))));
   await bench("/__bench/model", { on: true });
