@@ -272,13 +272,14 @@ export async function createCredential(
     return { ...(await presented(env, [row]))[0]!, ...reveal };
   };
   if (idempotencyKey === undefined) {
-    await commit(env.DB, [credentials.insertCredential(env.DB, row), audit, ...grantStatements]);
+    await commit(env.DB, [credentials.insertCredential(env.DB, row), credentials.insertCredentialOrganization(env.DB, row.id, row.account_id), audit, ...grantStatements]);
     return created();
   }
   const hash = await requestHash("credential.create", input);
   const [claimed] = await commit(env.DB, [
     claimIdempotencyKey(env.DB, { actor: who.actor, key: idempotencyKey, operation: "credential.create", request_hash: hash, credential_id: row.id, created_at: at }),
     credentials.insertCredential(env.DB, row, true),
+    credentials.insertCredentialOrganization(env.DB, row.id, row.account_id),
     audit,
     ...grantStatements,
   ]);

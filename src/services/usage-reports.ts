@@ -1,6 +1,7 @@
 import { ApiError } from "../http/errors";
 import { getAccount } from "../storage/accounts";
 import { getCredential } from "../storage/credentials";
+import { getOrganization } from "../storage/organizations";
 import { type UsageScope, dailyTotals, usageBetween } from "../storage/usage";
 import { FAILURE_REASONS, type FailureReason } from "./usage";
 
@@ -100,6 +101,13 @@ export async function credentialUsage(env: Env, id: string, range: UsageRange): 
 export async function accountUsage(env: Env, id: string, range: UsageRange): Promise<UsageBucket[]> {
   const [row, buckets] = await Promise.all([getAccount(env.DB, id), usageReport(env, { accountId: id }, range)]);
   if (!row) throw new ApiError("not_found", "No account has this id.");
+  return buckets;
+}
+
+/** An organization's usage: the sum over its credentials, deleted ones included. */
+export async function organizationUsage(env: Env, id: string, range: UsageRange): Promise<UsageBucket[]> {
+  const [row, buckets] = await Promise.all([getOrganization(env.DB, id), usageReport(env, { organizationId: id }, range)]);
+  if (!row) throw new ApiError("not_found", "No organization has this id.");
   return buckets;
 }
 

@@ -61,6 +61,16 @@ const JOINED = `SELECT ${COLUMNS
   .join(", ")}, a.status AS account_status, a.organization_id, o.status AS organization_status, o.grants AS organization_grants
   FROM credentials c JOIN accounts a ON a.id = c.account_id JOIN organizations o ON o.id = a.organization_id`;
 
+/**
+ * Records the credential's organization (its account's), in the batch that creates it, for
+ * usage that outlives it. Written only if the credential row exists by then.
+ */
+export function insertCredentialOrganization(db: D1Database, credentialId: string, accountId: string): D1PreparedStatement {
+  return db
+    .prepare("INSERT OR IGNORE INTO credential_organizations (credential_id, organization_id) SELECT c.id, a.organization_id FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.id = ? AND a.id = ?")
+    .bind(credentialId, accountId);
+}
+
 /** Inserts a credential; with `onlyIfPreviousChanged`, only when the batch's previous statement changed a row. */
 export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPreviousChanged = false): D1PreparedStatement {
   return db

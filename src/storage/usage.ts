@@ -51,7 +51,7 @@ export function usageStatements(db: D1Database, row: UsageRow): D1PreparedStatem
 }
 
 /** Whose usage a report covers: one credential, or every credential of an account (the live ones). */
-export type UsageScope = { credentialId: string } | { accountId: string };
+export type UsageScope = { credentialId: string } | { accountId: string } | { organizationId: string };
 
 export interface HourCounts {
   hour: string;
@@ -70,7 +70,12 @@ export interface HourFailures {
 export async function usageBetween(db: D1Database, scope: UsageScope, from: string, to: string): Promise<{ hours: HourCounts[]; failures: HourFailures[] }> {
   // Only fixed SQL is put together here; the values are bound.
   const [join, owner, id] =
-    "accountId" in scope ? ["JOIN credentials c ON c.id = u.credential_id", "c.account_id", scope.accountId] : ["", "u.credential_id", scope.credentialId];
+    "accountId" in scope
+      ? ["JOIN credentials c ON c.id = u.credential_id", "c.account_id", scope.accountId]
+      : "organizationId" in scope
+        ? // Deleted credentials included; one deleted before organizations has no row and was org_default's.
+          ["LEFT JOIN credential_organizations m ON m.credential_id = u.credential_id", "coalesce(m.organization_id, 'org_default')", scope.organizationId]
+        : ["", "u.credential_id", scope.credentialId];
   const where = `${join} WHERE ${owner} = ?1 AND u.hour >= ?2 AND u.hour < ?3 GROUP BY u.hour`;
   const [hours, failures] = await Promise.all([
     all<HourCounts>(

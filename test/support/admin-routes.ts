@@ -21,6 +21,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "DELETE", path: `/admin/v1/organizations/${someId}` },
   { method: "POST", path: `/admin/v1/organizations/${someId}/deactivate` },
   { method: "POST", path: `/admin/v1/organizations/${someId}/activate` },
+  { method: "GET", path: `/admin/v1/organizations/${someId}/usage` },
   { method: "POST", path: "/admin/v1/accounts", body: { name: "x", type: "service" } },
   { method: "GET", path: "/admin/v1/accounts" },
   { method: "GET", path: `/admin/v1/accounts/${someId}` },

@@ -2,7 +2,7 @@ import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
 import { Time, documentedErrors, idParam } from "../../http/schemas";
 import { FAILURE_REASONS } from "../../services/usage";
-import { type Granularity, MAX_RANGE_DAYS, accountUsage, credentialUsage, defaultRange, rangeProblem } from "../../services/usage-reports";
+import { type Granularity, MAX_RANGE_DAYS, accountUsage, credentialUsage, defaultRange, organizationUsage, rangeProblem } from "../../services/usage-reports";
 
 const Count = z.int().min(0);
 
@@ -41,16 +41,19 @@ function rangeOf(query: { from?: string | undefined; to?: string | undefined; gr
   return defaultRange(query.granularity ?? "hour", at(query.from), at(query.to));
 }
 
-const report = (owner: "credential" | "account") =>
+const OWNERS = {
+  credential: { path: "/credentials/{id}/usage", tag: "Credentials", id: "cred", summary: "Usage of a credential per hour or day: tokens issued, verifications, failures by reason" },
+  account: { path: "/accounts/{id}/usage", tag: "Accounts", id: "acct", summary: "Usage of an account: the sum over its credentials, per hour or day" },
+  organization: { path: "/organizations/{id}/usage", tag: "Organizations", id: "org", summary: "Usage of an organization: the sum over its credentials, deleted ones included, per hour or day" },
+} as const;
+
+const report = (owner: keyof typeof OWNERS) =>
   createRoute({
     method: "get",
-    path: owner === "credential" ? "/credentials/{id}/usage" : "/accounts/{id}/usage",
-    tags: [owner === "credential" ? "Credentials" : "Accounts"],
-    summary:
-      owner === "credential"
-        ? `Usage of a credential per hour or day: tokens issued, verifications, failures by reason (at most ${MAX_RANGE_DAYS} days)`
-        : `Usage of an account: the sum over its credentials, per hour or day (at most ${MAX_RANGE_DAYS} days)`,
-    request: { params: idParam(owner === "credential" ? "cred" : "acct"), query: UsageQuery },
+    path: OWNERS[owner].path,
+    tags: [OWNERS[owner].tag],
+    summary: `${OWNERS[owner].summary} (at most ${MAX_RANGE_DAYS} days)`,
+    request: { params: idParam(OWNERS[owner].id), query: UsageQuery },
     responses: {
       200: { description: "One bucket per hour or day of [from, to)", content: { "application/json": { schema: UsageReportSchema } } },
       ...documentedErrors(400, 401, 403, 404, 503),
@@ -62,4 +65,5 @@ export function registerUsageRoutes(app: OpenAPIHono<AppEnv>) {
     c.json({ data: await credentialUsage(c.env, c.req.valid("param").id, rangeOf(c.req.valid("query"))) }, 200),
   );
   app.openapi(report("account"), async (c) => c.json({ data: await accountUsage(c.env, c.req.valid("param").id, rangeOf(c.req.valid("query"))) }, 200));
+  app.openapi(report("organization"), async (c) => c.json({ data: await organizationUsage(c.env, c.req.valid("param").id, rangeOf(c.req.valid("query"))) }, 200));
 }
