@@ -239,6 +239,12 @@ describe("the console on a laptop and a phone", () => {
       await page.getByRole("button", { name: "Create credential" }).click();
       await page.getByText("This is the only time it is shown.").waitFor();
       await checkPage(page, `shown-once page at ${width} px`);
+      // Every Copy button's word stays on one line ("Cop" over "y" at 390 px was a bug).
+      // A Copy button is no taller than the one-line Test now button beside it.
+      const oneLine = (await page.getByRole("button", { name: "Test now" }).boundingBox())!.height;
+      const copyHeights = await page.$$eval("button[data-copy]", (buttons) => buttons.map((button) => button.getBoundingClientRect().height));
+      expect(copyHeights.length).toBeGreaterThan(0);
+      expect(copyHeights.filter((height) => height > oneLine + 1), `Copy buttons on one line at ${width} px (one line: ${oneLine} px)`).toEqual([]);
       // After the action, focus is on the heading (screen readers hear where they are).
       expect(await page.evaluate(() => (globalThis as any).document.activeElement?.tagName)).toBe("H1");
       const secret = await page.getByLabel("Client Secret", { exact: true }).inputValue();
