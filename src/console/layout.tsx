@@ -34,7 +34,16 @@ export const Layout: FC<{ title: string; section?: Section | undefined; actor?: 
                 <a href="/console/audit" aria-current={section === "audit" ? "page" : undefined}>Audit log</a>
               </nav>
               <div class="who">
-                {actor.startsWith("access:") ? (
+                {actor.startsWith("link:") ? (
+                  <>
+                    <span>
+                      Signed in as <bdi>{actor.slice("link:".length)}</bdi>
+                    </span>
+                    <form method="post" action="/console/logout">
+                      <button type="submit" class="small">Sign out</button>
+                    </form>
+                  </>
+                ) : actor.startsWith("access:") ? (
                   <>
                     <span>
                       Signed in as <bdi>{actor.slice("access:".length)}</bdi>

@@ -44,3 +44,35 @@ export const ErrorPage: FC<{ actor?: string | undefined; title: string; message:
     </a>
   </Layout>
 );
+
+/**
+ * A console link's landing page: the session cookie is set; this page moves on to the console by
+ * itself (a same-site navigation, so the SameSite=Strict cookie goes with it), or by its link.
+ */
+export const LinkSignedInPage: FC<{ organization: string; role: "admin" | "viewer" }> = ({ organization, role }) => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="referrer" content="no-referrer" />
+      <meta http-equiv="refresh" content="0;url=/console/credentials" />
+      <title>Signed in · Keymint</title>
+      <link rel="stylesheet" href="/console/assets/console.css" />
+    </head>
+    <body>
+      <main id="main">
+        <div class="login card">
+          <h1>
+            Signed in to <bdi>{organization}</bdi>
+          </h1>
+          <p class="lead">{role === "viewer" ? "You can look at its API credentials." : "You can manage its API credentials."}</p>
+          <p>
+            <a class="button primary" href="/console/credentials">
+              Open the console
+            </a>
+          </p>
+        </div>
+      </main>
+    </body>
+  </html>
+);

@@ -8,6 +8,8 @@ export interface AppEnv {
     actor: string;
     /** On an admin route: the one organization an organization admin manages; null for platform admins. */
     adminOrganization: string | null;
+    /** On a console page: the signed-in person may only read (a viewer's console link). */
+    adminReadOnly: boolean;
     /** The credential a hot-path request resolved to, for the request log. */
     credentialId: string;
   };

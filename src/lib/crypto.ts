@@ -40,3 +40,26 @@ export function base64urlDecode(text: string): Uint8Array<ArrayBuffer> {
 export function base64Decode(text: string): Uint8Array<ArrayBuffer> {
   return fromBase64(text, { alphabet: "base64" });
 }
+
+/**
+ * An HMAC-SHA256 key for one purpose (`info`), derived with HKDF from a base64url secret
+ * (KEY_ENCRYPTION_KEY), made once per isolate and purpose. Different purposes never share a key.
+ */
+const derivedKeys = new Map<string, { secret: string; key: Promise<CryptoKey> }>();
+export function derivedHmacKey(secret: string, info: string): Promise<CryptoKey> {
+  const known = derivedKeys.get(info);
+  if (known?.secret === secret) return known.key;
+  const key = crypto.subtle
+    .importKey("raw", base64urlDecode(secret), "HKDF", false, ["deriveKey"])
+    .then((material) =>
+      crypto.subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(), info: new TextEncoder().encode(info) },
+        material,
+        { name: "HMAC", hash: "SHA-256", length: 256 },
+        false,
+        ["sign", "verify"],
+      ),
+    );
+  derivedKeys.set(info, { secret, key });
+  return key;
+}

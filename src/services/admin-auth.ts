@@ -80,7 +80,7 @@ export async function authenticateAdmin(env: Env, presented: AdminCredentials): 
   }
   if (presented.session) {
     const session = await verifySession(env, presented.session);
-    if (session) return platform(session.actor);
+    if (session) return { ok: true, actor: session.actor, organization: session.organization, readOnly: session.role === "viewer" };
   }
   return { ok: false, code: "unauthorized", reason: "Send an admin bearer token." };
 }

@@ -1,6 +1,6 @@
 import { type JWK, calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from "jose";
 import { settings } from "../config";
-import { base64urlDecode, base64urlEncode } from "../lib/crypto";
+import { base64urlEncode, derivedHmacKey } from "../lib/crypto";
 import { claimJti } from "../storage/jti";
 
 /**
@@ -29,24 +29,8 @@ export function nonceRequired(env: Env): boolean {
   return env.DPOP_NONCE_REQUIRED === "true";
 }
 
-let nonceKey: { secret: string; key: Promise<CryptoKey> } | undefined;
-
 function nonceKeyOf(env: Env): Promise<CryptoKey> {
-  if (nonceKey?.secret !== env.KEY_ENCRYPTION_KEY) {
-    const key = crypto.subtle
-      .importKey("raw", base64urlDecode(env.KEY_ENCRYPTION_KEY ?? ""), "HKDF", false, ["deriveKey"])
-      .then((material) =>
-        crypto.subtle.deriveKey(
-          { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(), info: new TextEncoder().encode("keymint dpop nonce v1") },
-          material,
-          { name: "HMAC", hash: "SHA-256", length: 256 },
-          false,
-          ["sign"],
-        ),
-      );
-    nonceKey = { secret: env.KEY_ENCRYPTION_KEY, key };
-  }
-  return nonceKey.key;
+  return derivedHmacKey(env.KEY_ENCRYPTION_KEY ?? "", "keymint dpop nonce v1");
 }
 
 async function nonceFor(env: Env, window: number): Promise<string> {

@@ -214,7 +214,8 @@ export async function activateOrganization(env: Env, who: AuditContext, id: stri
   }
   const at = nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
   const [changed] = await commit(env.DB, [
-    organizations.setOrganizationStatus(env.DB, id, "active", null, at),
+    // deactivated_at stays: the last deactivation, which ended the sessions opened before it.
+    organizations.setOrganizationStatus(env.DB, id, "active", row.deactivated_at, at),
     insertAuditEvent(env.DB, who, at, audit("organization.activate", row), IF_CHANGED),
   ]);
   if (changed) {

@@ -78,9 +78,10 @@ export async function findAccounts(env: Env, search: AccountSearch, request: Pag
   return { ...page, data: page.data.map(({ id, name, type, status, organization_id, created_at }) => ({ id, name, type, status, organization_id, created_at })) };
 }
 
-export function findAuditEvents(env: Env, targetId: string | null, request: PageRequest): Promise<TwoWayPage<AuditEvent>> {
+/** Audit events, about one target and/or of one organization (null: any). */
+export function findAuditEvents(env: Env, targetId: string | null, request: PageRequest, organizationId: string | null = null): Promise<TwoWayPage<AuditEvent>> {
   return twoWay(
-    (limit, after, direction) => listAuditEvents(env.DB, limit, after, { target_id: targetId, organization_id: null }, direction),
+    (limit, after, direction) => listAuditEvents(env.DB, limit, after, { target_id: targetId, organization_id: organizationId }, direction),
     request,
     (row) => ({ time: row.at, id: row.id }),
   );

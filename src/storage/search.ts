@@ -18,6 +18,8 @@ export interface CredentialSearch {
   type: CredentialType | null;
   /** The status of the credential's account. */
   account_status: AccountStatus | null;
+  /** Only the credentials of this organization's accounts (an organization's console). */
+  organization_id?: string | null;
 }
 
 export interface AccountSearch {
@@ -25,6 +27,8 @@ export interface AccountSearch {
   text: string | null;
   type: AccountType | null;
   status: AccountStatus | null;
+  /** Only this organization's accounts (an organization's console). */
+  organization_id?: string | null;
 }
 
 /** LIKE (ESCAPE '\\') with the pattern characters of the search text taken literally. */
@@ -46,7 +50,7 @@ export async function searchCredentials(
   after: Position | null,
   direction: Direction,
 ): Promise<CredentialRow[]> {
-  const { conditions, values } = equalities({ "c.account_id": search.account_id, "c.type": search.type, "a.status": search.account_status });
+  const { conditions, values } = equalities({ "c.account_id": search.account_id, "c.type": search.type, "a.status": search.account_status, "a.organization_id": search.organization_id });
   if (search.text !== null) {
     // The hint is stored as the secret's last 4 characters; a longer ending still matches it.
     const ending = search.text.replace(/^…/, "");
@@ -71,7 +75,7 @@ export async function searchAccounts(
   after: Position | null,
   direction: Direction,
 ): Promise<AccountRow[]> {
-  const { conditions, values } = equalities({ type: search.type, status: search.status });
+  const { conditions, values } = equalities({ type: search.type, status: search.status, organization_id: search.organization_id });
   if (search.text !== null) {
     conditions.push("(name LIKE ? ESCAPE '\\' OR id = ?)");
     values.push(contains(search.text), search.text);

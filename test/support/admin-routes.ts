@@ -22,6 +22,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "POST", path: `/admin/v1/organizations/${someId}/deactivate` },
   { method: "POST", path: `/admin/v1/organizations/${someId}/activate` },
   { method: "GET", path: `/admin/v1/organizations/${someId}/usage` },
+  { method: "POST", path: `/admin/v1/organizations/${someId}/console-links`, body: { email: "dana@example.com", role: "viewer" } },
   { method: "POST", path: "/admin/v1/accounts", body: { name: "x", type: "service" } },
   { method: "GET", path: "/admin/v1/accounts" },
   { method: "GET", path: `/admin/v1/accounts/${someId}` },

@@ -16,6 +16,7 @@ import {
   pageQuery,
 } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
+import { createConsoleLink } from "../../services/console-links";
 import * as organizations from "../../services/organizations";
 import { auditContext } from "./auth";
 
@@ -135,6 +136,30 @@ function statusChange(action: "deactivate" | "activate") {
   });
 }
 
+/** An email address as people write them: one @, no spaces or controls, at most 254 characters (RFC 5321). */
+const EmailSchema = z
+  .string()
+  .max(254)
+  .regex(/^[^\s@\x00-\x1F\x7F]+@[^\s@\x00-\x1F\x7F]+\.[^\s@\x00-\x1F\x7F]+$/, "email must be an email address")
+  .openapi({ example: "dana@acme.example" });
+
+const NewConsoleLink = z.strictObject({ email: EmailSchema, role: z.enum(["admin", "viewer"]) });
+const ConsoleLinkSchema = z
+  .object({
+    url: z.string().openapi({ description: "Open it in the person's browser (redirect to it): single use, for 5 minutes", example: "https://keymint.example.com/console/link/eyJ…" }),
+    expires_at: Time,
+  })
+  .openapi("ConsoleLink");
+
+const consoleLink = createRoute({
+  method: "post",
+  path: "/organizations/{id}/console-links",
+  tags: ["Organizations"],
+  summary: "A single-use, 5-minute link that opens the organization's console for a named person, as an admin or a viewer",
+  request: { params: OrganizationId, query: NoQuery, body: { required: true, ...json(NewConsoleLink) } },
+  responses: { 201: { description: "The link", ...json(ConsoleLinkSchema) }, ...documentedErrors(400, 401, 403, 404, 413, 415, 429, 503) },
+});
+
 export function registerOrganizationRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(create, async (c) => c.json(await organizations.createOrganization(c.env, auditContext(c), c.req.valid("json")), 201));
   app.openapi(list, async (c) => {
@@ -148,6 +173,7 @@ export function registerOrganizationRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(update, async (c) => c.json(await organizations.updateOrganization(c.env, auditContext(c), c.req.valid("param").id, c.req.valid("json")), 200));
   app.openapi(statusChange("deactivate"), async (c) => c.json(await organizations.deactivateOrganization(c.env, auditContext(c), c.req.valid("param").id), 200));
   app.openapi(statusChange("activate"), async (c) => c.json(await organizations.activateOrganization(c.env, auditContext(c), c.req.valid("param").id), 200));
+  app.openapi(consoleLink, async (c) => c.json(await createConsoleLink(c.env, auditContext(c), c.req.valid("param").id, c.req.valid("json")), 201));
   app.openapi(remove, async (c) => {
     await organizations.deleteOrganization(c.env, auditContext(c), c.req.valid("param").id);
     return c.body(null, 204);

@@ -26,7 +26,7 @@ async function accountsPage(
     type: oneOf("type", query.type, ["service", "user"] as const),
     status: oneOf("status", query.status, ["active", "deactivated"] as const),
   };
-  const page = await search.findAccounts(c.env, { text: filters.q, type: filters.type, status: filters.status }, pageRequest(query));
+  const page = await search.findAccounts(c.env, { text: filters.q, type: filters.type, status: filters.status, organization_id: c.get("adminOrganization") }, pageRequest(query));
   const back = status === 200 ? sanitizeBack(new URL(c.req.url).search.slice(1), ACCOUNT_LIST_KEYS) : "";
   return c.html(<AccountsPage actor={c.get("actor")} page={page} filters={filters} back={back} {...extra} />, status);
 }
@@ -70,7 +70,8 @@ export function registerAccountRoutes(ui: Hono<AppEnv>) {
       const values = { name: (body.name ?? "").slice(0, 200), type: body.type === "user" ? ("user" as const) : ("service" as const) };
       return accountsPage(c, { error: formProblem(parsed.error).message, values }, 400);
     }
-    await accounts.createAccount(c.env, consoleAudit(c), parsed.data);
+    // In an organization's console, its accounts go to that organization.
+    await accounts.createAccount(c.env, consoleAudit(c), { ...parsed.data, organization_id: c.get("adminOrganization") ?? undefined });
     return c.redirect("/console/accounts?done=create", 303);
   });
 

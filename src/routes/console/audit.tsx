@@ -14,7 +14,7 @@ export function registerAuditRoutes(ui: Hono<AppEnv>) {
     const query = strictQuery(c, ["target_id", "cursor", "before"] as const);
     const target = (query.target_id ?? "").trim();
     if (target.length > MAX_ID_LENGTH) throw new ApiError("invalid_request", `A target ID is at most ${MAX_ID_LENGTH} characters.`);
-    const page = await search.findAuditEvents(c.env, target || null, pageRequest(query));
+    const page = await search.findAuditEvents(c.env, target || null, pageRequest(query), c.get("adminOrganization"));
     return c.html(<AuditPage actor={c.get("actor")} page={page} target={target} />);
   });
 }

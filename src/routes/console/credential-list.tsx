@@ -32,10 +32,13 @@ export function registerCredentialListRoutes(ui: Hono<AppEnv>) {
     const query = strictQuery(c, [...CREDENTIAL_LIST_KEYS, "done"]);
     const filters = credentialFilters(query);
     const request = pageRequest(query);
+    const own = c.get("adminOrganization");
     const accountFilter = filters.account_id ? await accounts.getAccount(c.env, filters.account_id) : null;
+    // Another organization's account is, in an organization's console, no account at all.
+    if (accountFilter && own !== null && accountFilter.organization_id !== own) throw accounts.accountNotFound();
     const page = await search.findCredentials(
       c.env,
-      { text: filters.q, type: filters.type, account_status: filters.status, account_id: filters.account_id },
+      { text: filters.q, type: filters.type, account_status: filters.status, account_id: filters.account_id, organization_id: own },
       request,
     );
     const ids = page.data.map((credential) => credential.id);

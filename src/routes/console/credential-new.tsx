@@ -8,6 +8,7 @@ import type { AppEnv } from "../../http/types";
 import * as accounts from "../../services/accounts";
 import type * as apis from "../../services/apis";
 import * as credentials from "../../services/credentials";
+import { organizationOf } from "../../services/organizations";
 import * as search from "../../services/search";
 import { randomBase62 } from "../../services/secrets";
 import { answerCreate } from "./credential-shown-once";
@@ -47,10 +48,11 @@ function newCredentialValues(fields: Record<string, string | undefined>): NewCre
 /** The accounts the new-credential form offers: the newest, or those matching the search; plus the chosen one. */
 async function accountChoices(c: Context<AppEnv>, accountQuery: string, selected: string): Promise<accounts.Account[]> {
   const text = accountQuery.trim().slice(0, MAX_SEARCH) || null;
-  const list = (await search.findAccounts(c.env, { text, type: null, status: null }, { limit: ACCOUNT_CHOICES, from: null })).data;
+  const own = c.get("adminOrganization");
+  const list = (await search.findAccounts(c.env, { text, type: null, status: null, organization_id: own }, { limit: ACCOUNT_CHOICES, from: null })).data;
   if (!selected || list.some((account) => account.id === selected)) return list;
   const extra = await accounts.findAccount(c.env, selected.slice(0, MAX_ID_LENGTH));
-  return extra ? [extra, ...list] : list;
+  return extra && (own === null || extra.organization_id === own) ? [extra, ...list] : list;
 }
 
 async function newCredentialForm(
@@ -135,6 +137,9 @@ export function registerNewCredentialRoutes(ui: Hono<AppEnv>) {
     };
     let result: Awaited<ReturnType<typeof credentials.createCredential>>;
     try {
+      // Another organization's account is, in an organization's console, no account at all.
+      const own = c.get("adminOrganization");
+      if (own !== null && (await organizationOf(c.env, "account", input.account_id)) !== own) throw credentials.unknownAccount();
       result = await credentials.createCredential(c.env, consoleAudit(c), { ...input, ...access, ...lifecycle }, `console:${nonce}`);
     } catch (error) {
       const expiryRefusal = refusalOf(error, "expires_at");

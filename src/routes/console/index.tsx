@@ -4,7 +4,12 @@ import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { COPY_JS, CONSOLE_CSS } from "../../console/assets";
-import { ErrorPage, LoginPage } from "../../console/login";
+import { ErrorPage, LinkSignedInPage, LoginPage } from "../../console/login";
+import { MAX_ID_LENGTH } from "../../config";
+import { accountNotFound } from "../../services/accounts";
+import { redeemConsoleLink } from "../../services/console-links";
+import { credentialNotFound } from "../../services/credentials";
+import { organizationOf } from "../../services/organizations";
 import { ApiError, RETRY_AFTER_UNAVAILABLE_SECONDS } from "../../http/errors";
 import { StoreUnavailableError } from "../../storage/guarded";
 import type { AppEnv } from "../../http/types";
@@ -61,6 +66,30 @@ function requireConsoleAdmin(): MiddlewareHandler<AppEnv> {
       return c.redirect("/console/login", 303);
     }
     c.set("actor", result.actor);
+    c.set("adminOrganization", result.organization);
+    c.set("adminReadOnly", result.readOnly);
+    await next();
+  };
+}
+
+/**
+ * An organization's console (a console link's session) reaches its own organization alone: an
+ * account or credential page of another answers the console's 404, exactly as an unknown id, and
+ * APIs are read-only; a viewer's session sends no form at all (403). The lists narrow themselves
+ * (`c.get("adminOrganization")` in each screen's routes).
+ */
+function scopeConsole(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const post = c.req.method === "POST";
+    if (post && c.get("adminReadOnly")) throw new ApiError("forbidden", "This console is read-only: you were given a viewer's link.");
+    const own = c.get("adminOrganization");
+    if (own === null) return next();
+    const [, kind, id] = c.req.path.slice("/console".length).split("/");
+    if (kind === "apis" && post) throw new ApiError("forbidden", "APIs are read-only in an organization's console.");
+    if ((kind === "accounts" || kind === "credentials") && id !== undefined && id !== "new" && id.length <= MAX_ID_LENGTH) {
+      const organization = await organizationOf(c.env, kind === "accounts" ? "account" : "credential", id);
+      if (organization !== own) throw kind === "accounts" ? accountNotFound() : credentialNotFound();
+    }
     await next();
   };
 }
@@ -134,8 +163,19 @@ export function consoleApp(): Hono<AppEnv> {
     return c.redirect("/console/login?signed_out=1", 303);
   });
 
+  // A console link (POST /admin/v1/organizations/{id}/console-links): single use, then a session
+  // bound to its organization and role. The answer is a page that moves on by itself: a redirect
+  // would carry over the cross-site navigation, and the SameSite=Strict cookie would not be sent.
+  ui.get("/link/:token", async (c) => {
+    const redeemed = await redeemConsoleLink(c.env, c.req.param("token"));
+    if (!redeemed.ok) return c.html(<LoginPage error={redeemed.reason} />, 401);
+    const session = await createSession(c.env, `link:${redeemed.email}`, { organization: redeemed.organization, role: redeemed.role });
+    setCookie(c, SESSION_COOKIE, session.cookie, { httpOnly: true, secure: !isLocal(c), sameSite: "Strict", path: "/console", maxAge: session.maxAge });
+    return c.html(<LinkSignedInPage organization={redeemed.organizationName} role={redeemed.role} />);
+  });
+
   // ---- everything else needs an admin ---------------------------------------------------
-  ui.use("*", requireConsoleAdmin(), limitWrites());
+  ui.use("*", requireConsoleAdmin(), scopeConsole(), limitWrites());
   // Redirects to the Credentials screen
   ui.get("/", (c) => c.redirect("/console/credentials", 303));
 
