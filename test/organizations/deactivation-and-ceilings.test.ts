@@ -81,7 +81,7 @@ describe("deactivating an organization", () => {
     // A token counts again once its iat is after the deactivation's second (rounded up).
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, (Math.ceil(deactivatedAt / 1000) + 2) * 1000 - Date.now())));
     expect((await testAuth(await tokenFor(t.client))).status).toBe(200);
-  });
+  }, 30_000); // it waits up to 3 s for the second after the deactivation
 
   it("refuses new accounts and credentials in it while deactivated; the default organization cannot be deactivated", async () => {
     const t = await tenant();
