@@ -3,7 +3,7 @@ import { MAX_NAME_LENGTH } from "../config";
 import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
-import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, Pager, When, withQuery } from "./layout";
+import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, Pager, When, withQuery, Writable } from "./layout";
 
 /**
  * The Accounts screen (search, create, filters and pages), the confirmation of an action on an
@@ -54,43 +54,45 @@ export const AccountsPage: FC<{
       <p class="lead">Every credential belongs to an account. Deactivating an account stops all of its credentials at once.</p>
       {flash ? <Notice kind="ok">{flash}</Notice> : null}
       {error ? <Notice kind="error">{error}</Notice> : null}
-      <form method="post" action="/console/accounts" class="card stack">
-        <h2>Create account</h2>
-        <div>
-          <label for="account-name">Account Name</label>
-          <input
-            id="account-name"
-            name="name"
-            type="text"
-            required
-            maxlength={MAX_NAME_LENGTH}
-            autocomplete="off"
-            dir="auto"
-            value={values?.name ?? ""}
-            {...(error ? { "aria-invalid": "true", "aria-describedby": "account-name-error", autofocus: true } : {})}
-          />
-          {error ? (
-            <div class="field-error" id="account-name-error">
-              {error}
-            </div>
-          ) : null}
-        </div>
-        <fieldset>
-          <legend>Account Type</legend>
-          <label>
-            <input type="radio" name="type" value="service" checked={(values?.type ?? "service") === "service"} /> Service account (Recommended)
-          </label>
-          <div class="hint">A stable, auditable identity for an integration that does not depend on any person's employment.</div>
-          <label>
-            <input type="radio" name="type" value="user" checked={values?.type === "user"} /> User
-          </label>
-        </fieldset>
-        <div>
-          <button type="submit" class="primary">
-            Create account
-          </button>
-        </div>
-      </form>
+      <Writable>
+        <form method="post" action="/console/accounts" class="card stack">
+          <h2>Create account</h2>
+          <div>
+            <label for="account-name">Account Name</label>
+            <input
+              id="account-name"
+              name="name"
+              type="text"
+              required
+              maxlength={MAX_NAME_LENGTH}
+              autocomplete="off"
+              dir="auto"
+              value={values?.name ?? ""}
+              {...(error ? { "aria-invalid": "true", "aria-describedby": "account-name-error", autofocus: true } : {})}
+            />
+            {error ? (
+              <div class="field-error" id="account-name-error">
+                {error}
+              </div>
+            ) : null}
+          </div>
+          <fieldset>
+            <legend>Account Type</legend>
+            <label>
+              <input type="radio" name="type" value="service" checked={(values?.type ?? "service") === "service"} /> Service account (Recommended)
+            </label>
+            <div class="hint">A stable, auditable identity for an integration that does not depend on any person's employment.</div>
+            <label>
+              <input type="radio" name="type" value="user" checked={values?.type === "user"} /> User
+            </label>
+          </fieldset>
+          <div>
+            <button type="submit" class="primary">
+              Create account
+            </button>
+          </div>
+        </form>
+      </Writable>
       <form method="get" action="/console/accounts" class="filters" role="search" aria-label="Find accounts">
         <div class="search">
           <label for="q">Search</label>
@@ -132,12 +134,14 @@ export const AccountsPage: FC<{
                     <When at={account.created_at} />
                   </td>
                   <td class="actions">
-                    <a class="button small" href={withQuery(`/console/accounts/${account.id}/${verb.toLowerCase()}`, { back })} aria-label={`${verb} ${account.name}`}>
-                      {verb}
-                    </a>{" "}
-                    <a class="button small danger" href={withQuery(`/console/accounts/${account.id}/delete`, { back })} aria-label={`Delete ${account.name}`}>
-                      Delete
-                    </a>
+                    <Writable>
+                      <a class="button small" href={withQuery(`/console/accounts/${account.id}/${verb.toLowerCase()}`, { back })} aria-label={`${verb} ${account.name}`}>
+                        {verb}
+                      </a>{" "}
+                      <a class="button small danger" href={withQuery(`/console/accounts/${account.id}/delete`, { back })} aria-label={`Delete ${account.name}`}>
+                        Delete
+                      </a>
+                    </Writable>
                   </td>
                 </tr>
               );

@@ -1,7 +1,7 @@
 import type { FC } from "hono/jsx";
 import { MAX_IDENTIFIER_LENGTH, MAX_NAME_LENGTH, MAX_SCOPES } from "../config";
 import { type Api, isDefaultApi } from "../services/apis";
-import { ColumnHeads, ConfirmForm, Field, FieldError, Layout, Name, Notice, When } from "./layout";
+import { ColumnHeads, ConfirmForm, Field, FieldError, Layout, Name, Notice, PlatformOnly, When } from "./layout";
 
 /**
  * The APIs screen (list, create, edit, delete with a confirmation), and the grant editor that the
@@ -49,15 +49,17 @@ export const ApisPage: FC<{
         {error.message}
       </Notice>
     ) : null}
-    <form method="post" action="/console/apis" class="card stack">
-      <h2>Create API</h2>
-      <ApiFields values={values} error={error} />
-      <div>
-        <button type="submit" class="primary">
-          Create API
-        </button>
-      </div>
-    </form>
+    <PlatformOnly>
+      <form method="post" action="/console/apis" class="card stack">
+        <h2>Create API</h2>
+        <ApiFields values={values} error={error} />
+        <div>
+          <button type="submit" class="primary">
+            Create API
+          </button>
+        </div>
+      </form>
+    </PlatformOnly>
     {complete ? null : <Notice kind="warn">There are more APIs than this page shows ({apis.length}); the admin API lists them all.</Notice>}
     <table class="cards">
       <caption class="sr-only">APIs</caption>
@@ -85,17 +87,19 @@ export const ApisPage: FC<{
               <When at={api.created_at} />
             </td>
             <td class="actions">
-              <a class="button small" href={`/console/apis/${api.id}/edit`} aria-label={`${isDefaultApi(api.id) ? "Rename" : "Edit"} ${api.name}`}>
-                {isDefaultApi(api.id) ? "Rename" : "Edit"}
-              </a>
-              {isDefaultApi(api.id) ? null : (
-                <>
-                  {" "}
-                  <a class="button small danger" href={`/console/apis/${api.id}/delete`} aria-label={`Delete ${api.name}`}>
-                    Delete
-                  </a>
-                </>
-              )}
+              <PlatformOnly>
+                <a class="button small" href={`/console/apis/${api.id}/edit`} aria-label={`${isDefaultApi(api.id) ? "Rename" : "Edit"} ${api.name}`}>
+                  {isDefaultApi(api.id) ? "Rename" : "Edit"}
+                </a>
+                {isDefaultApi(api.id) ? null : (
+                  <>
+                    {" "}
+                    <a class="button small danger" href={`/console/apis/${api.id}/delete`} aria-label={`Delete ${api.name}`}>
+                      Delete
+                    </a>
+                  </>
+                )}
+              </PlatformOnly>
             </td>
           </tr>
         ))}

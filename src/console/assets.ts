@@ -81,6 +81,7 @@ ul.plain { list-style: none; margin: 0; padding: 0; }
 .secret { display: flex; gap: 8px; align-items: flex-start; margin: 6px 0 14px; }
 .secret input, .secret textarea { flex: 1 1 auto; min-width: 0; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; resize: vertical; }
 .secret button { flex: none; white-space: nowrap; }
+header.top .organization { font-weight: 600; color: #fff; overflow-wrap: anywhere; }
 .pager { display: flex; justify-content: flex-end; gap: 8px; margin-top: 12px; }
 .filters { display: flex; flex-wrap: wrap; gap: 8px 12px; align-items: flex-end; margin-bottom: 12px; }
 .filters > div { flex: 1 1 160px; max-width: 320px; }

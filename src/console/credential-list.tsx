@@ -3,7 +3,7 @@ import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
 import type { DailyUsage, UsageBucket } from "../services/usage-reports";
-import { ColumnHeads, EmptyRow, FilterButtons, Layout, Name, Notice, Pager, TrashIcon, When, withQuery } from "./layout";
+import { ColumnHeads, EmptyRow, FilterButtons, Layout, Name, Notice, Pager, TrashIcon, When, withQuery, Writable } from "./layout";
 import { AccountStatusFilter } from "./accounts";
 import { Expiry, isPrivateKeyJwt } from "./lifecycle";
 import { QuietHint, Sparkline, UsageChart } from "./usage";
@@ -58,9 +58,11 @@ export const CredentialsPage: FC<{
             )}
           </p>
         </div>
-        <a class="button primary" href={withQuery("/console/credentials/new", { account_id: accountFilter?.id })}>
-          Create
-        </a>
+        <Writable>
+          <a class="button primary" href={withQuery("/console/credentials/new", { account_id: accountFilter?.id })}>
+            Create
+          </a>
+        </Writable>
       </div>
       {flash ? <Notice kind="ok">{flash}</Notice> : null}
       {accountFilter && accountUsage ? <UsageChart id="account-usage" buckets={accountUsage} heading="Usage of this account, last 7 days" /> : null}
@@ -136,9 +138,11 @@ export const CredentialsPage: FC<{
                     <Expiry expiresAt={credential.expires_at} now={now} />
                   </td>
                   <td class="actions">
-                    <a class="icon" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })} aria-label={`Delete ${credential.name}`} title="Delete">
-                      <TrashIcon />
-                    </a>
+                    <Writable>
+                      <a class="icon" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })} aria-label={`Delete ${credential.name}`} title="Delete">
+                        <TrashIcon />
+                      </a>
+                    </Writable>
                   </td>
                 </tr>
               );

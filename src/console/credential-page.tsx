@@ -12,7 +12,7 @@ import { type AccessError, GrantFields, type GrantSelection } from "./apis";
 import { AuditTable } from "./audit";
 import { TYPE_LABEL, listHref } from "./credential-list";
 import { HandoffKit } from "./handoff";
-import { Field, FieldError, Layout, Name, Notice, When, withQuery } from "./layout";
+import { Field, FieldError, Layout, Name, Notice, When, withQuery, Writable } from "./layout";
 import { AUTH_METHOD_LABEL, ExpiresAtField, Expiry, JwksField, KeyList, LeakBanner, isPrivateKeyJwt } from "./lifecycle";
 import { QuietHint, UsageChart } from "./usage";
 
@@ -64,21 +64,23 @@ export const CredentialPage: FC<{
         </h1>
         <p class="lead">{TYPE_LABEL[credential.type]}</p>
       </div>
-      <div class="confirm-actions">
-        {isPrivateKeyJwt(credential) ? null : (
-          <a class="button" href={withQuery(`/console/credentials/${credential.id}/roll`, { back })}>
-            Roll secret
+      <Writable>
+        <div class="confirm-actions">
+          {isPrivateKeyJwt(credential) ? null : (
+            <a class="button" href={withQuery(`/console/credentials/${credential.id}/roll`, { back })}>
+              Roll secret
+            </a>
+          )}
+          {credential.previous_secret_expires_at ? (
+            <a class="button" href={withQuery(`/console/credentials/${credential.id}/end-grace`, { back })}>
+              End grace now
+            </a>
+          ) : null}
+          <a class="button danger" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })}>
+            Delete
           </a>
-        )}
-        {credential.previous_secret_expires_at ? (
-          <a class="button" href={withQuery(`/console/credentials/${credential.id}/end-grace`, { back })}>
-            End grace now
-          </a>
-        ) : null}
-        <a class="button danger" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })}>
-          Delete
-        </a>
-      </div>
+        </div>
+      </Writable>
     </div>
     {flash ? <Notice kind="ok">{flash}</Notice> : null}
     <LeakBanner credential={credential} back={back} />
@@ -213,44 +215,46 @@ export const CredentialPage: FC<{
     <section class="card" aria-labelledby="settings-heading">
       <h2 id="settings-heading">Expiry and restrictions</h2>
       <p class="hint">Changes apply at once: an earlier expiry, a new allowlist or requiring DPoP take effect for the next request.</p>
-      <form method="post" action={`/console/credentials/${credential.id}/settings`} class="stack">
-        <input type="hidden" name="back" value={back} />
-        <ExpiresAtField value={settings.expires_at} maxLifetimeDays={maxLifetimeDays} error={settingsError?.field === "expires_at" ? settingsError.message : undefined} />
-        <div>
-          <label for="allowed_ips">IP allowlist</label>
-          <textarea
-            id="allowed_ips"
-            name="allowed_ips"
-            class="mono"
-            rows={4}
-            spellcheck={false}
-            autocomplete="off"
-            dir="ltr"
-            aria-describedby={settingsError?.field === "allowed_ips" ? "allowed_ips-error allowed_ips-hint" : "allowed_ips-hint"}
-            {...(settingsError?.field === "allowed_ips" ? { "aria-invalid": "true", autofocus: true } : {})}
-          >
-            {settings.allowed_ips}
-          </textarea>
-          <div class="hint" id="allowed_ips-hint">
-            One IPv4 or IPv6 CIDR per line, at most {MAX_ALLOWED_IPS} (for example <code>203.0.113.0/24</code> or <code>2001:db8::/32</code>). Empty: it works from
-            anywhere. From any other address its secret fails as if it were wrong.
-          </div>
-          <FieldError error={settingsError} field="allowed_ips" />
-        </div>
-        {credential.type === "oauth_client" ? (
+      <Writable>
+        <form method="post" action={`/console/credentials/${credential.id}/settings`} class="stack">
+          <input type="hidden" name="back" value={back} />
+          <ExpiresAtField value={settings.expires_at} maxLifetimeDays={maxLifetimeDays} error={settingsError?.field === "expires_at" ? settingsError.message : undefined} />
           <div>
-            <label class="check">
-              <input type="checkbox" name="dpop_bound_access_tokens" value="true" checked={settings.dpop_bound_access_tokens} /> Require DPoP-bound tokens
-            </label>
-            <div class="hint">Every token request must carry a DPoP proof (RFC 9449); requests without one are refused.</div>
+            <label for="allowed_ips">IP allowlist</label>
+            <textarea
+              id="allowed_ips"
+              name="allowed_ips"
+              class="mono"
+              rows={4}
+              spellcheck={false}
+              autocomplete="off"
+              dir="ltr"
+              aria-describedby={settingsError?.field === "allowed_ips" ? "allowed_ips-error allowed_ips-hint" : "allowed_ips-hint"}
+              {...(settingsError?.field === "allowed_ips" ? { "aria-invalid": "true", autofocus: true } : {})}
+            >
+              {settings.allowed_ips}
+            </textarea>
+            <div class="hint" id="allowed_ips-hint">
+              One IPv4 or IPv6 CIDR per line, at most {MAX_ALLOWED_IPS} (for example <code>203.0.113.0/24</code> or <code>2001:db8::/32</code>). Empty: it works from
+              anywhere. From any other address its secret fails as if it were wrong.
+            </div>
+            <FieldError error={settingsError} field="allowed_ips" />
           </div>
-        ) : null}
-        <div>
-          <button type="submit" class="primary">
-            Save expiry and restrictions
-          </button>
-        </div>
-      </form>
+          {credential.type === "oauth_client" ? (
+            <div>
+              <label class="check">
+                <input type="checkbox" name="dpop_bound_access_tokens" value="true" checked={settings.dpop_bound_access_tokens} /> Require DPoP-bound tokens
+              </label>
+              <div class="hint">Every token request must carry a DPoP proof (RFC 9449); requests without one are refused.</div>
+            </div>
+          ) : null}
+          <div>
+            <button type="submit" class="primary">
+              Save expiry and restrictions
+            </button>
+          </div>
+        </form>
+      </Writable>
     </section>
     {isPrivateKeyJwt(credential) ? (
       <section class="card" aria-labelledby="keys-heading">
@@ -258,15 +262,17 @@ export const CredentialPage: FC<{
         <p class="hint">
           Rotate by replacing the set: add the new key, move the client to it, then remove the old one. A key removed here stops working at once.
         </p>
-        <form method="post" action={`/console/credentials/${credential.id}/jwks`} class="stack">
-          <input type="hidden" name="back" value={back} />
-          <JwksField value={jwks} error={jwksError} required label="JWK Set" />
-          <div>
-            <button type="submit" class="primary">
-              Replace keys
-            </button>
-          </div>
-        </form>
+        <Writable>
+          <form method="post" action={`/console/credentials/${credential.id}/jwks`} class="stack">
+            <input type="hidden" name="back" value={back} />
+            <JwksField value={jwks} error={jwksError} required label="JWK Set" />
+            <div>
+              <button type="submit" class="primary">
+                Replace keys
+              </button>
+            </div>
+          </form>
+        </Writable>
       </section>
     ) : null}
     <section class="card" aria-labelledby="access-heading">
@@ -279,15 +285,17 @@ export const CredentialPage: FC<{
           {accessError.message}
         </Notice>
       ) : null}
-      <form method="post" action={`/console/credentials/${credential.id}/access`} class="stack">
-        <input type="hidden" name="back" value={back} />
-        <GrantFields apis={apis} selection={selection} error={accessError} />
-        <div>
-          <button type="submit" class="primary">
-            Save access
-          </button>
-        </div>
-      </form>
+      <Writable>
+        <form method="post" action={`/console/credentials/${credential.id}/access`} class="stack">
+          <input type="hidden" name="back" value={back} />
+          <GrantFields apis={apis} selection={selection} error={accessError} />
+          <div>
+            <button type="submit" class="primary">
+              Save access
+            </button>
+          </div>
+        </form>
+      </Writable>
     </section>
     <HandoffKit credential={credential} urls={urls} idPrefix="kit" />
     <section aria-labelledby="history-heading">

@@ -1,4 +1,21 @@
+import { tryGetContext } from "hono/context-storage";
 import type { Child, FC } from "hono/jsx";
+import type { AppEnv } from "../http/types";
+
+/**
+ * Who the page is for, from the request (the console app's contextStorage): an organization's
+ * console names it and has no way out of it; a viewer's shows no control that changes anything.
+ */
+function signedIn(): { organizationName: string | null; readOnly: boolean } {
+  const c = tryGetContext<AppEnv>();
+  return { organizationName: c?.get("consoleOrganizationName") ?? null, readOnly: c?.get("adminReadOnly") ?? false };
+}
+
+/** Controls only platform admins may use (APIs): left out of an organization's console. */
+export const PlatformOnly: FC<{ children: Child }> = ({ children }) => (signedIn().organizationName !== null ? null : <>{children}</>);
+
+/** Controls that change something: left out of a viewer's pages (the server refuses them anyway). */
+export const Writable: FC<{ children: Child }> = ({ children }) => (signedIn().readOnly ? null : <>{children}</>);
 
 /** The frame of every console page. hono/jsx escapes every interpolated value. */
 
@@ -25,6 +42,12 @@ export const Layout: FC<{ title: string; section?: Section | undefined; actor?: 
       <header class="top">
         <div class="bar">
           <a class="brand" href="/console/credentials">Keymint</a>
+          {signedIn().organizationName ? (
+            <span class="organization">
+              <bdi>{signedIn().organizationName}</bdi>
+              {signedIn().readOnly ? " · view only" : ""}
+            </span>
+          ) : null}
           {actor ? (
             <>
               <nav aria-label="Console">

@@ -10,6 +10,8 @@ export interface AppEnv {
     adminOrganization: string | null;
     /** On a console page: the signed-in person may only read (a viewer's console link). */
     adminReadOnly: boolean;
+    /** On a console page of an organization's console (a link's session): the organization's name. */
+    consoleOrganizationName: string | null;
     /** The credential a hot-path request resolved to, for the request log. */
     credentialId: string;
   };

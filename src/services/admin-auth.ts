@@ -26,6 +26,8 @@ export type AdminAuthResult = { ok: true } & Admin | { ok: false; code: "unautho
 export interface Admin {
   actor: string;
   organization: string | null;
+  /** A console link's session: its organization's name, for the console's header. */
+  organizationName?: string | null;
   readOnly: boolean;
 }
 
@@ -80,7 +82,7 @@ export async function authenticateAdmin(env: Env, presented: AdminCredentials): 
   }
   if (presented.session) {
     const session = await verifySession(env, presented.session);
-    if (session) return { ok: true, actor: session.actor, organization: session.organization, readOnly: session.role === "viewer" };
+    if (session) return { ok: true, actor: session.actor, organization: session.organization, organizationName: session.organizationName, readOnly: session.role === "viewer" };
   }
   return { ok: false, code: "unauthorized", reason: "Send an admin bearer token." };
 }

@@ -31,6 +31,8 @@ export interface Session {
   sid: string;
   actor: string;
   organization: string | null;
+  /** That organization's name now, for the console's header. */
+  organizationName: string | null;
   role: "admin" | "viewer";
 }
 
@@ -94,7 +96,7 @@ export async function verifySession(env: Env, cookie: string): Promise<Session |
     if (!organization || organization.status !== "active") return null;
     if (organization.deactivated_at !== null && payload.iat <= Math.ceil(Date.parse(organization.deactivated_at) / 1000)) return null;
   }
-  return { actor: payload.actor, sid: payload.sid, organization: payload.org ?? null, role: payload.role ?? "admin" };
+  return { actor: payload.actor, sid: payload.sid, organization: payload.org ?? null, organizationName: organization?.name ?? null, role: payload.role ?? "admin" };
 }
 
 /** Ends a session for good, even if someone kept a copy of the cookie. */

@@ -182,6 +182,25 @@ describe("an organization's console", () => {
       expect((await postForm(path, fields, { cookie })).status, path).toBe(403);
     }
     expect(await snapshot()).toBe(before);
+    // Pages that exist only to change something are refused too, and a viewer's pages offer no such control.
+    for (const path of ["/console/credentials/new", `/console/credentials/${mine.credential.id}/delete`, `/console/credentials/${mine.credential.id}/roll`, `/console/accounts/${mine.account.id}/deactivate`]) {
+      expect((await getPage(path, { cookie })).status, path).toBe(403);
+    }
+    const page = await (await getPage(`/console/credentials/${mine.credential.id}`, { cookie })).text();
+    expect(page).not.toContain(`/console/credentials/${mine.credential.id}/delete`);
+    expect(page).not.toContain('method="post" action="/console/credentials');
+    expect(textOf(page)).toContain("view only");
+  });
+
+  it("shows APIs read-only to an organization's admin: no form, and their edit pages and forms refused", async () => {
+    const mine = await tenant();
+    const { cookie } = await signedInLink(mine.org.id);
+    const apis = await (await getPage("/console/apis", { cookie })).text();
+    expect(apis).not.toContain('action="/console/apis"');
+    expect(apis).not.toContain("/console/apis/api_default/edit");
+    expect((await getPage("/console/apis/api_default/edit", { cookie })).status).toBe(403);
+    expect((await postForm("/console/apis", { name: "x", identifier: "https://x.example.com", scopes: "" }, { cookie })).status).toBe(403);
+    expect(textOf(await (await getPage("/console/credentials", { cookie })).text())).toContain(mine.org.name);
   });
 
   it("ends when the organization is deactivated, and stays ended after it is activated again", async () => {

@@ -1,5 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { contextStorage } from "hono/context-storage";
 import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
@@ -68,6 +69,7 @@ function requireConsoleAdmin(): MiddlewareHandler<AppEnv> {
     c.set("actor", result.actor);
     c.set("adminOrganization", result.organization);
     c.set("adminReadOnly", result.readOnly);
+    c.set("consoleOrganizationName", result.organizationName ?? null);
     await next();
   };
 }
@@ -81,11 +83,13 @@ function requireConsoleAdmin(): MiddlewareHandler<AppEnv> {
 function scopeConsole(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const post = c.req.method === "POST";
-    if (post && c.get("adminReadOnly")) throw new ApiError("forbidden", "This console is read-only: you were given a viewer's link.");
+    const [, kind, id, action] = c.req.path.slice("/console".length).split("/");
+    // Pages that exist only to change something: their forms would be refused anyway.
+    const changePage = (kind === "credentials" && (id === "new" || ["delete", "roll", "end-grace"].includes(action ?? ""))) || (kind === "accounts" && action !== undefined);
+    if ((post || changePage) && c.get("adminReadOnly")) throw new ApiError("forbidden", "This console is read-only: you were given a viewer's link.");
     const own = c.get("adminOrganization");
     if (own === null) return next();
-    const [, kind, id] = c.req.path.slice("/console".length).split("/");
-    if (kind === "apis" && post) throw new ApiError("forbidden", "APIs are read-only in an organization's console.");
+    if (kind === "apis" && (post || action !== undefined)) throw new ApiError("forbidden", "APIs are read-only in an organization's console.");
     if ((kind === "accounts" || kind === "credentials") && id !== undefined && id !== "new" && id.length <= MAX_ID_LENGTH) {
       const organization = await organizationOf(c.env, kind === "accounts" ? "account" : "credential", id);
       if (organization !== own) throw kind === "accounts" ? accountNotFound() : credentialNotFound();
@@ -107,6 +111,8 @@ export function consoleApp(): Hono<AppEnv> {
   const ui = new Hono<AppEnv>();
   ui.use(
     "*",
+    // Layout reads who is signed in (an organization's console, a viewer) from the request.
+    contextStorage(),
     secureHeaders({ contentSecurityPolicy: CONSOLE_CSP, referrerPolicy: "no-referrer", crossOriginEmbedderPolicy: false }),
     async (c, next) => {
       await next();
