@@ -3,7 +3,7 @@ import { MAX_NAME_LENGTH } from "../config";
 import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
-import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, Pager, When, withQuery, Writable } from "./layout";
+import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, OrganizationFilter, Pager, When, withQuery, Writable } from "./layout";
 
 /**
  * The Accounts screen (search, create, filters and pages), the confirmation of an action on an
@@ -14,6 +14,7 @@ export interface AccountFilters {
   q: string | null;
   type: "service" | "user" | null;
   status: "active" | "deactivated" | null;
+  organization_id: string | null;
 }
 
 /** An account's status, in words. */
@@ -47,7 +48,7 @@ export const AccountsPage: FC<{
   error?: string | undefined;
   values?: { name: string; type: "service" | "user" } | undefined;
 }> = ({ actor, page, filters, back, flash, error, values }) => {
-  const filtered = Boolean(filters.q || filters.type || filters.status);
+  const filtered = Boolean(filters.q || filters.type || filters.status || filters.organization_id);
   return (
     <Layout title="Accounts" section="accounts" actor={actor} focus={flash ? "heading" : undefined}>
       <h1>Accounts</h1>
@@ -108,6 +109,7 @@ export const AccountsPage: FC<{
           </select>
         </div>
         <AccountStatusFilter label="Status" value={filters.status} />
+        <OrganizationFilter value={filters.organization_id} />
         <FilterButtons filtered={filtered} clearHref="/console/accounts" />
       </form>
       <table class="cards">

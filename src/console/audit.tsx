@@ -1,11 +1,11 @@
 import type { FC } from "hono/jsx";
 import type { AuditEvent } from "../services/audit";
 import type { TwoWayPage } from "../services/search";
-import { EmptyRow, FilterButtons, Layout, Name, Pager, When, withQuery } from "./layout";
+import { EmptyRow, FilterButtons, Layout, Name, OrganizationFilter, Pager, When, withQuery } from "./layout";
 
 /** The audit log screen, and the table of events it shares with a credential's history. */
 
-export const AuditPage: FC<{ actor: string; page: TwoWayPage<AuditEvent>; target: string }> = ({ actor, page, target }) => (
+export const AuditPage: FC<{ actor: string; page: TwoWayPage<AuditEvent>; target: string; organization: string | null }> = ({ actor, page, target, organization }) => (
   <Layout title="Audit log" section="audit" actor={actor}>
     <h1>Audit log</h1>
     <p class="lead">Every change made through the management API and this console, newest first. Times are UTC, to the second.</p>
@@ -14,10 +14,11 @@ export const AuditPage: FC<{ actor: string; page: TwoWayPage<AuditEvent>; target
         <label for="target_id">Target ID</label>
         <input id="target_id" name="target_id" type="search" value={target} placeholder="cred_… or acct_…" autocomplete="off" />
       </div>
-      <FilterButtons filtered={Boolean(target)} clearHref="/console/audit" />
+      <OrganizationFilter value={organization} />
+      <FilterButtons filtered={Boolean(target || organization)} clearHref="/console/audit" />
     </form>
     <AuditTable events={page.data} caption="Audit events" />
-    <Pager path="/console/audit" filters={{ target_id: target }} newer={page.newer} older={page.older} />
+    <Pager path="/console/audit" filters={{ target_id: target, organization_id: organization }} newer={page.newer} older={page.older} />
   </Layout>
 );
 

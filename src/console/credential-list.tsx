@@ -3,7 +3,7 @@ import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
 import type { DailyUsage, UsageBucket } from "../services/usage-reports";
-import { ColumnHeads, EmptyRow, FilterButtons, Layout, Name, Notice, Pager, TrashIcon, When, withQuery, Writable } from "./layout";
+import { ColumnHeads, EmptyRow, FilterButtons, Layout, Name, Notice, OrganizationFilter, Pager, TrashIcon, When, withQuery, Writable } from "./layout";
 import { AccountStatusFilter } from "./accounts";
 import { Expiry, isPrivateKeyJwt } from "./lifecycle";
 import { QuietHint, Sparkline, UsageChart } from "./usage";
@@ -21,6 +21,7 @@ export interface CredentialFilters {
   type: "oauth_client" | "api_key" | null;
   status: "active" | "deactivated" | null;
   account_id: string | null;
+  organization_id: string | null;
 }
 
 /** The list (with its filters and page) to return to, as a query string; "" for the plain list. */
@@ -41,7 +42,7 @@ export const CredentialsPage: FC<{
   accountUsage: UsageBucket[] | null;
   flash?: string | undefined;
 }> = ({ actor, page, accounts, filters, accountFilter, back, usage, accountUsage, flash }) => {
-  const filtered = Boolean(filters.q || filters.type || filters.status);
+  const filtered = Boolean(filters.q || filters.type || filters.status || filters.organization_id);
   const now = Date.now();
   return (
     <Layout title="Credentials" section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
@@ -82,6 +83,7 @@ export const CredentialsPage: FC<{
           </select>
         </div>
         <AccountStatusFilter label="Account status" value={filters.status} />
+        <OrganizationFilter value={filters.organization_id} />
         <FilterButtons filtered={filtered} clearHref={withQuery("/console/credentials", { account_id: accountFilter?.id })} />
       </form>
       <table class="cards">

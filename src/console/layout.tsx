@@ -19,7 +19,7 @@ export const Writable: FC<{ children: Child }> = ({ children }) => (signedIn().r
 
 /** The frame of every console page. hono/jsx escapes every interpolated value. */
 
-export type Section = "credentials" | "apis" | "accounts" | "audit";
+export type Section = "credentials" | "apis" | "accounts" | "audit" | "organizations";
 
 export const Layout: FC<{ title: string; section?: Section | undefined; actor?: string | undefined; focus?: "heading" | undefined; children: Child }> = ({
   title,
@@ -55,6 +55,11 @@ export const Layout: FC<{ title: string; section?: Section | undefined; actor?: 
                 <a href="/console/apis" aria-current={section === "apis" ? "page" : undefined}>APIs</a>
                 <a href="/console/accounts" aria-current={section === "accounts" ? "page" : undefined}>Accounts</a>
                 <a href="/console/audit" aria-current={section === "audit" ? "page" : undefined}>Audit log</a>
+                {signedIn().organizationName === null ? (
+                  <a href="/console/organizations" aria-current={section === "organizations" ? "page" : undefined}>
+                    Organizations
+                  </a>
+                ) : null}
               </nav>
               <div class="who">
                 {actor.startsWith("link:") ? (
@@ -211,6 +216,16 @@ export const EmptyRow: FC<{ columns: number; children: Child }> = ({ columns, ch
       {children}
     </td>
   </tr>
+);
+
+/** A list's organization filter, for platform admins (an organization's console shows its own alone). */
+export const OrganizationFilter: FC<{ value: string | null }> = ({ value }) => (
+  <PlatformOnly>
+    <div>
+      <label for="organization_id">Organization ID</label>
+      <input id="organization_id" name="organization_id" type="search" value={value ?? ""} placeholder="org_…" autocomplete="off" />
+    </div>
+  </PlatformOnly>
 );
 
 /** A list's Filter button, and Clear (back to `clearHref`) when a filter is set. */

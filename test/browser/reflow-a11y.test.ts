@@ -129,6 +129,11 @@ describe("the console on a laptop and a phone", () => {
         `/console/apis/${ids.rtlApi}/delete`,
         "/console/apis/api_default/edit",
         "/console/apis/api_default/delete",
+        "/console/organizations",
+        "/console/organizations?q=zzz-nothing",
+        "/console/organizations/org_default",
+        `/console/accounts?organization_id=org_default`,
+        `/console/audit?organization_id=org_default`,
         "/console/no-such-page",
         "/console/credentials?type=nonsense",
       ];

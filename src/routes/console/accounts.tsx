@@ -5,7 +5,7 @@ import { NameSchema } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import * as accounts from "../../services/accounts";
 import * as search from "../../services/search";
-import { andDone, consoleAudit, form, formProblem, oneOf, pageRequest, sanitizeBack, searchText, strictQuery } from "./forms";
+import { andDone, consoleAudit, form, formProblem, listedOrganization, oneOf, pageRequest, sanitizeBack, searchText, strictQuery } from "./forms";
 
 /**
  * The Accounts screen (search, filters, pages, create) and the actions on an account, each after
@@ -13,7 +13,7 @@ import { andDone, consoleAudit, form, formProblem, oneOf, pageRequest, sanitizeB
  */
 
 /** The list's own parameters: all that `back` keeps. */
-const ACCOUNT_LIST_KEYS = ["q", "type", "status", "cursor", "before"] as const;
+const ACCOUNT_LIST_KEYS = ["q", "type", "status", "organization_id", "cursor", "before"] as const;
 
 async function accountsPage(
   c: Context<AppEnv>,
@@ -25,8 +25,10 @@ async function accountsPage(
     q: searchText(query.q),
     type: oneOf("type", query.type, ["service", "user"] as const),
     status: oneOf("status", query.status, ["active", "deactivated"] as const),
+    organization_id: c.get("adminOrganization") === null ? listedOrganization(c, query.organization_id) : null,
   };
-  const page = await search.findAccounts(c.env, { text: filters.q, type: filters.type, status: filters.status, organization_id: c.get("adminOrganization") }, pageRequest(query));
+  const organization = listedOrganization(c, query.organization_id);
+  const page = await search.findAccounts(c.env, { text: filters.q, type: filters.type, status: filters.status, organization_id: organization }, pageRequest(query));
   const back = status === 200 ? sanitizeBack(new URL(c.req.url).search.slice(1), ACCOUNT_LIST_KEYS) : "";
   return c.html(<AccountsPage actor={c.get("actor")} page={page} filters={filters} back={back} {...extra} />, status);
 }

@@ -4,7 +4,7 @@ import type { AppEnv } from "../../http/types";
 import * as accounts from "../../services/accounts";
 import * as search from "../../services/search";
 import { lastSevenDays, recentDailyUsage, usageReport } from "../../services/usage-reports";
-import { oneOf, pageRequest, sanitizeBack, searchText, strictQuery } from "./forms";
+import { listedOrganization, oneOf, pageRequest, sanitizeBack, searchText, strictQuery } from "./forms";
 
 /**
  * The Credentials screen: search, filters and pages, with each credential's last 7 days and, for
@@ -12,7 +12,7 @@ import { oneOf, pageRequest, sanitizeBack, searchText, strictQuery } from "./for
  */
 
 /** The list's own parameters: all that `back` keeps. */
-export const CREDENTIAL_LIST_KEYS = ["q", "type", "status", "account_id", "cursor", "before"] as const;
+export const CREDENTIAL_LIST_KEYS = ["q", "type", "status", "account_id", "organization_id", "cursor", "before"] as const;
 
 /** The list a credential screen was opened from (its `back` query parameter). */
 export const backOf = (c: Context<AppEnv>) => sanitizeBack(c.req.query("back"), CREDENTIAL_LIST_KEYS);
@@ -23,6 +23,7 @@ function credentialFilters(query: Partial<Record<(typeof CREDENTIAL_LIST_KEYS)[n
     type: oneOf("type", query.type, ["oauth_client", "api_key"] as const),
     status: oneOf("status", query.status, ["active", "deactivated"] as const),
     account_id: query.account_id || null,
+    organization_id: null,
   };
 }
 
@@ -33,12 +34,14 @@ export function registerCredentialListRoutes(ui: Hono<AppEnv>) {
     const filters = credentialFilters(query);
     const request = pageRequest(query);
     const own = c.get("adminOrganization");
+    const organization = listedOrganization(c, query.organization_id);
+    if (own === null) filters.organization_id = organization;
     const accountFilter = filters.account_id ? await accounts.getAccount(c.env, filters.account_id) : null;
     // Another organization's account is, in an organization's console, no account at all.
     if (accountFilter && own !== null && accountFilter.organization_id !== own) throw accounts.accountNotFound();
     const page = await search.findCredentials(
       c.env,
-      { text: filters.q, type: filters.type, account_status: filters.status, account_id: filters.account_id, organization_id: own },
+      { text: filters.q, type: filters.type, account_status: filters.status, account_id: filters.account_id, organization_id: organization },
       request,
     );
     const ids = page.data.map((credential) => credential.id);

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { z } from "zod";
-import { MAX_ALLOWED_IPS } from "../../config";
+import { MAX_ALLOWED_IPS, MAX_ID_LENGTH } from "../../config";
 import type { FormError } from "../../console/credential-new";
 import { fromDateTimeInput } from "../../console/lifecycle";
 import { ApiError } from "../../http/errors";
@@ -71,6 +71,18 @@ export function oneOf<T extends string>(name: string, value: string | undefined,
   if (!value) return null;
   if ((choices as readonly string[]).includes(value)) return value as T;
   throw new ApiError("invalid_request", `${name} must be one of: ${choices.join(", ")}.`);
+}
+
+/**
+ * The organization a console list shows: an organization's console its own, whatever is asked;
+ * a platform admin's the `organization_id` asked for (an id, or nothing: every organization).
+ */
+export function listedOrganization(c: Context<AppEnv>, requested: string | undefined): string | null {
+  const own = c.get("adminOrganization");
+  if (own !== null) return own;
+  const id = (requested ?? "").trim();
+  if (id.length > MAX_ID_LENGTH) throw new ApiError("invalid_request", `An organization ID is at most ${MAX_ID_LENGTH} characters.`);
+  return id || null;
 }
 
 export function searchText(value: string | undefined): string | null {

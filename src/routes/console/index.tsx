@@ -22,6 +22,7 @@ import { limitWrites } from "../admin/auth";
 import { registerAccountRoutes } from "./accounts";
 import { registerApiRoutes } from "./apis";
 import { registerAuditRoutes } from "./audit";
+import { registerOrganizationRoutes } from "./organizations";
 import { registerCredentialConfirmationRoutes } from "./credential-confirmations";
 import { registerCredentialListRoutes } from "./credential-list";
 import { registerNewCredentialRoutes } from "./credential-new";
@@ -90,6 +91,8 @@ function scopeConsole(): MiddlewareHandler<AppEnv> {
     const own = c.get("adminOrganization");
     if (own === null) return next();
     if (kind === "apis" && (post || action !== undefined)) throw new ApiError("forbidden", "APIs are read-only in an organization's console.");
+    // Organizations are the platform's: an organization's console has no page of them.
+    if (kind === "organizations") throw new ApiError("not_found", "There is no console page at this address.");
     if ((kind === "accounts" || kind === "credentials") && id !== undefined && id !== "new" && id.length <= MAX_ID_LENGTH) {
       const organization = await organizationOf(c.env, kind === "accounts" ? "account" : "credential", id);
       if (organization !== own) throw kind === "accounts" ? accountNotFound() : credentialNotFound();
@@ -194,6 +197,7 @@ export function consoleApp(): Hono<AppEnv> {
   registerApiRoutes(ui);
   registerAccountRoutes(ui);
   registerAuditRoutes(ui);
+  registerOrganizationRoutes(ui);
 
   ui.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 403) {
