@@ -2,19 +2,13 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { SESSION_COOKIE, getPage, postForm, sessionSetCookie, textOf } from "../support/console";
 import { call, createCredential, expectError, json, snapshot } from "../support/http";
 import { tokenFor } from "../support/oauth";
+import { created, unique } from "../support/organizations";
 
 /**
  * Console links (contract "Organizations (tenants)"): POST /admin/v1/organizations/{id}/console-links
  * mints a single-use, 5-minute URL for a named person; it opens a console session bound to that
  * organization and role, which sees that organization alone, a viewer's changing nothing.
  */
-
-const unique = (label: string) => `${label} ${crypto.randomUUID()}`;
-
-async function created(response: Response) {
-  expect(response.status, await response.clone().text()).toBe(201);
-  return json(response);
-}
 
 /** An organization with an account and a credential in it, all named uniquely. */
 async function tenant() {

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { Verifier } from "../../src/index";
 import { auditEventsFor, call, createAccount, createCredential, expectError, json, sha256Hex } from "../support/http";
 import { introspect, testAuth, tokenFor, tokenRequest } from "../support/oauth";
+import { accountIn, createOrg, unique } from "../support/organizations";
 
 /**
  * Deactivating an organization (contract "Organizations (tenants)" and "Revocation guarantees"):
@@ -12,20 +13,7 @@ import { introspect, testAuth, tokenFor, tokenRequest } from "../support/oauth";
  * ceiling, at credential creation and at token time.
  */
 
-const unique = (label: string) => `${label} ${crypto.randomUUID()}`;
 const rpc = () => new Verifier(createExecutionContext(), env);
-
-async function createOrg(body: Record<string, unknown> = {}) {
-  const response = await call("/admin/v1/organizations", { method: "POST", body: { name: unique("org"), ...body } });
-  expect(response.status, await response.clone().text()).toBe(201);
-  return json(response);
-}
-
-async function accountIn(organizationId: string) {
-  const response = await call("/admin/v1/accounts", { method: "POST", body: { name: unique("account"), type: "service", organization_id: organizationId } });
-  expect(response.status, await response.clone().text()).toBe(201);
-  return json(response);
-}
 
 async function tenant() {
   const org = await createOrg();

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, createCredential, expectError, json } from "../support/http";
+import { created, unique } from "../support/organizations";
 
 /**
  * GET /admin/v1/organizations/{id}/usage (contract "Organizations (tenants)"): as for a
@@ -8,12 +9,6 @@ import { call, createCredential, expectError, json } from "../support/http";
  */
 
 const HOUR = 3_600_000;
-const unique = (label: string) => `${label} ${crypto.randomUUID()}`;
-
-async function created(response: Response) {
-  expect(response.status, await response.clone().text()).toBe(201);
-  return json(response);
-}
 
 /** Counts for one past hour, sent as an isolate sends them: one message on the real queue. */
 function sendUsage(hour: string, counts: { credential_id: string; tokens_issued: number; verifications: number }[]) {

@@ -11,6 +11,7 @@ import {
   snapshot,
   walkPages,
 } from "../support/http";
+import { accountIn, createOrg, unique } from "../support/organizations";
 
 /**
  * Organizations (contract "Organizations (tenants)", first part): the organization resource
@@ -24,23 +25,10 @@ const UNKNOWN_ORG = "org_0000000000000000000000";
 const DEFAULT_ORG = "org_default";
 
 /** A value no other test uses (the D1 database is shared by every test in this file). */
-const unique = (label = "org") => `${label} ${crypto.randomUUID()}`;
 
 const post = (path: string, body?: unknown) => call(path, { method: "POST", body });
 const patch = (path: string, body?: unknown) => call(path, { method: "PATCH", body });
 const del = (path: string) => call(path, { method: "DELETE" });
-
-async function createOrg(body: Record<string, unknown> = {}) {
-  const response = await post("/admin/v1/organizations", { name: unique(), ...body });
-  expect(response.status, await response.clone().text()).toBe(201);
-  return json(response);
-}
-
-async function accountIn(organizationId: string) {
-  const response = await post("/admin/v1/accounts", { name: unique("account"), type: "service", organization_id: organizationId });
-  expect(response.status, await response.clone().text()).toBe(201);
-  return json(response);
-}
 
 async function createApi(scopes: string[]) {
   const identifier = `https://org-api-${crypto.randomUUID()}.example.com`;

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, call, createAccount, createCredential, expectError, json, snapshot } from "../support/http";
 import { basic, form, testAuth, tokenFor, tokenRequest } from "../support/oauth";
+import { accountIn, created, createOrg, unique } from "../support/organizations";
 
 /**
  * Scoped admin access (contract "Organizations (tenants)", "Who may do what"):
@@ -21,20 +22,9 @@ const UNKNOWN_ORG = "org_0000000000000000000000";
 const UNKNOWN_API = "api_0000000000000000000000";
 const DEFAULT_ORG = "org_default";
 
-const unique = (label: string) => `${label} ${crypto.randomUUID()}`;
-
 type Method = "GET" | "POST" | "PATCH" | "DELETE";
 const send = (token: string, method: Method, path: string, body?: unknown) => call(path, { method, token, body });
 
-async function created(response: Response) {
-  expect(response.status, await response.clone().text()).toBe(201);
-  return json(response);
-}
-
-/** As the ADMIN_TOKEN. */
-const createOrg = async () => created(await call("/admin/v1/organizations", { method: "POST", body: { name: unique("org") } }));
-const accountIn = async (organizationId: string) =>
-  created(await call("/admin/v1/accounts", { method: "POST", body: { name: unique("account"), type: "service", organization_id: organizationId } }));
 async function createApi(scopes: string[] = ["read"]) {
   const identifier = `https://scoped-admin-${crypto.randomUUID()}.example.com`;
   return created(await call("/admin/v1/apis", { method: "POST", body: { name: unique("api"), identifier, scopes } }));

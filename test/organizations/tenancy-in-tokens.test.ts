@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { Verifier } from "../../src/index";
 import { BASE, call, createAccount, createCredential, json } from "../support/http";
 import { basic, form, introspect, revoke, testAuth, tokenFor } from "../support/oauth";
+import { createOrg, unique } from "../support/organizations";
 
 /**
  * Organizations in tokens and verification (contract "Organizations (tenants)", access-token
@@ -14,14 +15,7 @@ import { basic, form, introspect, revoke, testAuth, tokenFor } from "../support/
 
 const DEFAULT_ORG = "org_default";
 
-const unique = (label: string) => `${label} ${crypto.randomUUID()}`;
 const rpc = () => new Verifier(createExecutionContext(), env);
-
-async function createOrg(body: Record<string, unknown> = {}) {
-  const response = await call("/admin/v1/organizations", { method: "POST", body: { name: unique("org"), ...body } });
-  expect(response.status, await response.clone().text()).toBe(201);
-  return json(response);
-}
 
 /** An organization with one account, an OAuth client and an API key in it. */
 async function tenant(body: Record<string, unknown> = {}) {
