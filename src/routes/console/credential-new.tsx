@@ -22,7 +22,7 @@ import { accessFrom, allApis, grantsChanged, incompleteApis, isGrantField, readS
  */
 
 const CredentialForm = z.object({
-  nonce: z.string().regex(NONCE, "the form expired; load it again"),
+  nonce: z.string({ message: "the form expired; load it again" }).regex(NONCE, "the form expired; load it again"),
   name: NameSchema,
   type: z.enum(["oauth_client", "api_key"], { message: "choose a type" }),
   account_id: z.string().min(1, "choose an account").max(MAX_ID_LENGTH, "choose an account"),
