@@ -32,6 +32,37 @@ describe("an organization's console, opened by a console link", () => {
     await server?.stop();
   });
 
+  for (const width of [1280, 390]) {
+    it(`the platform's Organizations screen at ${width} px: each organization, its page, and the filtered lists it links to`, async () => {
+      const context = await browser.newContext({ baseURL: server.url, viewport: { width, height: 900 } });
+      context.setDefaultTimeout(15_000);
+      const page = await context.newPage();
+      await page.goto("/console/login");
+      await page.getByLabel("Admin token").fill(server.adminToken);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL("**/console/credentials");
+      await page.getByRole("link", { name: "Organizations" }).first().click();
+      await page.getByRole("heading", { name: "Organizations", level: 1 }).waitFor();
+      const list = await page.locator("main").innerText();
+      expect(list).toContain("Acme Corp");
+      expect(list).toContain("cus_acme");
+      expect(list).toContain("Globex");
+      await checkPage(page, `Organizations at ${width} px`);
+      if (width === 1280) await page.screenshot({ path: `${SCREENSHOTS}/organizations.png`, fullPage: true });
+
+      await page.getByRole("link", { name: "Open Acme Corp" }).click();
+      await page.getByRole("heading", { name: "Acme Corp", level: 1 }).waitFor();
+      await checkPage(page, `Acme Corp's page at ${width} px`);
+      await page.getByRole("link", { name: "Its credentials" }).click();
+      await page.waitForURL(/organization_id=/);
+      const credentials = await page.locator("main").innerText();
+      expect(credentials).toContain("acme-billing prod");
+      expect(credentials).not.toContain("globex-sync prod");
+      await checkPage(page, `credentials filtered by organization at ${width} px`);
+      await context.close();
+    });
+  }
+
   for (const role of ["admin", "viewer"] as const) {
     for (const width of [1280, 390]) {
       it(`${role === "admin" ? "an" : "a"} ${role}'s link at ${width} px: the organization's own console, and nothing more`, async () => {
