@@ -196,6 +196,9 @@ export const MetadataSchema = z
   })
   .openapi({ description: `At most ${MAX_METADATA_MEMBERS} members; strings, numbers or booleans; not for secrets`, example: { plan: "enterprise", region: "eu" } });
 
+/** An organization's `external_id`, your own id for a customer (the contract): 1 to 255 printable ASCII characters. */
+export const EXTERNAL_ID = /^[\x20-\x7E]{1,255}$/;
+
 /** `?organization_id=`: a list of one organization's rows. */
 export const OrganizationIdQuery = z
   .string()

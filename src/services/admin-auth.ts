@@ -76,13 +76,16 @@ export async function authenticateAdmin(env: Env, presented: AdminCredentials): 
     }
   }
   const access = accessConfig(env);
+  if (presented.session) {
+    const session = await verifySession(env, presented.session);
+    // With Access on, the platform's console is Access's alone; a console link's session (an
+    // organization's customer, who has no Access login) still opens that organization's console,
+    // and comes first: a browser holding one sees that organization alone, Access assertion or not.
+    if (session && !(access && session.organization === null)) return { ok: true, actor: session.actor, organization: session.organization, organizationName: session.organizationName, readOnly: session.role === "viewer" };
+  }
   if (access && presented.accessJwt !== null) {
     const email = await verifyAccessJwt(access, presented.accessJwt);
     if (email) return platform(`access:${email}`);
-  }
-  if (presented.session) {
-    const session = await verifySession(env, presented.session);
-    if (session) return { ok: true, actor: session.actor, organization: session.organization, organizationName: session.organizationName, readOnly: session.role === "viewer" };
   }
   return { ok: false, code: "unauthorized", reason: "Send an admin bearer token." };
 }

@@ -4,7 +4,7 @@ import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair } from "j
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { getPage, postForm, setCookies, textOf } from "../support/console";
-import { ADMIN_TOKEN, BASE, snapshot, uniqueName } from "../support/http";
+import { ADMIN_TOKEN, BASE, call, json, snapshot, uniqueName } from "../support/http";
 
 /**
  * Cloudflare Access mode for /console and /admin/v1. The vars are empty in wrangler.toml, so these
@@ -135,6 +135,23 @@ describe("console with Cloudflare Access", () => {
     const cookie = setCookies(session)[0]!.split(";")[0]!;
     const response = await getPage("/console/credentials", { send: access.send, cookie });
     expect(response.status).toBe(401);
+  });
+
+  it("still opens an organization's console from a console link (its customers have no Access login), and only that", async () => {
+    const org = await json(await call("/admin/v1/organizations", { method: "POST", body: { name: uniqueName("access org") } }));
+    const link = await json(await call(`/admin/v1/organizations/${org.id}/console-links`, { method: "POST", body: { email: "dana@acme.example", role: "admin" } }));
+    const opened = await getPage(new URL(link.url).pathname, { send: access.send });
+    expect(opened.status).toBe(200);
+    const cookie = setCookies(opened)[0]!.split(";")[0]!;
+    const page = await getPage("/console/credentials", { send: access.send, cookie });
+    expect(page.status).toBe(200);
+    const text = textOf(await page.text());
+    expect(text).toContain(org.name);
+    expect(text).toContain("dana@acme.example");
+    expect((await getPage("/console/organizations", { send: access.send, cookie })).status).toBe(404);
+    // The link's session comes first: with a staff member's Access assertion too, the browser sees that organization alone.
+    const both = await getPage("/console/organizations", { send: access.send, cookie, headers: assertion(await access.jwt({ email: "staff@example.com" })) });
+    expect(both.status).toBe(404);
   });
 
   it("answers 401 (not a redirect) without an assertion", async () => {

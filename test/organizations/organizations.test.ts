@@ -147,6 +147,16 @@ describe("POST /admin/v1/organizations", () => {
     expect(page.data.map((row: any) => row.id)).toEqual([org.id]);
   });
 
+  it("takes an external_id as it is, spaces included (printable ASCII, the contract), and keeps it apart from the trimmed one", async () => {
+    const base = crypto.randomUUID();
+    const spaced = await createOrg({ external_id: ` ${base} ` });
+    expect(spaced.external_id).toBe(` ${base} `);
+    const bare = await createOrg({ external_id: base });
+    expect(bare.id).not.toBe(spaced.id);
+    const page = await json(await call(`/admin/v1/organizations?external_id=${encodeURIComponent(` ${base} `)}`));
+    expect(page.data.map((row: any) => row.id)).toEqual([spaced.id]);
+  });
+
   it("accepts metadata at its limits: 16 members, 40-character names, 256-character strings, numbers and booleans", async () => {
     const metadata: Record<string, unknown> = { a: "x".repeat(256), [`b${"c".repeat(39)}`]: 1.5, d: true, e: -7 };
     for (let i = 0; Object.keys(metadata).length < 16; i++) metadata[`m${i}`] = i;

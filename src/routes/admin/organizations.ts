@@ -19,12 +19,11 @@ import type { AppEnv } from "../../http/types";
 import { createConsoleLink } from "../../services/console-links";
 import * as organizations from "../../services/organizations";
 import { auditContext } from "./auth";
+import { EXTERNAL_ID } from "../../http/schemas";
 
-/** Your own id for a customer (the contract): 1 to 255 printable ASCII characters, not starting or ending with a space. */
-const EXTERNAL_ID = /^[\x21-\x7E](?:[\x20-\x7E]{0,253}[\x21-\x7E])?$/;
 const ExternalIdSchema = z
   .string()
-  .regex(EXTERNAL_ID, "external_id must be 1 to 255 printable ASCII characters, not starting or ending with a space")
+  .regex(EXTERNAL_ID, "external_id must be 1 to 255 printable ASCII characters")
   .openapi({ description: "Your own id for this customer: unique, 1 to 255 printable ASCII characters", example: "cus_8a7d2c" });
 
 const CeilingSchema = GrantsSchema.nullable().openapi({

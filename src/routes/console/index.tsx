@@ -59,7 +59,7 @@ function requireConsoleAdmin(): MiddlewareHandler<AppEnv> {
     const result = await authenticateAdmin(c.env, {
       bearer: null,
       accessJwt: c.req.header("cf-access-jwt-assertion") ?? null,
-      session: usingAccess ? null : (getCookie(c, SESSION_COOKIE) ?? null),
+      session: getCookie(c, SESSION_COOKIE) ?? null,
     });
     if (!result.ok) {
       if (usingAccess) {

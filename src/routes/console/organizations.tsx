@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import { OrganizationPage, OrganizationsPage } from "../../console/organizations";
 import { ApiError } from "../../http/errors";
-import { NameSchema } from "../../http/schemas";
+import { EXTERNAL_ID, NameSchema } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import * as organizations from "../../services/organizations";
 import { lastSevenDays, organizationUsage } from "../../services/usage-reports";
@@ -16,7 +16,7 @@ import { consoleAudit, form, formProblem, searchText, strictQuery } from "./form
  */
 
 const PAGE = 50;
-const ExternalId = z.string().regex(/^[\x21-\x7E](?:[\x20-\x7E]{0,253}[\x21-\x7E])?$/, "must be 1 to 255 printable ASCII characters");
+const ExternalId = z.string().regex(EXTERNAL_ID, "must be 1 to 255 printable ASCII characters");
 
 export function registerOrganizationRoutes(ui: Hono<AppEnv>) {
   // The list: the exact external ID if one matches, else names that contain the search
