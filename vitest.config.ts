@@ -7,6 +7,12 @@ import { defineConfig } from "vitest/config";
 // examples/resource-server runs beside Keymint as a second Worker bound to its Verifier
 // entrypoint, exactly as its own wrangler.toml binds it; tests reach it as RESOURCE_SERVER.
 const EXAMPLE_BUNDLE = ".wrangler/test/resource-server.mjs";
+// examples/claims-hook runs beside Keymint too, bound as CLAIMS_HOOK exactly as wrangler.toml binds it;
+// its lookup tables (KV) are the tests' CLAIMS_HOOK_TABLES. test/fixtures/claims-hook-faults is a
+// hook that misbehaves on request, for the fault tests (CLAIMS_HOOK_FAULTS, and its InstantHook).
+const HOOK_BUNDLE = ".wrangler/test/claims-hook.mjs";
+const FAULTS_BUNDLE = ".wrangler/test/claims-hook-faults.mjs";
+const HOOK_TABLES = "claims-hook-tables";
 // The plugin renames the Worker under test to "vitest-plugin-runner-<project name>".
 const PROJECT = "workers";
 const WORKER_UNDER_TEST = `vitest-plugin-runner-${PROJECT}`;
@@ -14,14 +20,13 @@ const WORKER_UNDER_TEST = `vitest-plugin-runner-${PROJECT}`;
 const BILLING_AUDIENCE = "https://billing.example.test";
 
 export default defineConfig(async () => {
-  await build({
-    entryPoints: ["examples/resource-server/src/index.ts"],
-    outfile: EXAMPLE_BUNDLE,
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    logLevel: "warning",
-  });
+  const bundle = (entry: string, outfile: string) =>
+    build({ entryPoints: [entry], outfile, bundle: true, format: "esm", platform: "neutral", external: ["cloudflare:workers"], logLevel: "warning" });
+  await Promise.all([
+    bundle("examples/resource-server/src/index.ts", EXAMPLE_BUNDLE),
+    bundle("examples/claims-hook/src/index.ts", HOOK_BUNDLE),
+    bundle("test/fixtures/claims-hook-faults/index.ts", FAULTS_BUNDLE),
+  ]);
   return {
     plugins: [
       cloudflareTest({
@@ -37,7 +42,13 @@ export default defineConfig(async () => {
             // Never GitHub's real keys URL from a test: test/secret-scanning answers this one.
             GITHUB_SECRET_SCANNING_KEYS_URL: "https://github-keys.test/meta/public_keys/secret_scanning",
           },
-          serviceBindings: { RESOURCE_SERVER: "keymint-example-resource-server", BILLING_SERVER: "keymint-example-billing-server" },
+          serviceBindings: {
+            RESOURCE_SERVER: "keymint-example-resource-server",
+            BILLING_SERVER: "keymint-example-billing-server",
+            CLAIMS_HOOK_FAULTS: { name: "keymint-test-claims-hook-faults", entrypoint: "ClaimsHook" },
+            INSTANT_CLAIMS_HOOK: { name: "keymint-test-claims-hook-faults", entrypoint: "InstantHook" },
+          },
+          kvNamespaces: { CLAIMS_HOOK_TABLES: HOOK_TABLES },
           // The usage and fan-out queues (wrangler.toml), delivering batches at once: production
           // waits up to 5 s (usage) or 1 s (fan-out) to fill a batch.
           queueConsumers: { "keymint-usage": { maxBatchTimeout: 0 }, "keymint-fanout": { maxBatchTimeout: 0 } },
@@ -57,6 +68,20 @@ export default defineConfig(async () => {
               compatibilityDate: "2026-08-01",
               bindings: { AUDIENCE: BILLING_AUDIENCE },
               serviceBindings: { KEYMINT: { name: WORKER_UNDER_TEST, entrypoint: "Verifier" } },
+            },
+            {
+              // The name wrangler.toml's CLAIMS_HOOK binding names.
+              name: "keymint-example-claims-hook",
+              modules: true,
+              scriptPath: HOOK_BUNDLE,
+              compatibilityDate: "2026-08-01",
+              kvNamespaces: { TABLES: HOOK_TABLES },
+            },
+            {
+              name: "keymint-test-claims-hook-faults",
+              modules: true,
+              scriptPath: FAULTS_BUNDLE,
+              compatibilityDate: "2026-08-01",
             },
           ],
         },

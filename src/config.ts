@@ -107,6 +107,9 @@ export const MAX_METADATA_MEMBERS = 16;
 export const MAX_METADATA_STRING = 256;
 export const MAX_METADATA_BYTES = 1_024;
 
+/** How long the token endpoint waits for the issuance hook (CLAIMS_HOOK_TIMEOUT_MS) unless set. */
+export const CLAIMS_HOOK_TIMEOUT_MS_DEFAULT = 50;
+
 /** Page size bounds for lists (the contract). */
 export const PAGE_LIMIT_DEFAULT = 50;
 export const PAGE_LIMIT_MAX = 100;

@@ -36,8 +36,8 @@ export async function verifyForRpc(env: Env, ctx: Deferrer, token: unknown, opti
   try {
     const result = await verifyBearer(env, { ctx, ip: caller, ipBlocked: false, ...(audience === undefined ? {} : { resource: audience }) }, token, presented);
     if (!result.valid) return { valid: false, code: result.code };
-    const { account_id, organization_id, credential_id, credential_type, scopes, aud, grants } = result.identity;
-    return { valid: true, account_id, organization_id, credential_id, credential_type, scopes, aud, grants };
+    const { account_id, organization_id, credential_id, credential_type, scopes, aud, grants, claims } = result.identity;
+    return { valid: true, account_id, organization_id, credential_id, credential_type, scopes, aud, grants, claims };
   } catch (error) {
     // Fail closed, as data: the caller must not treat an unverifiable token as valid.
     if (error instanceof StoreUnavailableError) return { valid: false, code: "temporarily_unavailable" };

@@ -6,6 +6,12 @@ declare namespace Cloudflare {
     /** The example resource server configured as one API (its AUDIENCE var set to BILLING_AUDIENCE). */
     BILLING_SERVER: Fetcher;
     BILLING_AUDIENCE: string;
+    /** examples/claims-hook's lookup tables (its TABLES KV namespace). */
+    CLAIMS_HOOK_TABLES: KVNamespace;
+    /** test/fixtures/claims-hook-faults: a hook that misbehaves as the credential's metadata `hook` asks. */
+    CLAIMS_HOOK_FAULTS: Service;
+    /** The same fixture's InstantHook: answers at once. */
+    INSTANT_CLAIMS_HOOK: Service;
   }
   interface GlobalProps {
     mainModule: typeof import("../src/index");

@@ -750,7 +750,7 @@ export interface paths {
                          */
                         external_id?: string | null;
                         /**
-                         * @description At most 16 members; strings, numbers or booleans; not for secrets
+                         * @description At most 16 members named like claims (a-z, 0-9, _), strings of at most 256 characters, numbers or booleans, 1024 bytes as JSON; null or {} clears it. Not for secrets.
                          * @example {
                          *       "plan": "enterprise",
                          *       "region": "eu"
@@ -1059,7 +1059,7 @@ export interface paths {
                          */
                         external_id?: string | null;
                         /**
-                         * @description At most 16 members; strings, numbers or booleans; not for secrets
+                         * @description At most 16 members named like claims (a-z, 0-9, _), strings of at most 256 characters, numbers or booleans, 1024 bytes as JSON; null or {} clears it. Not for secrets.
                          * @example {
                          *       "plan": "enterprise",
                          *       "region": "eu"
@@ -1594,6 +1594,16 @@ export interface paths {
                          * @example org_2Wx8Lq5ZcN1mRb7TvK3pJd
                          */
                         organization_id?: string;
+                        /**
+                         * @description At most 16 members named like claims (a-z, 0-9, _), strings of at most 256 characters, numbers or booleans, 1024 bytes as JSON; null or {} clears it. Not for secrets.
+                         * @example {
+                         *       "plan": "enterprise",
+                         *       "region": "eu"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: string | number | boolean;
+                        } | null;
                     };
                 };
             };
@@ -1842,7 +1852,125 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /** Rename an account or replace its metadata */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description Trimmed, then 1 to 100 Unicode code points, without control characters; not blank.
+                         * @example Billing sync
+                         */
+                        name?: string;
+                        /**
+                         * @description Replaced whole; null or {} clears it. Tokens minted after it carry the new values.
+                         * @example {
+                         *       "plan": "enterprise",
+                         *       "region": "eu"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: string | number | boolean;
+                        } | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description The account */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Account"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing or unknown credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated, but not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body is not JSON */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many failures (or writes): rate limited */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A store is unavailable */
+                503: {
+                    headers: {
+                        /** @description Seconds to wait before trying again */
+                        "Retry-After": number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/admin/v1/accounts/{id}/deactivate": {
@@ -2228,6 +2356,16 @@ export interface paths {
                             }[];
                         };
                         dpop_bound_access_tokens?: boolean;
+                        /**
+                         * @description At most 16 members named like claims (a-z, 0-9, _), strings of at most 256 characters, numbers or booleans, 1024 bytes as JSON; null or {} clears it. Not for secrets.
+                         * @example {
+                         *       "plan": "enterprise",
+                         *       "region": "eu"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: string | number | boolean;
+                        } | null;
                     };
                 };
             };
@@ -2560,6 +2698,16 @@ export interface paths {
                             }[];
                         };
                         dpop_bound_access_tokens?: boolean;
+                        /**
+                         * @description Replaced whole; null or {} clears it
+                         * @example {
+                         *       "plan": "enterprise",
+                         *       "region": "eu"
+                         *     }
+                         */
+                        metadata?: {
+                            [key: string]: string | number | boolean;
+                        } | null;
                     };
                 };
             };
@@ -2887,6 +3035,16 @@ export interface paths {
                          *     ]
                          */
                         scopes?: string[];
+                        /**
+                         * @description Claims every token for this API carries: claim name → source (organization.id, organization.external_id, organization.name, account.id, account.name, credential.id, credential.name, or organization.metadata.<name>, account.metadata.<name>, credential.metadata.<name>). At most 16; reserved claims (iss sub aud exp nbf iat jti scope client_id cid cnf org_id act azp) → 400. A source with no value leaves the claim out. null or {} clears it.
+                         * @example {
+                         *       "tenant": "organization.external_id",
+                         *       "plan": "organization.metadata.plan"
+                         *     }
+                         */
+                        token_claims?: {
+                            [key: string]: string;
+                        } | null;
                     };
                 };
             };
@@ -3144,7 +3302,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Rename an API or replace its scopes; a scope removed is removed from every grant */
+        /** Rename an API, or replace its scopes or claim mapping; a scope removed is removed from every grant */
         patch: {
             parameters: {
                 query?: never;
@@ -3168,6 +3326,16 @@ export interface paths {
                          *     ]
                          */
                         scopes?: string[];
+                        /**
+                         * @description Replaced whole (the default API's too); null or {} clears it. Tokens minted after it carry the new claims.
+                         * @example {
+                         *       "tenant": "organization.external_id",
+                         *       "plan": "organization.metadata.plan"
+                         *     }
+                         */
+                        token_claims?: {
+                            [key: string]: string;
+                        } | null;
                     };
                 };
             };
@@ -3633,7 +3801,7 @@ export interface components {
              * @example invalid_request
              * @enum {string}
              */
-            error: "invalid_request" | "invalid_grant" | "invalid_scope" | "invalid_target" | "invalid_dpop_proof" | "use_dpop_nonce" | "unauthorized_client" | "unsupported_grant_type" | "unsupported_token_type" | "unauthorized" | "invalid_client" | "invalid_token" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable";
+            error: "invalid_request" | "invalid_grant" | "invalid_scope" | "invalid_target" | "invalid_dpop_proof" | "use_dpop_nonce" | "unauthorized_client" | "unsupported_grant_type" | "unsupported_token_type" | "access_denied" | "unauthorized" | "invalid_client" | "invalid_token" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "temporarily_unavailable";
             /** @example name: must be 1 to 100 characters, without control characters */
             error_description: string;
         };
@@ -3652,6 +3820,7 @@ export interface components {
             /** @example events:write */
             scope: string;
         };
+        /** @description RFC 7662's members, and the token's custom claims as top-level members */
         IntrospectionResponse: {
             active: boolean;
             scope?: string;
@@ -3672,6 +3841,8 @@ export interface components {
             cnf?: {
                 jkt: string;
             };
+        } & {
+            [key: string]: string | number | boolean;
         };
         AuthorizationServerMetadata: {
             [key: string]: unknown;
@@ -3702,6 +3873,16 @@ export interface components {
             aud: string | null;
             /** @description An access token: [{api: aud, scopes}]; an API key: its grant on every API it may use, the default API first */
             grants: components["schemas"]["Grant"][];
+            /**
+             * @description Custom claims: an access token's own; for an API key, what the token_claims of the API asked about (else the default API) give it
+             * @example {
+             *       "tenant": "cus_8a7d2c",
+             *       "plan": "enterprise"
+             *     }
+             */
+            claims: {
+                [key: string]: string | number | boolean;
+            };
         };
         Grant: {
             /** @example https://billing.example.com */
@@ -3735,7 +3916,7 @@ export interface components {
             /** @enum {string} */
             status: "active" | "deactivated";
             /**
-             * @description At most 16 members; strings, numbers or booleans; not for secrets
+             * @description At most 16 members named like claims (a-z, 0-9, _), strings of at most 256 characters, numbers or booleans, 1024 bytes as JSON; null or {} clears it. Not for secrets.
              * @example {
              *       "plan": "enterprise",
              *       "region": "eu"
@@ -3801,6 +3982,16 @@ export interface components {
              * @example org_2Wx8Lq5ZcN1mRb7TvK3pJd
              */
             organization_id: string;
+            /**
+             * @description A source of custom claims (an API's token_claims); not for secrets
+             * @example {
+             *       "plan": "enterprise",
+             *       "region": "eu"
+             *     }
+             */
+            metadata: {
+                [key: string]: string | number | boolean;
+            } | null;
             /**
              * Format: date-time
              * @example 2026-11-27T04:15:33.123Z
@@ -3903,6 +4094,16 @@ export interface components {
             };
             /** @description Its tokens must be DPoP-bound (RFC 9449 §5.2) */
             dpop_bound_access_tokens: boolean;
+            /**
+             * @description A source of custom claims (an API's token_claims); not for secrets
+             * @example {
+             *       "plan": "enterprise",
+             *       "region": "eu"
+             *     }
+             */
+            metadata: {
+                [key: string]: string | number | boolean;
+            } | null;
         };
         CredentialWithSecret: components["schemas"]["Credential"] & {
             /** @description oauth_client only; shown in this response only */
@@ -3927,6 +4128,16 @@ export interface components {
             identifier: string;
             /** @description The scopes it understands; null for the default API (any scope) */
             scopes: string[] | null;
+            /**
+             * @description Custom claims every token for it carries: claim name → source; null: none
+             * @example {
+             *       "tenant": "organization.external_id",
+             *       "plan": "organization.metadata.plan"
+             *     }
+             */
+            token_claims: {
+                [key: string]: string;
+            } | null;
             /**
              * Format: date-time
              * @example 2026-11-27T04:15:33.123Z

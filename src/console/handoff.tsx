@@ -112,7 +112,7 @@ export const TestResultView: FC<{ result: TestResult }> = ({ result }) => (
       ) : (
         <>
           <h2>It works: the API key is accepted</h2>
-          <pre class="claims">{JSON.stringify({ ok: true, account_id: result.account_id, credential_id: result.credential_id, scopes: result.scopes }, null, 2)}</pre>
+          <pre class="claims">{JSON.stringify({ ok: true, account_id: result.account_id, credential_id: result.credential_id, scopes: result.scopes, claims: result.claims }, null, 2)}</pre>
         </>
       )
     ) : (

@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   unsupported_token_type: 400,
+  /** The issuance hook denied the token (contract "Custom claims"). */
+  access_denied: 400,
   unauthorized: 401,
   invalid_client: 401,
   invalid_token: 401,

@@ -1,3 +1,4 @@
+import { CLAIM_NAME, FIXED_SOURCES, MAX_TOKEN_CLAIMS, RESERVED_CLAIMS, isClaimSource, metadataProblem } from "../lib/claims";
 import { z } from "@hono/zod-openapi";
 import {
   MAX_GRANTS,
@@ -173,28 +174,55 @@ export const GrantsSchema = z
   .max(MAX_GRANTS, `at most ${MAX_GRANTS} grants`)
   .refine((grants) => new Set(grants.map((grant) => grant.api)).size === grants.length, "one grant per API");
 
-/** Metadata member names (the contract): a lower-case letter, then up to 39 of a-z, 0-9 and _. */
-const METADATA_NAME = /^[a-z][a-z0-9_]{0,39}$/;
-
 /**
- * `metadata` (the contract): an object of at most MAX_METADATA_MEMBERS members named by
- * METADATA_NAME, each a string of at most MAX_METADATA_STRING characters, a finite number or a
- * boolean, at most MAX_METADATA_BYTES as JSON; null or {} clears it. Not a place for secrets.
+ * `metadata` (the contract): an object of at most 16 members named like claims, each a string of
+ * at most 256 characters, a finite number or a boolean, at most 1,024 bytes as JSON; null or {}
+ * clears it. Not a place for secrets. Checked on the raw body (src/lib/claims.ts): a record
+ * schema alone would drop a `__proto__` member silently instead of refusing it.
  */
 export const MetadataSchema = z
-  .record(z.string(), z.union([z.string().max(MAX_METADATA_STRING, `metadata strings are at most ${MAX_METADATA_STRING} characters`), z.number(), z.boolean()]))
-  .nullable()
-  .superRefine((metadata, ctx) => {
-    if (metadata === null) return;
-    const names = Object.keys(metadata);
-    if (names.length > MAX_METADATA_MEMBERS) ctx.addIssue({ code: "custom", message: `metadata has at most ${MAX_METADATA_MEMBERS} members` });
-    const bad = names.find((name) => !METADATA_NAME.test(name));
-    if (bad !== undefined) ctx.addIssue({ code: "custom", message: "metadata member names are a lower-case letter, then up to 39 of a-z, 0-9 and _" });
-    if (new TextEncoder().encode(JSON.stringify(metadata)).length > MAX_METADATA_BYTES) {
-      ctx.addIssue({ code: "custom", message: `metadata is at most ${MAX_METADATA_BYTES} bytes as JSON` });
-    }
-  })
-  .openapi({ description: `At most ${MAX_METADATA_MEMBERS} members; strings, numbers or booleans; not for secrets`, example: { plan: "enterprise", region: "eu" } });
+  .preprocess(
+    (raw, ctx) => {
+      if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
+        const problem = metadataProblem(raw as Record<string, unknown>);
+        if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+      }
+      return raw;
+    },
+    z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullable(),
+  )
+  .openapi({
+    description: `At most ${MAX_METADATA_MEMBERS} members named like claims (a-z, 0-9, _), strings of at most ${MAX_METADATA_STRING} characters, numbers or booleans, ${MAX_METADATA_BYTES} bytes as JSON; null or {} clears it. Not for secrets.`,
+    example: { plan: "enterprise", region: "eu" },
+  });
+
+/**
+ * An API's `token_claims` (the contract): at most 16 claims, each named like metadata and not one
+ * Keymint sets, mapped to a source (src/lib/claims.ts).
+ */
+export const TokenClaimsSchema = z
+  .preprocess(
+    (raw, ctx) => {
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
+      const names = Object.keys(raw);
+      if (names.length > MAX_TOKEN_CLAIMS) ctx.addIssue({ code: "custom", message: `token_claims has at most ${MAX_TOKEN_CLAIMS} claims` });
+      const badName = names.find((name) => !CLAIM_NAME.test(name) || name in Object.prototype);
+      if (badName !== undefined) ctx.addIssue({ code: "custom", message: `token_claims: "${badName.slice(0, 40)}" is not a claim name (a lower-case letter, then up to 39 of a-z, 0-9 and _)` });
+      const reserved = names.find((name) => RESERVED_CLAIMS.has(name));
+      if (reserved !== undefined) ctx.addIssue({ code: "custom", message: `token_claims: ${reserved} is set by Keymint and cannot be mapped` });
+      for (const [name, source] of Object.entries(raw)) {
+        if (typeof source === "string" && !isClaimSource(source)) {
+          ctx.addIssue({ code: "custom", message: `token_claims.${name.slice(0, 40)}: "${source.slice(0, 80)}" is not a source (${FIXED_SOURCES.join(", ")}, or <organization|account|credential>.metadata.<name>)` });
+        }
+      }
+      return raw;
+    },
+    z.record(z.string(), z.string().max(100)).nullable(),
+  )
+  .openapi({
+    description: `Claims every token for this API carries: claim name → source (${FIXED_SOURCES.join(", ")}, or organization.metadata.<name>, account.metadata.<name>, credential.metadata.<name>). At most ${MAX_TOKEN_CLAIMS}; reserved claims (${[...RESERVED_CLAIMS].join(" ")}) → 400. A source with no value leaves the claim out. null or {} clears it.`,
+    example: { tenant: "organization.external_id", plan: "organization.metadata.plan" },
+  });
 
 /** An organization's `external_id`, your own id for a customer (the contract): 1 to 255 printable ASCII characters. */
 export const EXTERNAL_ID = /^[\x20-\x7E]{1,255}$/;

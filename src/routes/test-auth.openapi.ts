@@ -17,6 +17,12 @@ const TestAuthResponse = z
     grants: z
       .array(z.object({ api: z.string().openapi({ example: "https://billing.example.com" }), scopes: z.array(z.string()) }).openapi("Grant"))
       .openapi({ description: "An access token: [{api: aud, scopes}]; an API key: its grant on every API it may use, the default API first" }),
+    claims: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .openapi({
+        description: "Custom claims: an access token's own; for an API key, what the token_claims of the API asked about (else the default API) give it",
+        example: { tenant: "cus_8a7d2c", plan: "enterprise" },
+      }),
   })
   .openapi("TestAuthResponse");
 

@@ -55,9 +55,9 @@ export function registerTestAuthRoute(app: Hono<AppEnv>) {
       const challenge = result?.code === "invalid_dpop_proof" || dpop !== null ? DPOP_CHALLENGE : INVALID_TOKEN_CHALLENGE;
       throw new ApiError("invalid_token", "The API key or access token is missing, malformed, unknown or revoked.", challenge);
     }
-    const { account_id, organization_id, credential_id, credential_type, scopes, aud, grants } = result.identity;
+    const { account_id, organization_id, credential_id, credential_type, scopes, aud, grants, claims } = result.identity;
     c.set("credentialId", credential_id);
     c.header("Cache-Control", "no-store");
-    return c.json({ ok: true as const, account_id, organization_id, credential_id, credential_type, scopes, aud, grants }, 200);
+    return c.json({ ok: true as const, account_id, organization_id, credential_id, credential_type, scopes, aud, grants, claims }, 200);
   });
 }

@@ -6,6 +6,7 @@ import { deleteCredentialsOfAccount } from "../storage/credentials";
 import { commit } from "../storage/d1";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { DEFAULT_ORGANIZATION_ID } from "../storage/organizations";
+import { type Metadata, storedObject } from "../lib/claims";
 import { newId, nowIso } from "./ids";
 import { edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
@@ -16,11 +17,20 @@ export interface Account {
   type: AccountType;
   status: accounts.AccountStatus;
   organization_id: string;
+  metadata: Metadata | null;
   created_at: string;
 }
 
-function toAccount(row: AccountRow): Account {
-  return { id: row.id, name: row.name, type: row.type, status: row.status, organization_id: row.organization_id, created_at: row.created_at };
+export function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    status: row.status,
+    organization_id: row.organization_id,
+    metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Metadata),
+    created_at: row.created_at,
+  };
 }
 
 export const accountNotFound = () => new ApiError("not_found", "No account has this id.");
@@ -36,10 +46,23 @@ async function mustGet(env: Env, id: string): Promise<AccountRow> {
 export const unknownOrganization = () => invalidField("organization_id", "organization_id must name an active organization.");
 
 /** Creates an account in `organization_id` (default: org_default), which must exist and be active. */
-export async function createAccount(env: Env, who: AuditContext, input: { name: string; type: AccountType; organization_id?: string | undefined }): Promise<Account> {
+export async function createAccount(
+  env: Env,
+  who: AuditContext,
+  input: { name: string; type: AccountType; organization_id?: string | undefined; metadata?: Metadata | null | undefined },
+): Promise<Account> {
   const at = nowIso();
   const organizationId = input.organization_id ?? DEFAULT_ORGANIZATION_ID;
-  const row: AccountRow = { id: newId("acct"), name: input.name, type: input.type, status: "active", organization_id: organizationId, created_at: at, deactivated_at: null };
+  const row: AccountRow = {
+    id: newId("acct"),
+    name: input.name,
+    type: input.type,
+    status: "active",
+    organization_id: organizationId,
+    created_at: at,
+    deactivated_at: null,
+    metadata: storedObject(input.metadata ?? null),
+  };
   const [inserted] = await commit(env.DB, [
     accounts.insertAccount(env.DB, row),
     insertAuditEvent(env.DB, who, at, { action: "account.create", target_type: "account", target_id: row.id, target_name: row.name }, IF_CHANGED),
@@ -62,6 +85,24 @@ export async function listAccounts(env: Env, organizationId: string | null, limi
   const rows = await accounts.listAccounts(env.DB, organizationId, limit + 1, after);
   const page = toPage(rows, limit, (row) => ({ time: row.created_at, id: row.id }));
   return { data: page.data.map(toAccount), next_cursor: page.next_cursor };
+}
+
+/**
+ * Renames the account and/or replaces its metadata. Both are sources of custom claims, so every
+ * credential's edge entry is published after the commit, from a fresh read of D1 and read back
+ * like every other change (a deactivation racing this one still wins: it is in D1).
+ */
+export async function updateAccount(env: Env, who: AuditContext, id: string, changes: { name?: string | undefined; metadata?: Metadata | null | undefined }): Promise<Account> {
+  const row = await mustGet(env, id);
+  if (changes.name === undefined && changes.metadata === undefined) return toAccount(row);
+  const at = nowIso();
+  const stored = changes.metadata === undefined ? undefined : storedObject(changes.metadata);
+  const [changed] = await commit(env.DB, [
+    accounts.updateAccount(env.DB, id, { name: changes.name, metadata: stored }),
+    insertAuditEvent(env.DB, who, at, { action: "account.update", target_type: "account", target_id: id, target_name: changes.name ?? row.name }, IF_CHANGED),
+  ]);
+  if (changed) await edgeEntries.publishAccount(env, id, []);
+  return getAccount(env, id);
 }
 
 /**

@@ -60,8 +60,8 @@ export async function authenticateAdmin(env: Env, presented: AdminCredentials): 
       // Only tokens for Keymint itself (the default API): an `admin` scope on another API is that API's business.
       const token = await verifyAccessToken(env, presented.bearer, settings(env).audience);
       // A DPoP-bound token needs a proof of its key, which the admin API does not take: refused.
-      if (token.valid && !token.identity.claims.cnf) {
-        const { scopes, organization_id, claims } = token.identity;
+      if (token.valid && !token.identity.token.cnf) {
+        const { scopes, organization_id, token: claims } = token.identity;
         if (!scopes.includes(ADMIN_SCOPE) && !scopes.includes(ADMIN_READ_SCOPE)) {
           return { ok: false, code: "forbidden", reason: `This access token lacks the ${ADMIN_SCOPE} scope.` };
         }

@@ -1,11 +1,12 @@
 import { settings } from "../config";
+import { storedObject } from "../lib/claims";
 import { ApiError, invalidField } from "../http/errors";
 import { sha256Hex } from "../lib/crypto";
 import * as apis from "../storage/apis";
 import { type ApiRow, DEFAULT_API_ID } from "../storage/apis";
 import { type AuditContext, insertAuditEvent, IF_CHANGED, ifRowExists } from "../storage/audit-events";
 import { commit } from "../storage/d1";
-import { deleteApiEntry, writeApiEntry } from "../storage/edge-entries";
+import { type ApiEntry, type ApiEntryName, deleteApiEntry, writeApiEntry } from "../storage/edge-entries";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
 import { revocation } from "./revocation";
@@ -27,9 +28,14 @@ export interface Api {
   identifier: string;
   /** null: the default API, which accepts any scope. */
   scopes: string[] | null;
+  /** Claim name → source: the custom claims of its tokens (src/lib/claims.ts); null: none. */
+  token_claims: TokenClaims | null;
   created_at: string;
   updated_at: string;
 }
+
+/** An API's claim mapping: claim name → source. */
+export type TokenClaims = Record<string, string>;
 
 export function toApi(env: Env, row: ApiRow): Api {
   return {
@@ -37,6 +43,7 @@ export function toApi(env: Env, row: ApiRow): Api {
     name: row.name,
     identifier: row.identifier ?? settings(env).audience,
     scopes: row.scopes === null ? null : (JSON.parse(row.scopes) as string[]),
+    token_claims: row.token_claims === null ? null : (JSON.parse(row.token_claims) as TokenClaims),
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -57,29 +64,39 @@ async function mustGet(env: Env, id: string): Promise<ApiRow> {
   return row;
 }
 
-/** Writes the API's edge entry from D1 (deleted: none), then reads D1 back, as credentials do. */
-async function publish(env: Env, identifier: string): Promise<void> {
-  const digest = await identifierDigest(identifier);
-  let current = (await apis.getApisByIdentifier(env.DB, [identifier]))[0] ?? null;
+/** The edge entry of an API as D1 has it (the default API's identifier is read at run time). */
+function apiEntryOf(env: Env, row: ApiRow): ApiEntry {
+  const api = toApi(env, row);
+  return { id: api.id, name: api.name, identifier: api.identifier, scopes: api.scopes, updated_at: api.updated_at, token_claims: api.token_claims };
+}
+
+/**
+ * Writes the API's edge entry from D1 (deleted: none), then reads D1 back, as credentials do. The
+ * default API's entry (`api:default`) carries its name and claim mapping; its scopes are any.
+ */
+async function publish(env: Env, api: { id: string; identifier: string | null }): Promise<void> {
+  const name: ApiEntryName = api.identifier === null ? "default" : { digest: await identifierDigest(api.identifier) };
+  const read = async () => (api.identifier === null ? await apis.getApi(env.DB, api.id) : ((await apis.getApisByIdentifier(env.DB, [api.identifier]))[0] ?? null));
+  let current = await read();
   for (let round = 0; round < 3; round++) {
-    if (current) await writeApiEntry(env.REVOCATIONS, digest, { id: current.id, identifier, scopes: JSON.parse(current.scopes!) as string[], updated_at: current.updated_at });
-    else await deleteApiEntry(env.REVOCATIONS, digest);
-    const again = (await apis.getApisByIdentifier(env.DB, [identifier]))[0] ?? null;
+    if (current) await writeApiEntry(env.REVOCATIONS, name, apiEntryOf(env, current));
+    else await deleteApiEntry(env.REVOCATIONS, name);
+    const again = await read();
     if (JSON.stringify(again) === JSON.stringify(current)) return;
     current = again;
   }
 }
 
-export async function createApi(env: Env, who: AuditContext, input: { name: string; identifier: string; scopes: string[] }): Promise<Api> {
+export async function createApi(env: Env, who: AuditContext, input: { name: string; identifier: string; scopes: string[]; token_claims?: TokenClaims | null | undefined }): Promise<Api> {
   if (input.identifier === settings(env).audience) throw conflict("This identifier is the default API's.", "identifier");
   const at = nowIso();
-  const row: ApiRow = { id: newId("api"), name: input.name, identifier: input.identifier, scopes: JSON.stringify(input.scopes), created_at: at, updated_at: at };
+  const row: ApiRow = { id: newId("api"), name: input.name, identifier: input.identifier, scopes: JSON.stringify(input.scopes), created_at: at, updated_at: at, token_claims: storedObject(input.token_claims ?? null) };
   const [inserted] = await commit(env.DB, [
     apis.insertApi(env.DB, row),
     insertAuditEvent(env.DB, who, at, { action: "api.create", target_type: "api", target_id: row.id, target_name: row.name }, IF_CHANGED),
   ]);
   if (!inserted) throw conflict("Another API has this identifier.", "identifier");
-  await publish(env, input.identifier);
+  await publish(env, row);
   return toApi(env, row);
 }
 
@@ -98,8 +115,13 @@ export function grantCount(env: Env, id: string): Promise<number> {
   return apis.countGrantsOnApi(env.DB, id);
 }
 
-export async function updateApi(env: Env, who: AuditContext, id: string, changes: { name?: string | undefined; scopes?: string[] | undefined }): Promise<Api> {
-  if (changes.name === undefined && changes.scopes === undefined) return getApi(env, id);
+export async function updateApi(
+  env: Env,
+  who: AuditContext,
+  id: string,
+  changes: { name?: string | undefined; scopes?: string[] | undefined; token_claims?: TokenClaims | null | undefined },
+): Promise<Api> {
+  if (changes.name === undefined && changes.scopes === undefined && changes.token_claims === undefined) return getApi(env, id);
   if (isDefaultApi(id) && changes.scopes !== undefined) {
     throw invalidField("scopes", "The default API accepts any scope; its scopes cannot be set.");
   }
@@ -111,23 +133,24 @@ export async function updateApi(env: Env, who: AuditContext, id: string, changes
       const before = JSON.parse(row.scopes!) as string[];
       // A scope taken away is gone at the edge before D1 commits (fail closed).
       if (before.some((scope) => !kept.includes(scope))) {
-        await writeApiEntry(env.REVOCATIONS, await identifierDigest(row.identifier), {
-          id: row.id,
-          identifier: row.identifier,
-          scopes: before.filter((scope) => kept.includes(scope)),
-          updated_at: at,
-        });
+        await writeApiEntry(env.REVOCATIONS, { digest: await identifierDigest(row.identifier) }, { ...apiEntryOf(env, row), scopes: before.filter((scope) => kept.includes(scope)), updated_at: at });
       }
     }
     const statements = [
-      apis.updateApi(env.DB, id, { name: changes.name ?? null, scopes: kept ? JSON.stringify(kept) : null }, row.updated_at, at),
+      apis.updateApi(
+        env.DB,
+        id,
+        { name: changes.name ?? null, scopes: kept ? JSON.stringify(kept) : null, token_claims: changes.token_claims === undefined ? undefined : storedObject(changes.token_claims) },
+        row.updated_at,
+        at,
+      ),
       insertAuditEvent(env.DB, who, at, { action: "api.update", target_type: "api", target_id: id, target_name: changes.name ?? row.name }, IF_CHANGED),
       // Removing a scope from the API removes it from every grant (the contract).
       ...(kept ? [apis.trimGrantsToApi(env.DB, id, kept)] : []),
     ];
     const [changed] = await commit(env.DB, statements);
     if (changed) {
-      if (row.identifier !== null) await publish(env, row.identifier);
+      await publish(env, row);
       return getApi(env, id);
     }
   }
@@ -146,7 +169,7 @@ export async function deleteApi(env: Env, who: AuditContext, id: string): Promis
   const digest = await identifierDigest(identifier);
   // Before the commit (fail closed): no new token for it, and its tokens are dead.
   await revocation.apiDeleted(env.REVOCATIONS, digest, Date.now(), "down");
-  await deleteApiEntry(env.REVOCATIONS, digest);
+  await deleteApiEntry(env.REVOCATIONS, { digest });
   const at = nowIso();
   const results = await commit(env.DB, [
     insertAuditEvent(env.DB, who, at, { action: "api.delete", target_type: "api", target_id: id, target_name: row.name }, ifRowExists("apis", id)),
@@ -156,7 +179,7 @@ export async function deleteApi(env: Env, who: AuditContext, id: string): Promis
   if (!results[2]) throw notFound();
   // Tokens minted until the commit landed die too; a racing change may have republished the entry.
   await revocation.apiDeleted(env.REVOCATIONS, digest, Date.now(), "up");
-  await publish(env, identifier);
+  await publish(env, row);
 }
 
 /** The API behind an identifier, if any (for grants): one D1 read for up to 100 identifiers. */

@@ -61,6 +61,7 @@ export async function targetFor(env: Env, ctx: Deferrer | undefined, entry: Live
     healCredential(env, ctx, entry.id);
   }
   if (scopes === undefined) return null;
-  const allowed = underCeiling(entry, api.id, scopes.filter((scope) => api.scopes.includes(scope)));
+  const declared = api.scopes ?? [];
+  const allowed = underCeiling(entry, api.id, scopes.filter((scope) => declared.includes(scope)));
   return allowed === null ? null : { aud: api.identifier, scopes: allowed };
 }

@@ -2,7 +2,7 @@ import { KV_PROPAGATION_SECONDS, MISS_READS_PER_SECOND, NEGATIVE_TTL_MS } from "
 import { StoreUnavailableError } from "../storage/guarded";
 import { grantRowsOf } from "../storage/apis";
 import { findByClientId, findBySecretHash, getCredential } from "../storage/credentials";
-import { type ApiEntry, type CredentialEntry, type LookupKey, readEntry, readEntryAndApi } from "../storage/edge-entries";
+import { type ApiEntry, type ApiEntryName, type CredentialEntry, type LookupKey, readEntryAndApi } from "../storage/edge-entries";
 import type { Deferrer } from "./deferrer";
 import { edgeEntries, entryOf } from "./edge-entries";
 
@@ -45,20 +45,19 @@ const idOf = (key: LookupKey) => (key.by === "client_id" ? `c:${key.clientId}` :
 
 export interface LookupOptions {
   ctx: Deferrer | undefined;
-  /** Also read this API's entry (the digest of its identifier), in the same bulk read. */
-  apiDigest?: string;
+  /** The API whose entry is read in the same bulk read: by the digest of its identifier, or the default API's. */
+  api: ApiEntryName;
 }
 
 export interface Lookup {
   entry: CredentialEntry | null;
-  /** The API's entry when `apiDigest` was given (null: no API has that identifier). */
+  /** The API's entry (null: no API has that identifier; for the default API, none published yet). */
   api: ApiEntry | null;
 }
 
-/** The entry for `key` (null when no credential has it), with the API's when asked for. */
+/** The entry for `key` (null when no credential has it), with the API's, in one bulk read. */
 export async function findCredential(env: Env, key: LookupKey, options: LookupOptions): Promise<Lookup> {
-  const [found, api] =
-    options.apiDigest === undefined ? [await readEntry(env.REVOCATIONS, key), null] : await readEntryAndApi(env.REVOCATIONS, key, options.apiDigest);
+  const [found, api] = await readEntryAndApi(env.REVOCATIONS, key, options.api);
   return { entry: found ?? (await onMiss(env, key, options)), api };
 }
 

@@ -9,6 +9,7 @@ import type { CredentialFilter, CredentialRow, CredentialType, CredentialWithAcc
 import { commit } from "../storage/d1";
 import { claimIdempotencyKey, getIdempotencyKey, releaseIdempotencyKey } from "../storage/idempotency-keys";
 import { type Page, type Position, toPage } from "../storage/pagination";
+import { type Metadata, storedObject } from "../lib/claims";
 import { newId, nowIso } from "./ids";
 import * as apiStore from "../storage/apis";
 import type { GrantRow } from "../storage/apis";
@@ -49,6 +50,8 @@ export interface Credential {
   jwks?: { keys: Record<string, unknown>[] };
   /** Its tokens must be DPoP-bound. */
   dpop_bound_access_tokens: boolean;
+  /** A source of custom claims (contract "Custom claims"); null: none. */
+  metadata: Metadata | null;
 }
 
 /** The one response that carries a secret: creation (and rolling); a private_key_jwt client has none. */
@@ -76,6 +79,7 @@ export function toCredential(row: CredentialRow, now = Date.now(), grants: Grant
     ...(row.type === "oauth_client" ? { token_endpoint_auth_method: row.token_endpoint_auth_method } : {}),
     ...(row.jwks === null ? {} : { jwks: JSON.parse(row.jwks) as { keys: Record<string, unknown>[] } }),
     dpop_bound_access_tokens: row.dpop_bound_access_tokens === 1,
+    metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Metadata),
   };
 }
 
@@ -146,6 +150,7 @@ export interface NewCredential {
   grants?: GrantInput[] | undefined;
   expires_at?: string | null | undefined;
   allowed_ips?: string[] | null | undefined;
+  metadata?: Metadata | null | undefined;
 }
 
 /** MAX_CREDENTIAL_LIFETIME_DAYS, when set to a positive whole number. */
@@ -258,6 +263,7 @@ export async function createCredential(
     token_endpoint_auth_method: method,
     jwks: input.jwks === undefined ? null : JSON.stringify(publicKeys(input.jwks)),
     dpop_bound_access_tokens: input.dpop_bound_access_tokens ? 1 : 0,
+    metadata: storedObject(input.metadata),
   };
   const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id, target_name: row.name }, IF_CHANGED);
   // The edge entry is written before the answer, so the credential's very first use, in this
@@ -345,6 +351,7 @@ export async function updateCredential(
     allowed_ips?: string[] | null | undefined;
     jwks?: { keys: Record<string, unknown>[] } | undefined;
     dpop_bound_access_tokens?: boolean | undefined;
+    metadata?: Metadata | null | undefined;
   },
 ): Promise<Credential> {
   // Nothing to change (`{}`): answer like a get, with no write and no audit event.
@@ -370,6 +377,7 @@ export async function updateCredential(
       ...(changes.allowed_ips === undefined ? {} : { allowed_ips: changes.allowed_ips === null ? null : JSON.stringify(changes.allowed_ips) }),
       ...(jwks === undefined ? {} : { jwks: JSON.stringify(jwks) }),
       ...(changes.dpop_bound_access_tokens === undefined ? {} : { dpop_bound_access_tokens: changes.dpop_bound_access_tokens ? 1 : 0 }),
+      ...(changes.metadata === undefined ? {} : { metadata: storedObject(changes.metadata) }),
     };
     // What is taken away is taken away at the edge before D1 commits (fail closed): scopes,
     // grants (none until the new ones are published), an earlier expiry, and any change of the

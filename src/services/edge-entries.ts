@@ -24,6 +24,7 @@ import {
 } from "../storage/edge-entries";
 import { type GrantRow, grantRowsOf, grantsOfAccount } from "../storage/apis";
 import { writeOnceMore } from "../storage/guarded";
+import type { Metadata } from "../lib/claims";
 
 /**
  * Keeps the edge read model (src/storage/edge-entries.ts) in step with D1. The rules, and why no
@@ -41,7 +42,9 @@ import { writeOnceMore } from "../storage/guarded";
 /** A row with its grants, as publishers read it from D1. */
 export type RowWithGrants = CredentialWithAccount & { grants?: GrantRow[] };
 
-/** What the hot paths need from a row: no name, no secret. */
+const metadataOf = (json: string | null) => (json === null ? null : (JSON.parse(json) as Metadata));
+
+/** What the hot paths need from a row: never a secret (digests only). */
 export function entryOf(row: RowWithGrants): LiveEntry {
   return {
     id: row.id,
@@ -67,6 +70,11 @@ export function entryOf(row: RowWithGrants): LiveEntry {
       scopes: JSON.parse(grant.scopes) as string[],
       api_updated_at: grant.api_updated_at,
     })),
+    claim_sources: {
+      organization: { name: row.organization_name, external_id: row.organization_external_id, metadata: metadataOf(row.organization_metadata) },
+      account: { name: row.account_name, type: row.account_type, metadata: metadataOf(row.account_metadata) },
+      credential: { name: row.name, metadata: metadataOf(row.metadata) },
+    },
   };
 }
 

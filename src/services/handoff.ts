@@ -1,4 +1,5 @@
 import { settings } from "../config";
+import type { Claims } from "../lib/claims";
 import type { Credential } from "./credentials";
 import { type TokenClaims, verifyAccessToken, verifyApiKey, verifyClient } from "./verification";
 import { issueAccessToken } from "./tokens";
@@ -29,8 +30,8 @@ export function handoff(env: Env): Handoff {
 }
 
 export type TestResult =
-  | { ok: true; kind: "access_token"; claims: TokenClaims }
-  | { ok: true; kind: "api_key"; account_id: string; credential_id: string; scopes: string[] }
+  | { ok: true; kind: "access_token"; claims: TokenClaims & Record<string, unknown> }
+  | { ok: true; kind: "api_key"; account_id: string; credential_id: string; scopes: string[]; claims: Claims }
   | { ok: false; reason: string };
 
 const REASONS: Record<string, string> = {
@@ -60,11 +61,11 @@ export async function testSecret(
     const issued = await issueAccessToken(env, client.identity, client.identity.scopes);
     const verified = await verifyAccessToken(env, issued.access_token);
     if (!verified.valid) return { ok: false, reason: REASONS[verified.code] ?? "The token did not verify." };
-    return { ok: true, kind: "access_token", claims: verified.identity.claims };
+    return { ok: true, kind: "access_token", claims: { ...verified.identity.claims, ...verified.identity.token } };
   }
   const key = await verifyApiKey(env, { ctx, ip: null, ipBlocked: false }, secret);
   if (!key.valid || key.identity.credential_id !== credential.id) {
     return { ok: false, reason: key.valid ? "That is another credential's key." : (REASONS[key.code] ?? "The key did not work.") };
   }
-  return { ok: true, kind: "api_key", account_id: key.identity.account_id, credential_id: key.identity.credential_id, scopes: key.identity.scopes };
+  return { ok: true, kind: "api_key", account_id: key.identity.account_id, credential_id: key.identity.credential_id, scopes: key.identity.scopes, claims: key.identity.claims };
 }

@@ -1,4 +1,5 @@
 import { ApiError, invalidField } from "../http/errors";
+import { type Metadata, storedObject } from "../lib/claims";
 import { getAccount as getAccountRow } from "../storage/accounts";
 import { type AuditContext, IF_CHANGED, insertAuditEvent } from "../storage/audit-events";
 import { getCredentialWithAccount } from "../storage/credentials";
@@ -19,7 +20,6 @@ import { newId, nowIso } from "./ids";
  * deleted. An organization's `grants`, when set, are the ceiling on what its credentials get.
  */
 
-export type Metadata = Record<string, string | number | boolean>;
 
 export interface Organization {
   id: string;
@@ -43,8 +43,6 @@ export const organizationNotFound = () => new ApiError("not_found", "No organiza
 const notFound = organizationNotFound;
 const externalIdTaken = () => new ApiError("conflict", "Another organization has this external_id.", {}, "external_id");
 
-/** `{}` and null both clear metadata: it is stored as NULL. */
-const storedMetadata = (metadata: Metadata | null) => (metadata === null || Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata));
 
 /** The rows as the admin API shows them (one read of the APIs their ceilings name). */
 async function presented(env: Env, rows: OrganizationRow[]): Promise<Organization[]> {
@@ -125,7 +123,7 @@ export async function createOrganization(env: Env, who: AuditContext, input: Org
     name: input.name,
     external_id: input.external_id ?? null,
     status: "active",
-    metadata: storedMetadata(input.metadata ?? null),
+    metadata: storedObject(input.metadata ?? null),
     grants: await resolveCeiling(env, input.grants ?? null),
     created_at: at,
     updated_at: at,
@@ -154,7 +152,7 @@ export async function updateOrganization(env: Env, who: AuditContext, id: string
   const values: organizations.OrganizationChanges = {
     ...(changes.name === undefined ? {} : { name: changes.name }),
     ...(changes.external_id === undefined ? {} : { external_id: changes.external_id }),
-    ...(changes.metadata === undefined ? {} : { metadata: storedMetadata(changes.metadata) }),
+    ...(changes.metadata === undefined ? {} : { metadata: storedObject(changes.metadata) }),
     ...(changes.grants === undefined ? {} : { grants: await resolveCeiling(env, changes.grants) }),
   };
   for (let attempt = 0; attempt <= MAX_EDIT_RETRIES; attempt++) {
@@ -165,8 +163,11 @@ export async function updateOrganization(env: Env, who: AuditContext, id: string
       insertAuditEvent(env.DB, who, at, audit("organization.update", { id, name: changes.name ?? row.name }), IF_CHANGED),
     ]);
     if (changed) {
-      // A new ceiling reaches every credential's edge entry: tokens minted after it get no more.
-      if (values.grants !== undefined && values.grants !== row.grants) await fanOutOrganization(env, id);
+      // Every field is in the credentials' edge entries: the ceiling bounds their grants, and the
+      // name, external_id and metadata are sources of custom claims. A change reaches each entry,
+      // so tokens minted after it follow it.
+      const moved = (Object.keys(values) as (keyof typeof values)[]).some((field) => values[field] !== row[field]);
+      if (moved) await fanOutOrganization(env, id);
       return getOrganization(env, id);
     }
     if (changes.external_id) {

@@ -161,7 +161,7 @@ export async function isTokenRevoked(kv: KVNamespace, token: TokenSubject): Prom
     markerKey("token", token.jti),
     markerKey("expiry", token.credentialId),
   ];
-  if (token.apiDigest !== null) keys.push(markerKey("api", token.apiDigest), apiEntryKey(token.apiDigest));
+  if (token.apiDigest !== null) keys.push(markerKey("api", token.apiDigest), apiEntryKey({ digest: token.apiDigest }));
   const values = await readMarkers<Marker | object>(kv, keys);
   if (token.apiDigest !== null && values[6] === null) return true; // no API has this audience
   const now = Math.floor(Date.now() / 1000);

@@ -1,4 +1,4 @@
-import type { Account } from "./accounts";
+import { type Account, toAccount } from "./accounts";
 import { type Credential, toCredential } from "./credentials";
 import type { AuditEvent } from "./audit";
 import { listAuditEvents } from "../storage/audit-events";
@@ -75,7 +75,7 @@ export async function findAccounts(env: Env, search: AccountSearch, request: Pag
     request,
     (row) => ({ time: row.created_at, id: row.id }),
   );
-  return { ...page, data: page.data.map(({ id, name, type, status, organization_id, created_at }) => ({ id, name, type, status, organization_id, created_at })) };
+  return { ...page, data: page.data.map(toAccount) };
 }
 
 /** Audit events, about one target and/or of one organization (null: any). */

@@ -33,7 +33,8 @@ function encodedHeader(kid: string): string {
 }
 
 /**
- * A token for `aud` (an API's identifier; the default API when not given) with these scopes.
+ * A token for `aud` (an API's identifier; the default API when not given) with these scopes and
+ * the identity's custom claims (the API's mapping, merged with the issuance hook's by the caller).
  * It never outlives its credential: `exp` is at most `expiresAt` (whole seconds, rounded down).
  */
 export async function issueAccessToken(
@@ -50,6 +51,8 @@ export async function issueAccessToken(
   const iat = Math.floor(Date.now() / 1000);
   const scope = scopes.join(" ");
   const payload = {
+    // Custom claims first: their names are never Keymint's (src/lib/claims.ts), and Keymint's come after anyway.
+    ...identity.claims,
     iss: issuer,
     sub: identity.account_id,
     org_id: identity.organization_id,

@@ -5,7 +5,9 @@ import { verifyEs256Jwt } from "../lib/es256-jwt";
 import { graceRunning } from "../storage/credentials";
 import { DEFAULT_API_ID } from "../storage/apis";
 import { DEFAULT_ORGANIZATION_ID } from "../storage/organizations";
-import { type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
+import { type ApiEntryName, type LiveEntry, type LookupKey, isDeleted } from "../storage/edge-entries";
+import { type Claims, customClaimsOf } from "../lib/claims";
+import { type ClaimsSubject, claimsFor } from "./custom-claims";
 import { type Grant, type Target, grantsShown, namesDefaultApi, targetFor, underCeiling } from "./audiences";
 import { assertionIssuer, verifyAssertion } from "./client-assertions";
 import { findCredential } from "./credential-lookup";
@@ -34,7 +36,12 @@ export interface Identity {
   aud: string | null;
   /** Grants, as test-auth shows them: an access token's one, or an API key's every one. */
   grants: Grant[];
+  /** Custom claims (contract "Custom claims"): a token's own, or what the API's mapping gives an API key or a client. */
+  claims: Claims;
 }
+
+/** What a client secret (or assertion) that checked out brings to the token endpoint. */
+export type VerifiedClient = Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean; subject: ClaimsSubject | null };
 
 export type Verified<T> =
   | { valid: true; identity: T }
@@ -104,9 +111,9 @@ async function verifySecret(
   key: LookupKey,
   type: LiveEntry["type"],
   proves: (entry: LiveEntry) => SecretMatch | Promise<SecretMatch>,
-): Promise<Verified<Identity & { client_id: string | null; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
-  const apiDigest = namesDefaultApi(env, check.resource) ? undefined : await sha256Hex(check.resource!);
-  const { entry, api } = await findCredential(env, key, { ctx: check.ctx, apiDigest });
+): Promise<Verified<Identity & { client_id: string | null; target: Target; expires_at: string | null; dpop_bound: boolean; subject: ClaimsSubject | null }>> {
+  const apiName: ApiEntryName = namesDefaultApi(env, check.resource) ? "default" : { digest: await sha256Hex(check.resource!) };
+  const { entry, api } = await findCredential(env, key, { ctx: check.ctx, api: apiName });
   if (!entry || entry.type !== type) return invalid("unknown");
   const failedCredential = key.by === "client_id" ? key.clientId : entry.id;
   const fail = (code: InvalidCode, reason: FailureReason) => {
@@ -124,6 +131,8 @@ async function verifySecret(
   if (!entry.account_active || entry.organization_active === false) return fail("inactive", "inactive");
   recordUsage(env, check.ctx, entry.id, match === "previous" ? { kind: "used", previousSecretGraceEnds: entry.previous_secret_expires_at! } : { kind: "used" });
   const target = await targetFor(env, check.ctx, entry, check.resource, api);
+  // The API's mapping (and the hook's subject) only for an API the credential may use.
+  const { claims, subject } = target === null ? { claims: {}, subject: null } : await claimsFor(env, check.ctx, entry, api, target.aud);
   return {
     valid: true,
     identity: {
@@ -138,6 +147,8 @@ async function verifySecret(
       target,
       expires_at: entry.expires_at ?? null,
       dpop_bound: entry.dpop_bound === true,
+      claims,
+      subject,
     },
   };
 }
@@ -148,12 +159,10 @@ export async function verifyClient(
   check: SecretCheck,
   clientId: string,
   clientSecret: string,
-): Promise<Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
+): Promise<Verified<VerifiedClient>> {
   if (!isWellFormed("client_id", clientId) || !isWellFormed("client_secret", clientSecret)) return invalid("malformed");
   const digest = await sha256Hex(clientSecret);
-  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", (entry) => secretMatches(entry, digest)) as Promise<
-    Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>
-  >;
+  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", (entry) => secretMatches(entry, digest)) as Promise<Verified<VerifiedClient>>;
 }
 
 /**
@@ -164,12 +173,10 @@ export async function verifyClientAssertion(
   env: Env,
   check: SecretCheck,
   assertion: string,
-): Promise<Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>> {
+): Promise<Verified<VerifiedClient>> {
   const clientId = assertionIssuer(assertion);
   if (clientId === null || !isWellFormed("client_id", clientId)) return invalid("malformed");
-  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", async (entry) => ((await verifyAssertion(env, entry, assertion)) ? "current" : false)) as Promise<
-    Verified<Identity & { client_id: string; target: Target; expires_at: string | null; dpop_bound: boolean }>
-  >;
+  return verifySecret(env, check, { by: "client_id", clientId }, "oauth_client", async (entry) => ((await verifyAssertion(env, entry, assertion)) ? "current" : false)) as Promise<Verified<VerifiedClient>>;
 }
 
 /** An API key presented as a bearer token. Looked up by its digest (a UNIQUE index). */
@@ -235,7 +242,7 @@ const REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "iat", "jti"] as const;
  * more than CLOCK_SKEW_SECONDS ahead, then the revocation markers (with the API's, when `aud` is
  * not the default API).
  */
-export async function verifyAccessToken(env: Env, token: string, audience?: string): Promise<Verified<Identity & { claims: TokenClaims }>> {
+export async function verifyAccessToken(env: Env, token: string, audience?: string): Promise<Verified<Identity & { token: TokenClaims }>> {
   if (!looksLikeJwt(token)) return invalid("malformed");
   const { issuer } = settings(env);
   const verified = await verifyEs256Jwt(token, (kid) => verificationKey(env, kid), {
@@ -281,7 +288,8 @@ export async function verifyAccessToken(env: Env, token: string, audience?: stri
       scopes,
       aud: claims.aud,
       grants: [{ api: claims.aud, scopes }],
-      claims,
+      claims: customClaimsOf(payload),
+      token: claims,
     },
   };
 }
@@ -303,9 +311,9 @@ export interface Presentation {
  * `DPoP` scheme, a fresh single-use proof with `ath`, and the key's thumbprint equal to `cnf.jkt`.
  * A bearer token is refused under the DPoP scheme, and a bound one under Bearer.
  */
-async function checkBinding<T extends Identity & { claims: TokenClaims }>(result: Verified<T>, presented: Presentation, proving: Promise<ProofResult> | null): Promise<Verified<T>> {
+async function checkBinding<T extends Identity & { token: TokenClaims }>(result: Verified<T>, presented: Presentation, proving: Promise<ProofResult> | null): Promise<Verified<T>> {
   if (!result.valid) return result;
-  const bound = result.identity.claims.cnf?.jkt;
+  const bound = result.identity.token.cnf?.jkt;
   if (bound === undefined) return presented.scheme === "Bearer" ? result : invalid("invalid_dpop_proof", result.identity.credential_id);
   if (proving === null) return invalid("invalid_dpop_proof", result.identity.credential_id);
   const proof = await proving;
@@ -336,7 +344,7 @@ export async function verifyBearer(env: Env, check: SecretCheck, bearer: string,
   proving?.catch(() => {}); // awaited only for a valid bound token
   const result = await verifying;
   // Without a presentation (the RPC called without `dpop`), a DPoP-bound token cannot count.
-  const checked = presented === undefined ? (result.valid && result.identity.claims.cnf ? invalid("invalid_dpop_proof", result.identity.credential_id) : result) : await checkBinding(result, presented, proving);
+  const checked = presented === undefined ? (result.valid && result.identity.token.cnf ? invalid("invalid_dpop_proof", result.identity.credential_id) : result) : await checkBinding(result, presented, proving);
   return countTokenVerification(env, check.ctx, checked as typeof result);
 }
 

@@ -13,15 +13,17 @@ export interface AccountRow {
   organization_id: string;
   created_at: string;
   deactivated_at: string | null;
+  /** JSON object, or NULL (none): migration 0011. */
+  metadata: string | null;
 }
 
-const COLUMNS = "id, name, type, status, organization_id, created_at, deactivated_at";
+const COLUMNS = "id, name, type, status, organization_id, created_at, deactivated_at, metadata";
 
 /** Inserts the account, only while its organization exists and is active (else no row changes). */
 export function insertAccount(db: D1Database, row: AccountRow): D1PreparedStatement {
   return db
-    .prepare(`INSERT INTO accounts (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM organizations WHERE id = ? AND status = 'active')`)
-    .bind(row.id, row.name, row.type, row.status, row.organization_id, row.created_at, row.deactivated_at, row.organization_id);
+    .prepare(`INSERT INTO accounts (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM organizations WHERE id = ? AND status = 'active')`)
+    .bind(row.id, row.name, row.type, row.status, row.organization_id, row.created_at, row.deactivated_at, row.metadata, row.organization_id);
 }
 
 export function getAccount(db: D1Database, id: string): Promise<AccountRow | null> {
@@ -49,6 +51,22 @@ export function setAccountStatus(
   return db
     .prepare("UPDATE accounts SET status = ?, deactivated_at = ? WHERE id = ? AND status <> ?")
     .bind(status, deactivatedAt, id, status);
+}
+
+/**
+ * Renames the account and/or replaces its metadata (`undefined`: unchanged), only where that
+ * changes something, so `changes` tells whether anything happened.
+ */
+export function updateAccount(db: D1Database, id: string, changes: { name?: string | undefined; metadata?: string | null | undefined }): D1PreparedStatement {
+  const name = changes.name ?? null;
+  const setMetadata = changes.metadata !== undefined ? 1 : 0;
+  const metadata = changes.metadata ?? null;
+  return db
+    .prepare(
+      `UPDATE accounts SET name = coalesce(?1, name), metadata = CASE WHEN ?2 THEN ?3 ELSE metadata END
+       WHERE id = ?4 AND (name IS NOT coalesce(?1, name) OR (?2 AND metadata IS NOT ?3))`,
+    )
+    .bind(name, setMetadata, metadata, id);
 }
 
 export function deleteAccount(db: D1Database, id: string): D1PreparedStatement {

@@ -15,15 +15,17 @@ export interface ApiRow {
   scopes: string | null;
   created_at: string;
   updated_at: string;
+  /** JSON {"<claim>": "<source>"}, or NULL (none): migration 0011. */
+  token_claims: string | null;
 }
 
-const COLUMNS = "id, name, identifier, scopes, created_at, updated_at";
+const COLUMNS = "id, name, identifier, scopes, created_at, updated_at, token_claims";
 
 /** Inserts the API unless another has its identifier (then no row changes). */
 export function insertApi(db: D1Database, row: ApiRow): D1PreparedStatement {
   return db
-    .prepare(`INSERT INTO apis (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM apis WHERE identifier = ?)`)
-    .bind(row.id, row.name, row.identifier, row.scopes, row.created_at, row.updated_at, row.identifier);
+    .prepare(`INSERT INTO apis (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM apis WHERE identifier = ?)`)
+    .bind(row.id, row.name, row.identifier, row.scopes, row.created_at, row.updated_at, row.token_claims, row.identifier);
 }
 
 export function getApi(db: D1Database, id: string): Promise<ApiRow | null> {
@@ -49,11 +51,17 @@ export function listApis(db: D1Database, limit: number, after: Position | null):
   return all<ApiRow>(statement);
 }
 
-/** Renames and/or replaces the scopes, only if the row is still at `version`. */
-export function updateApi(db: D1Database, id: string, changes: { name: string | null; scopes: string | null }, version: string, updatedAt: string): D1PreparedStatement {
+/** Renames, replaces the scopes and/or the claim mapping (`undefined`: unchanged), only if the row is still at `version`. */
+export function updateApi(
+  db: D1Database,
+  id: string,
+  changes: { name: string | null; scopes: string | null; token_claims?: string | null | undefined },
+  version: string,
+  updatedAt: string,
+): D1PreparedStatement {
   return db
-    .prepare("UPDATE apis SET name = coalesce(?, name), scopes = coalesce(?, scopes), updated_at = ? WHERE id = ? AND updated_at = ?")
-    .bind(changes.name, changes.scopes, updatedAt, id, version);
+    .prepare("UPDATE apis SET name = coalesce(?, name), scopes = coalesce(?, scopes), token_claims = CASE WHEN ? THEN ? ELSE token_claims END, updated_at = ? WHERE id = ? AND updated_at = ?")
+    .bind(changes.name, changes.scopes, changes.token_claims !== undefined ? 1 : 0, changes.token_claims ?? null, updatedAt, id, version);
 }
 
 export function deleteApi(db: D1Database, id: string): D1PreparedStatement {

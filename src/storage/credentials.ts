@@ -40,6 +40,8 @@ export interface CredentialRow {
   jwks: string | null;
   /** 1: its tokens must be DPoP-bound (RFC 9449 §5.2). */
   dpop_bound_access_tokens: number;
+  /** JSON object, or NULL (none): migration 0011. */
+  metadata: string | null;
 }
 
 export type TokenEndpointAuthMethod = "client_secret_basic" | "private_key_jwt";
@@ -51,14 +53,23 @@ export interface CredentialWithAccount extends CredentialRow {
   organization_status: "active" | "deactivated";
   /** The organization's grant ceiling as stored (JSON [{api_id, scopes}]), or null: none. */
   organization_grants: string | null;
+  /** Names and metadata (JSON or null) of its account and organization: sources of custom claims. */
+  account_name: string;
+  account_type: "service" | "user";
+  account_metadata: string | null;
+  organization_name: string;
+  organization_external_id: string | null;
+  organization_metadata: string | null;
 }
 
 const COLUMNS =
-  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, previous_secret_last_used_at, scopes, created_at, updated_at, last_used_at, expires_at, allowed_ips, leaked_at, leak_url, token_endpoint_auth_method, jwks, dpop_bound_access_tokens";
+  "id, account_id, name, type, client_id, secret_hash, hint, previous_secret_hash, previous_secret_expires_at, previous_secret_last_used_at, scopes, created_at, updated_at, last_used_at, expires_at, allowed_ips, leaked_at, leak_url, token_endpoint_auth_method, jwks, dpop_bound_access_tokens, metadata";
 const JOINED = `SELECT ${COLUMNS
   .split(", ")
   .map((column) => `c.${column}`)
-  .join(", ")}, a.status AS account_status, a.organization_id, o.status AS organization_status, o.grants AS organization_grants
+  .join(", ")}, a.status AS account_status, a.organization_id, o.status AS organization_status, o.grants AS organization_grants,
+  a.name AS account_name, a.type AS account_type, a.metadata AS account_metadata,
+  o.name AS organization_name, o.external_id AS organization_external_id, o.metadata AS organization_metadata
   FROM credentials c JOIN accounts a ON a.id = c.account_id JOIN organizations o ON o.id = a.organization_id`;
 
 /**
@@ -75,7 +86,7 @@ export function insertCredentialOrganization(db: D1Database, credentialId: strin
 export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPreviousChanged = false): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
+      `INSERT INTO credentials (${COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${onlyIfPreviousChanged ? " WHERE changes() > 0" : ""}`,
     )
     .bind(
       row.id,
@@ -99,6 +110,7 @@ export function insertCredential(db: D1Database, row: CredentialRow, onlyIfPrevi
       row.token_endpoint_auth_method,
       row.jwks,
       row.dpop_bound_access_tokens,
+      row.metadata,
     );
 }
 
@@ -236,6 +248,7 @@ export interface CredentialChanges {
   allowed_ips?: string | null;
   jwks?: string;
   dpop_bound_access_tokens?: number;
+  metadata?: string | null;
 }
 
 /**
@@ -243,7 +256,7 @@ export interface CredentialChanges {
  * an edit that lost a race changes nothing, and the caller reads again.
  */
 export function updateCredential(db: D1Database, id: string, changes: CredentialChanges, version: string, updatedAt: string): D1PreparedStatement {
-  const fields = (["name", "scopes", "expires_at", "allowed_ips", "jwks", "dpop_bound_access_tokens"] as const).filter((field) => changes[field] !== undefined);
+  const fields = (["name", "scopes", "expires_at", "allowed_ips", "jwks", "dpop_bound_access_tokens", "metadata"] as const).filter((field) => changes[field] !== undefined);
   const sets = [...fields.map((field) => `${field} = ?`), "updated_at = ?"].join(", ");
   return db
     .prepare(`UPDATE credentials SET ${sets} WHERE id = ? AND updated_at = ?`)

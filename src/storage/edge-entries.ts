@@ -1,3 +1,4 @@
+import type { Metadata } from "../lib/claims";
 import type { CredentialType } from "./credentials";
 import { guarded } from "./guarded";
 
@@ -37,7 +38,17 @@ export interface EntryGrant {
   api_updated_at: string;
 }
 
-/** What a check needs, from the credential's row and its account's. Never a name, never a secret. */
+/**
+ * Names and metadata of a credential, its account and its organization: the sources of custom
+ * claims (an API's `token_claims`) and what the issuance hook is shown. Never a secret.
+ */
+export interface EntryClaimSources {
+  organization: { name: string; external_id: string | null; metadata: Metadata | null };
+  account: { name: string; type: "service" | "user"; metadata: Metadata | null };
+  credential: { name: string; metadata: Metadata | null };
+}
+
+/** What a check needs, from the credential's row and its account's. Never a secret. */
 export interface LiveEntry {
   id: string;
   account_id: string;
@@ -67,20 +78,31 @@ export interface LiveEntry {
   jwks?: Record<string, unknown>[];
   /** Its tokens must be DPoP-bound. */
   dpop_bound?: boolean;
+  /** Absent in entries written before custom claims: read from D1 when a mapping needs them. */
+  claim_sources?: EntryClaimSources;
 }
 
 /**
- * An API's entry, under `api:<sha-256 hex of its identifier>`: read in the same bulk read as the
- * credential's when a token request names a `resource`, so the grant check costs no round trip.
+ * An API's entry, under `api:<sha-256 hex of its identifier>` (the default API's under
+ * `api:default`): read in the same bulk read as the credential's, so the grant check and the
+ * API's claim mapping cost no round trip.
  */
 export interface ApiEntry {
   id: string;
+  /** Absent in entries written before custom claims. */
+  name?: string;
   identifier: string;
-  scopes: string[];
+  /** null: the default API, which takes any scope. */
+  scopes: string[] | null;
   updated_at: string;
+  /** The API's claim mapping (absent or null: none). */
+  token_claims?: Record<string, string> | null;
 }
 
-export const apiEntryKey = (identifierDigest: string) => `api:${identifierDigest}`;
+/** Which API entry a bulk read fetches: one by the digest of its identifier, or the default API's. */
+export type ApiEntryName = { digest: string } | "default";
+
+export const apiEntryKey = (name: ApiEntryName) => (name === "default" ? "api:default" : `api:${name.digest}`);
 
 /**
  * A deleted credential: it stays known (its failures count against it, contract "Rate limits")
@@ -97,24 +119,19 @@ export type CredentialEntry = LiveEntry | DeletedEntry;
 
 export const isDeleted = (entry: CredentialEntry): entry is DeletedEntry => "deleted" in entry;
 
-/** One KV read. */
-export async function readEntry(kv: KVNamespace, key: LookupKey): Promise<CredentialEntry | null> {
-  return guarded("kv", () => kv.get<CredentialEntry>(entryKey(key), "json"));
-}
-
 /** The credential's entry and an API's, in one bulk KV read. */
-export async function readEntryAndApi(kv: KVNamespace, key: LookupKey, apiDigest: string): Promise<[CredentialEntry | null, ApiEntry | null]> {
-  const names = [entryKey(key), apiEntryKey(apiDigest)];
+export async function readEntryAndApi(kv: KVNamespace, key: LookupKey, api: ApiEntryName): Promise<[CredentialEntry | null, ApiEntry | null]> {
+  const names = [entryKey(key), apiEntryKey(api)];
   const found = await guarded("kv", () => kv.get<CredentialEntry | ApiEntry>(names, "json"));
   return [(found.get(names[0]!) as CredentialEntry | null) ?? null, (found.get(names[1]!) as ApiEntry | null) ?? null];
 }
 
-export async function writeApiEntry(kv: KVNamespace, apiDigest: string, entry: ApiEntry): Promise<void> {
-  await guarded("kv", () => kv.put(apiEntryKey(apiDigest), JSON.stringify(entry)));
+export async function writeApiEntry(kv: KVNamespace, api: ApiEntryName, entry: ApiEntry): Promise<void> {
+  await guarded("kv", () => kv.put(apiEntryKey(api), JSON.stringify(entry)));
 }
 
-export async function deleteApiEntry(kv: KVNamespace, apiDigest: string): Promise<void> {
-  await guarded("kv", () => kv.delete(apiEntryKey(apiDigest)));
+export async function deleteApiEntry(kv: KVNamespace, api: ApiEntryName): Promise<void> {
+  await guarded("kv", () => kv.delete(apiEntryKey(api)));
 }
 
 /** Several entries, in bulk reads of up to 100 keys (one KV operation each). */

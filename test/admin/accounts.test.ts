@@ -16,7 +16,7 @@ import {
 /** Management API, accounts: every route's success path, its validation and its 404s. */
 
 const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
-const ACCOUNT_KEYS = ["created_at", "id", "name", "organization_id", "status", "type"];
+const ACCOUNT_KEYS = ["created_at", "id", "metadata", "name", "organization_id", "status", "type"];
 const UNKNOWN_ACCOUNT = "acct_0000000000000000000000";
 
 function expectAccount(account: any, expected: { name: string; type: string; status: string }) {

@@ -249,7 +249,8 @@ describe("no audit event without a change", () => {
     await expectRejected(() => call("/admin/v1/accounts", { method: "POST", body: { name: "x", type: "service" }, token: null }), 401, "unauthorized");
     await expectRejected(() => call(`/admin/v1/credentials/${credential.id}`, { method: "PATCH", body: { scopes: ["a", "a"] } }), 400, "invalid_request");
     await expectRejected(() => call("/admin/v1/credentials/cred_0000000000000000000000", { method: "DELETE" }), 404, "not_found");
-    await expectRejected(() => call(`/admin/v1/accounts/${account.id}`, { method: "PATCH", body: { name: "x" } }), 405, "method_not_allowed");
+    await expectRejected(() => call(`/admin/v1/accounts/${account.id}`, { method: "PUT", body: { name: "x" } }), 405, "method_not_allowed");
+    await expectRejected(() => call(`/admin/v1/accounts/${account.id}`, { method: "PATCH", body: { metadata: { Bad: 1 } } }), 400, "invalid_request");
     await expectRejected(
       () => call(`/admin/v1/credentials/${credential.id}/roll`, { method: "POST", body: "expires_in=0", headers: { "content-type": "text/plain" } }),
       415,

@@ -23,7 +23,7 @@ const RFC3339_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const API_KEY = /^km_live_[0-9A-Za-z]{49}$/;
 const CLIENT_ID = /^kmc_[0-9A-Za-z]{28}$/;
 const CLIENT_SECRET = /^kms_[0-9A-Za-z]{49}$/;
-const BASE_KEYS = ["account_id", "allowed_ips", "created_at", "dpop_bound_access_tokens", "expires_at", "grants", "hint", "id", "last_used_at", "leak_url", "leaked_at", "name", "previous_secret_expires_at", "previous_secret_last_used_at", "scopes", "type"];
+const BASE_KEYS = ["account_id", "allowed_ips", "created_at", "dpop_bound_access_tokens", "expires_at", "grants", "hint", "id", "last_used_at", "leak_url", "leaked_at", "metadata", "name", "previous_secret_expires_at", "previous_secret_last_used_at", "scopes", "type"];
 const UNKNOWN_CREDENTIAL = "cred_0000000000000000000000";
 
 /** The exact keys of a credential: client_id for oauth_client only, plus the secret when shown. */

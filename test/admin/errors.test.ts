@@ -51,8 +51,8 @@ describe("known path, wrong method: 405 method_not_allowed with Allow", () => {
   const cases: [string, string, string[]][] = [
     ["PUT", "/admin/v1/accounts", ["GET", "POST"]],
     ["DELETE", "/admin/v1/accounts", ["GET", "POST"]],
-    ["PATCH", "/admin/v1/accounts/acct_0000000000000000000000", ["GET", "DELETE"]],
-    ["PUT", "/admin/v1/accounts/acct_0000000000000000000000", ["GET", "DELETE"]],
+    ["PUT", "/admin/v1/accounts/acct_0000000000000000000000", ["GET", "PATCH", "DELETE"]],
+    ["POST", "/admin/v1/accounts/acct_0000000000000000000000", ["GET", "PATCH", "DELETE"]],
     ["GET", "/admin/v1/accounts/acct_0000000000000000000000/deactivate", ["POST"]],
     ["DELETE", "/admin/v1/accounts/acct_0000000000000000000000/activate", ["POST"]],
     ["PUT", "/admin/v1/credentials", ["GET", "POST"]],

@@ -17,5 +17,6 @@ it("mints a token that test-auth accepts", async () => {
     scopes: ["a", "b"],
     aud: BASE,
     grants: [{ api: BASE, scopes: ["a", "b"] }],
+    claims: {},
   });
 });

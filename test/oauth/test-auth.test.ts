@@ -48,6 +48,7 @@ describe("test-auth accepts", () => {
       scopes: ["events:write"],
       aud: BASE,
       grants: [{ api: BASE, scopes: ["events:write"] }],
+      claims: {},
     });
   });
 
@@ -64,6 +65,7 @@ describe("test-auth accepts", () => {
       scopes: ["read"],
       aud: BASE,
       grants: [{ api: BASE, scopes: ["read"] }],
+      claims: {},
     });
   });
 

@@ -22,6 +22,7 @@ describe("Verifier.verify (RPC)", () => {
       scopes: ["events:write"],
       aud: BASE,
       grants: [{ api: BASE, scopes: ["events:write"] }],
+      claims: {},
     });
     expect(await verifier().verify(key.api_key)).toEqual({
       valid: true,
@@ -32,6 +33,7 @@ describe("Verifier.verify (RPC)", () => {
       scopes: ["read"],
       aud: BASE,
       grants: [{ api: BASE, scopes: ["read"] }],
+      claims: {},
     });
   });
 

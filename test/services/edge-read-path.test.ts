@@ -221,3 +221,44 @@ describe("the backfill of credentials made before the read model", () => {
     expect(after.counts.d1).toBe(0);
   });
 });
+
+describe("custom claims in the edge read path (contract \"Custom claims\")", () => {
+  const FIVE = { tenant: "organization.external_id", plan: "organization.metadata.plan", region: "account.metadata.region", env: "credential.metadata.env", team: "account.name" };
+
+  async function mappedCredentials() {
+    const org = await json(await call("/admin/v1/organizations", { method: "POST", body: { name: "Acme", external_id: `cus_${crypto.randomUUID()}`, metadata: { plan: "gold" } } }));
+    const account = await json(await call("/admin/v1/accounts", { method: "POST", body: { name: "billing sync", type: "service", organization_id: org.id, metadata: { region: "eu" } } }));
+    const made = async (type: "oauth_client" | "api_key") =>
+      json(await call("/admin/v1/credentials", { method: "POST", body: { name: `${type} prod`, type, account_id: account.id, metadata: { env: "prod" } } }));
+    return { org, client: await made("oauth_client"), key: await made("api_key") };
+  }
+
+  it("a token and an API key for an API with five mapped claims: one KV read, no D1, the five claims", async () => {
+    expect((await call("/admin/v1/apis/api_default", { method: "PATCH", body: { token_claims: FIVE } })).status).toBe(200);
+    const { org, client, key } = await mappedCredentials();
+    const expected = { tenant: org.external_id, plan: "gold", region: "eu", env: "prod", team: "billing sync" };
+    await call("/.well-known/jwks.json");
+    const token = await counted(tokenRequest(client.client_id, client.client_secret));
+    expect(token.response.status).toBe(200);
+    expect(token.counts).toEqual({ d1: 0, kvReads: 1, kvWrites: 0 });
+    const payload = JSON.parse(atob((await json(token.response)).access_token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/")));
+    expect(payload).toMatchObject(expected);
+    const check = await counted(testAuthRequest(key.api_key));
+    expect(check.counts).toEqual({ d1: 0, kvReads: 1, kvWrites: 0 });
+    expect((await json(check.response)).claims).toEqual(expected);
+  });
+
+  it("an entry written before custom claims costs one D1 read for a mapping that needs names or metadata, then none", async () => {
+    expect((await call("/admin/v1/apis/api_default", { method: "PATCH", body: { token_claims: FIVE } })).status).toBe(200);
+    const { key } = await mappedCredentials();
+    const name = await entryKey.key(key.api_key);
+    const { claim_sources: _, ...old } = (await env.REVOCATIONS.get<Record<string, unknown>>(name, "json"))!;
+    await env.REVOCATIONS.put(name, JSON.stringify(old));
+    const first = await counted(testAuthRequest(key.api_key));
+    expect((await json(first.response)).claims.plan).toBe("gold");
+    expect(first.counts.d1).toBeGreaterThan(0);
+    const healed = await counted(testAuthRequest(key.api_key));
+    expect((await json(healed.response)).claims.plan).toBe("gold");
+    expect(healed.counts.d1).toBe(0);
+  });
+});

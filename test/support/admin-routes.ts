@@ -26,6 +26,7 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "POST", path: "/admin/v1/accounts", body: { name: "x", type: "service" } },
   { method: "GET", path: "/admin/v1/accounts" },
   { method: "GET", path: `/admin/v1/accounts/${someId}` },
+  { method: "PATCH", path: `/admin/v1/accounts/${someId}`, body: { name: "x" } },
   { method: "POST", path: `/admin/v1/accounts/${someId}/deactivate` },
   { method: "POST", path: `/admin/v1/accounts/${someId}/activate` },
   { method: "DELETE", path: `/admin/v1/accounts/${someId}` },

@@ -3,7 +3,17 @@ import { createMiddleware } from "hono/factory";
 
 /** The part of Keymint's Verifier this Worker uses (src/rpc.ts in Keymint has the full type). */
 type VerifyResult =
-  | { valid: true; account_id: string; credential_id: string; credential_type: "oauth_client" | "api_key"; scopes: string[]; aud: string | null }
+  | {
+      valid: true;
+      account_id: string;
+      organization_id: string;
+      credential_id: string;
+      credential_type: "oauth_client" | "api_key";
+      scopes: string[];
+      aud: string | null;
+      /** Custom claims: the token's, or for an API key what this API's token_claims give it (Keymint's contract, "Custom claims"). */
+      claims: Record<string, string | number | boolean>;
+    }
   | { valid: false; code: string };
 
 interface Bindings {

@@ -1,7 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../http/types";
 import { MAX_ID_LENGTH } from "../../config";
-import { EXAMPLE_ID, NameSchema, NoQuery, OrganizationIdQuery, Time, documentedErrors, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { EXAMPLE_ID, MetadataSchema, NameSchema, NoQuery, OrganizationIdQuery, Time, documentedErrors, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
 import * as accounts from "../../services/accounts";
 import { auditContext, listedOrganization } from "./auth";
 
@@ -12,6 +12,7 @@ export const AccountSchema = z
     type: z.enum(["service", "user"]),
     status: z.enum(["active", "deactivated"]),
     organization_id: z.string().openapi({ description: "Its organization (org_default unless one was named); never changes", example: EXAMPLE_ID.org }),
+    metadata: MetadataSchema.openapi({ description: "A source of custom claims (an API's token_claims); not for secrets" }),
     created_at: Time,
   })
   .openapi("Account");
@@ -20,6 +21,12 @@ const NewAccount = z.strictObject({
   name: NameSchema,
   type: z.enum(["service", "user"]).openapi({ description: "`service` is recommended: a stable identity for an integration." }),
   organization_id: z.string().max(MAX_ID_LENGTH).optional().openapi({ description: "An active organization (default: org_default)", example: EXAMPLE_ID.org }),
+  metadata: MetadataSchema.optional(),
+});
+
+const AccountChanges = z.strictObject({
+  name: NameSchema.optional(),
+  metadata: MetadataSchema.optional().openapi({ description: "Replaced whole; null or {} clears it. Tokens minted after it carry the new values." }),
 });
 
 const AccountId = idParam("acct");
@@ -54,6 +61,15 @@ const get = createRoute({
   summary: "Get an account",
   request: { params: AccountId, query: NoQuery },
   responses: { 200: { description: "The account", ...AccountResponse }, ...documentedErrors(400, 401, 403, 404, 503) },
+});
+
+const update = createRoute({
+  method: "patch",
+  path: "/accounts/{id}",
+  tags: ["Accounts"],
+  summary: "Rename an account or replace its metadata",
+  request: { params: AccountId, query: NoQuery, body: { required: false, content: { "application/json": { schema: AccountChanges } } } },
+  responses: { 200: { description: "The account", ...AccountResponse }, ...documentedErrors(400, 401, 403, 404, 413, 415, 429, 503) },
 });
 
 const statusChange = (action: "activate" | "deactivate") =>
@@ -94,6 +110,7 @@ export function registerAccountRoutes(app: OpenAPIHono<AppEnv>) {
     return c.json(await accounts.listAccounts(c.env, organization, limit, after), 200);
   });
   app.openapi(get, async (c) => c.json(await accounts.getAccount(c.env, c.req.valid("param").id), 200));
+  app.openapi(update, async (c) => c.json(await accounts.updateAccount(c.env, auditContext(c), c.req.valid("param").id, c.req.valid("json") ?? {}), 200));
   app.openapi(statusChange("deactivate"), async (c) =>
     c.json(await accounts.deactivateAccount(c.env, auditContext(c), c.req.valid("param").id), 200),
   );

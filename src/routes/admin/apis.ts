@@ -1,7 +1,7 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { MAX_IDENTIFIER_LENGTH } from "../../config";
 import { isApiIdentifier } from "../../http/identifiers";
-import { EXAMPLE_ID, NameSchema, NoQuery, ScopesSchema, Time, documentedError, documentedErrors, idParam, listSchema, pageOf, pageQuery } from "../../http/schemas";
+import { documentedError, documentedErrors, EXAMPLE_ID, idParam, listSchema, NameSchema, NoQuery, pageOf, pageQuery, ScopesSchema, Time, TokenClaimsSchema } from "../../http/schemas";
 import type { AppEnv } from "../../http/types";
 import * as apis from "../../services/apis";
 import { auditContext } from "./auth";
@@ -12,6 +12,7 @@ export const ApiSchema = z
     name: z.string().openapi({ example: "Billing API" }),
     identifier: z.string().openapi({ description: "The `aud` of its tokens, byte for byte", example: "https://billing.example.com" }),
     scopes: z.array(z.string()).nullable().openapi({ description: "The scopes it understands; null for the default API (any scope)" }),
+    token_claims: TokenClaimsSchema.openapi({ description: "Custom claims every token for it carries: claim name → source; null: none" }),
     created_at: Time,
     updated_at: Time,
   })
@@ -24,8 +25,12 @@ export const IdentifierSchema = z
   .refine(isApiIdentifier, "identifier must be an absolute https URI (http only for localhost) without a fragment")
   .openapi({ example: "https://billing.example.com", format: "uri" });
 
-const NewApi = z.strictObject({ name: NameSchema, identifier: IdentifierSchema, scopes: ScopesSchema.default([]) });
-const ApiChanges = z.strictObject({ name: NameSchema.optional(), scopes: ScopesSchema.optional() });
+const NewApi = z.strictObject({ name: NameSchema, identifier: IdentifierSchema, scopes: ScopesSchema.default([]), token_claims: TokenClaimsSchema.optional() });
+const ApiChanges = z.strictObject({
+  name: NameSchema.optional(),
+  scopes: ScopesSchema.optional(),
+  token_claims: TokenClaimsSchema.optional().openapi({ description: "Replaced whole (the default API's too); null or {} clears it. Tokens minted after it carry the new claims." }),
+});
 const ApiId = idParam("api");
 const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
@@ -64,7 +69,7 @@ const update = createRoute({
   method: "patch",
   path: "/apis/{id}",
   tags: ["APIs"],
-  summary: "Rename an API or replace its scopes; a scope removed is removed from every grant",
+  summary: "Rename an API, or replace its scopes or claim mapping; a scope removed is removed from every grant",
   request: { params: ApiId, query: NoQuery, body: { required: false, ...json(ApiChanges) } },
   responses: {
     200: { description: "The API", ...json(ApiSchema) },

@@ -3,22 +3,7 @@ import { MAX_ALLOWED_IPS, MAX_GRANTS, MAX_ID_LENGTH } from "../../config";
 import type { AppEnv } from "../../http/types";
 import { cidrProblem } from "../../lib/cidr";
 import { jwksProblem } from "../../lib/client-jwks";
-import {
-  documentedError,
-  documentedErrors,
-  EXAMPLE_ID,
-  GrantSchema,
-  GrantsSchema,
-  idParam,
-  listSchema,
-  NameSchema,
-  NoQuery,
-  OrganizationIdQuery,
-  pageOf,
-  pageQuery,
-  ScopesSchema,
-  Time,
-} from "../../http/schemas";
+import { documentedError, documentedErrors, EXAMPLE_ID, GrantSchema, GrantsSchema, idParam, listSchema, MetadataSchema, NameSchema, NoQuery, OrganizationIdQuery, pageOf, pageQuery, ScopesSchema, Time } from "../../http/schemas";
 import * as credentials from "../../services/credentials";
 import { organizationOf } from "../../services/organizations";
 import { auditContext, listedOrganization } from "./auth";
@@ -79,6 +64,7 @@ export const CredentialSchema = z
     token_endpoint_auth_method: z.enum(["client_secret_basic", "private_key_jwt"]).optional().openapi({ description: "oauth_client only; fixed at creation" }),
     jwks: JwksSchema.optional().openapi({ description: "private_key_jwt only: its public keys" }),
     dpop_bound_access_tokens: z.boolean().openapi({ description: "Its tokens must be DPoP-bound (RFC 9449 §5.2)" }),
+    metadata: MetadataSchema.openapi({ description: "A source of custom claims (an API's token_claims); not for secrets" }),
   })
   .openapi("Credential");
 
@@ -98,6 +84,7 @@ const NewCredential = z.strictObject({
   token_endpoint_auth_method: z.enum(["client_secret_basic", "private_key_jwt"]).optional().openapi({ description: "oauth_client only: private_key_jwt needs jwks and gets no secret" }),
   jwks: JwksSchema.optional(),
   dpop_bound_access_tokens: z.boolean().optional(),
+  metadata: MetadataSchema.optional(),
 });
 
 const CredentialChanges = z.strictObject({
@@ -108,6 +95,7 @@ const CredentialChanges = z.strictObject({
   allowed_ips: AllowedIpsSchema.optional(),
   jwks: JwksSchema.optional().openapi({ description: "private_key_jwt clients: rotate keys by replacing the set" }),
   dpop_bound_access_tokens: z.boolean().optional(),
+  metadata: MetadataSchema.optional().openapi({ description: "Replaced whole; null or {} clears it" }),
 });
 
 const Roll = z.strictObject({

@@ -42,7 +42,9 @@ const IntrospectionResponse = z
     token_type: z.enum(["Bearer", "DPoP"]).optional(),
     cnf: z.object({ jkt: z.string() }).optional().openapi({ description: "A DPoP-bound token's key thumbprint (RFC 9449 §6.2)" }),
   })
-  .openapi("IntrospectionResponse");
+  // The token's custom claims (its API's token_claims, the issuance hook's) as top-level members.
+  .catchall(z.union([z.string(), z.number(), z.boolean()]))
+  .openapi("IntrospectionResponse", { description: "RFC 7662's members, and the token's custom claims as top-level members" });
 
 export const introspectRoute = createRoute({
   method: "post",

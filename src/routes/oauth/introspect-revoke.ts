@@ -28,9 +28,11 @@ export function registerIntrospectionRoutes(app: Hono<AppEnv>) {
     // An inactive token is an answer, not a failed authentication: the caller authenticated.
     // (Counting it would let anyone lock a resource server out by sending it junk tokens.)
     if (!result.valid) return c.json({ active: false }, 200);
-    const { claims } = result.identity;
+    const { token: claims } = result.identity;
     return c.json(
       {
+        // Custom claims as top-level members (contract "Custom claims"); RFC 7662's own come after them.
+        ...result.identity.claims,
         active: true,
         scope: claims.scope,
         client_id: claims.client_id,
@@ -53,10 +55,10 @@ export function registerIntrospectionRoutes(app: Hono<AppEnv>) {
     const { client, token } = await authenticatedTokenRequest(c);
     const result = await verifyAccessToken(c.env, token);
     if (result.valid) {
-      if (result.identity.claims.client_id !== client.client_id) {
+      if (result.identity.token.client_id !== client.client_id) {
         throw new ApiError("unauthorized_client", "This token was issued to another client.");
       }
-      await revocation.tokenRevoked(c.env.REVOCATIONS, result.identity.claims.jti);
+      await revocation.tokenRevoked(c.env.REVOCATIONS, result.identity.token.jti);
     }
     c.header("Cache-Control", "no-store");
     return c.body(null, 200);

@@ -5,6 +5,9 @@ import type { AppEnv } from "../../http/types";
 import { type ProofResult, currentNonce, endpointUrl, verifyProof } from "../../services/dpop";
 import { prefetchSigningKeys } from "../../services/signing-keys";
 import { issueAccessToken } from "../../services/tokens";
+import type { Claims } from "../../lib/claims";
+import { askClaimsHook } from "../../services/custom-claims";
+import type { VerifiedClient } from "../../services/verification";
 import { clientIp, ipKey, isBlocked } from "../../services/rate-limits";
 import { recordUsage } from "../../services/usage";
 import { readForm } from "../../http/form";
@@ -60,6 +63,19 @@ async function dpopKey(c: Context<AppEnv>, checking: Promise<ProofResult> | null
   return result.jkt;
 }
 
+/**
+ * The token's custom claims: the API's mapping, and over them the issuance hook's, when one is
+ * bound (contract "Custom claims"). A denial is 400 access_denied with the hook's reason; a hook
+ * that fails under CLAIMS_HOOK_ON_ERROR=deny is 503 temporarily_unavailable.
+ */
+async function hookedClaims(c: Context<AppEnv>, client: VerifiedClient, scopes: string[]): Promise<Claims> {
+  if (c.env.CLAIMS_HOOK === undefined || client.subject === null) return client.claims;
+  const verdict = await askClaimsHook(c.env, { ...client.subject, scopes });
+  if (verdict.ok) return { ...client.claims, ...verdict.claims };
+  if ("deny" in verdict) throw new ApiError("access_denied", verdict.deny);
+  throw new ApiError("temporarily_unavailable", "The token could not be issued now. Retry shortly.");
+}
+
 /** RFC 8707 §2: `resource` is an absolute URI without a fragment, else invalid_target. */
 function resourceOf(form: Map<string, string>): string | undefined {
   const resource = form.get("resource");
@@ -85,8 +101,9 @@ export function registerTokenRoute(app: Hono<AppEnv>) {
     const client = await authenticating;
     if (client.target === null) throw new ApiError("invalid_target", "This client has no grant on that API, or no API has that identifier.");
     const scopes = grantedScopes(form.get("scope"), client.target.scopes);
-    const jkt = await dpopKey(c, proof, client.dpop_bound);
-    const issued = await issueAccessToken(c.env, client, scopes, client.target.aud, client.expires_at, jkt);
+    // The issuance hook (if bound) runs while the DPoP proof's check finishes.
+    const [jkt, claims] = await Promise.all([dpopKey(c, proof, client.dpop_bound), hookedClaims(c, client, scopes)]);
+    const issued = await issueAccessToken(c.env, { ...client, claims }, scopes, client.target.aud, client.expires_at, jkt);
     recordUsage(c.env, c.executionCtx, client.credential_id, { kind: "token_issued" });
     c.header("Cache-Control", "no-store");
     c.header("Pragma", "no-cache");

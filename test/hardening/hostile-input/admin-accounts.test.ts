@@ -33,8 +33,8 @@ import {
 const wrongMethods: Case[] = adminWrongMethods([
   ["PUT", "/admin/v1/accounts", ["GET", "HEAD", "POST"]],
   ["DELETE", "/admin/v1/accounts", ["GET", "HEAD", "POST"]],
-  ["PATCH", `/admin/v1/accounts/${ACCT}`, ["DELETE", "GET", "HEAD"]],
-  ["POST", `/admin/v1/accounts/${ACCT}`, ["DELETE", "GET", "HEAD"]],
+  ["PUT", `/admin/v1/accounts/${ACCT}`, ["DELETE", "GET", "HEAD", "PATCH"]],
+  ["POST", `/admin/v1/accounts/${ACCT}`, ["DELETE", "GET", "HEAD", "PATCH"]],
   ["GET", `/admin/v1/accounts/${ACCT}/deactivate`, ["POST"]],
   ["PUT", `/admin/v1/accounts/${ACCT}/activate`, ["POST"]],
 ]);
