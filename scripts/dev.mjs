@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm run dev`: make .dev.vars if it is missing, apply D1 migrations locally, start wrangler dev.
+// `npm run dev`: make .dev.vars if it is missing, apply D1 migrations locally, start wrangler dev
+// with Keymint and the example issuance hook beside it.
 // Flags after `--` go to `wrangler dev` (and --persist-to also to the migrations step).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -33,6 +34,9 @@ const migrate = spawnSync("wrangler", ["d1", "migrations", "apply", "DB", "--loc
 });
 if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 
-const dev = spawn("wrangler", ["dev", "--test-scheduled", ...args], { stdio: "inherit" });
+// Keymint first (its port, vars and routes), then the example issuance hook it binds as CLAIMS_HOOK
+// (examples/claims-hook): one `wrangler dev`, both Workers, the service binding between them.
+const configs = ["-c", "wrangler.toml", "-c", "examples/claims-hook/wrangler.toml"];
+const dev = spawn("wrangler", ["dev", ...configs, "--test-scheduled", ...args], { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DevServer, startDevServer } from "./dev-server";
 
@@ -46,5 +47,39 @@ describe("npm run dev", () => {
       });
     expect((await token({ "CF-Connecting-IP": "10.1.2.3" })).status).toBe(200);
     expect((await token()).status).toBe(401); // 127.0.0.1
+  });
+
+  it("runs examples/claims-hook beside Keymint: a row in its table puts a claim in the token, a blocked client gets access_denied", async () => {
+    const admin = (path: string, body: unknown) =>
+      fetch(`${server.url}/admin/v1${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      }).then((response) => response.json());
+    const externalId = `cus_dev_${Date.now()}`;
+    const org = await admin("/organizations", { name: "Hooked", external_id: externalId });
+    const account = await admin("/accounts", { name: "Hooked sync", type: "service", organization_id: org.id });
+    const client = await admin("/credentials", { name: "hooked", type: "oauth_client", account_id: account.id });
+    // The README's way to edit the hook's table locally.
+    const put = (key: string, value: string) =>
+      spawnSync("wrangler", ["kv", "key", "put", "--binding", "TABLES", key, value, "--local", "--persist-to", server.persist, "-c", "examples/claims-hook/wrangler.toml"], {
+        encoding: "utf8",
+        env: { ...process.env, CI: "true" },
+      });
+    expect(put(`plan:${externalId}`, "enterprise").status).toBe(0);
+    const token = () =>
+      fetch(`${server.url}/oauth/token`, {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString("base64")}`, "content-type": "application/x-www-form-urlencoded" },
+        body: "grant_type=client_credentials",
+      });
+    const issued = await token();
+    expect(issued.status).toBe(200);
+    const payload = JSON.parse(Buffer.from((await issued.json()).access_token.split(".")[1], "base64url").toString());
+    expect(payload.plan).toBe("enterprise");
+    expect(put(`blocked:${client.client_id}`, "unpaid invoice").status).toBe(0);
+    const denied = await token();
+    expect(denied.status).toBe(400);
+    expect(await denied.json()).toEqual({ error: "access_denied", error_description: "unpaid invoice" });
   });
 });
