@@ -438,6 +438,9 @@ async function startLatencyHost({ host, bundlePath, wrangler, adminToken }) {
       queueConsumers: wrangler.queueConsumers,
       durableObjects: wrangler.durableObjects,
       migrations: wrangler.migrations,
+      // The issuance hook, in the same workerd; the wrapper passes it on only while a phase asks.
+      serviceBindings: { CLAIMS_HOOK: { name: "claims-hook-instant", entrypoint: "InstantHook" } },
+      companions: [{ name: "claims-hook-instant", scriptPath: join(BENCH, "latency", "instant-hook.mjs") }],
     },
   ]);
   let url = started.urls["keymint-latency"];

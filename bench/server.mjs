@@ -8,7 +8,8 @@
 // inspector listens there; bench/profile.mjs uses it)
 //   { compatibilityDate, compatibilityFlags, persistDir,
 //     workers: [{ name, scriptPath, bindings, kvNamespaces, d1Databases?, ratelimits?,
-//                 queueProducers?, queueConsumers?, compatibilityFlags?, migrations? }] }
+//                 queueProducers?, queueConsumers?, compatibilityFlags?, migrations?,
+//                 serviceBindings?, companions?: [{ name, scriptPath, ... }] }] }
 // where migrations is a list of SQL statement lists, one per migration file, applied in order
 // through the D1 binding "DB".
 // Output: one JSON line on stdout, { "urls": { <name>: "http://127.0.0.1:<port>" } }, once all serve.
@@ -21,7 +22,8 @@ import { Miniflare } from "miniflare";
 
 const config = JSON.parse(process.env.BENCH_SERVER ?? "{}");
 
-function options(worker) {
+/** One Worker's own options (the main one, or a companion it binds as a service). */
+function workerOptions(worker) {
   return {
     name: worker.name,
     modules: true,
@@ -37,6 +39,12 @@ function options(worker) {
     queueProducers: worker.queueProducers,
     queueConsumers: worker.queueConsumers,
     durableObjects: worker.durableObjects,
+    serviceBindings: worker.serviceBindings,
+  };
+}
+
+function options(worker) {
+  const shared = {
     durableObjectsPersist: join(config.persistDir, worker.name, "do"),
     d1Persist: join(config.persistDir, worker.name, "d1"),
     kvPersist: join(config.persistDir, worker.name, "kv"),
@@ -52,6 +60,10 @@ function options(worker) {
       stderr.pipe(process.stderr);
     },
   };
+  // Companions (Workers this one binds as services, e.g. an issuance hook) run in the same
+  // workerd, as Cloudflare usually runs a service binding's target on the same machine.
+  if (!worker.companions?.length) return { ...shared, ...workerOptions(worker) };
+  return { ...shared, workers: [workerOptions(worker), ...worker.companions.map(workerOptions)] };
 }
 
 const instances = config.workers.map((worker) => ({ worker, mf: new Miniflare(options(worker)) }));

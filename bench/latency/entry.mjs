@@ -28,14 +28,15 @@
 // Bench routes, answered here and never passed to the Worker:
 //   GET  /__bench/counts?settle=<ms>  wait up to <ms> for deferred work, then the summary (JSON)
 //   POST /__bench/reset               forget all counts
-//   POST /__bench/model               JSON body merged into the state: { on: bool, seeding: bool, ms: {...} }
+//   POST /__bench/model               JSON body merged into the state: { on: bool, seeding: bool, hook: bool, ms: {...} }
+//                                     (hook: Keymint sees its CLAIMS_HOOK binding; off by default)
 import { AsyncLocalStorage } from "node:async_hooks";
 import * as worker from "./index.js";
 
 export * from "./index.js";
 
 const config = { model: { kv_read_ms: 10, kv_write_ms: 10, d1_replica_ms: 30, d1_primary_ms: 80, queue_send_ms: 10, do_ms: 40 }, d1: [], kv: [], queues: [], ratelimits: [], durableObjects: [] };
-const state = { on: true, seeding: false, ms: null, pending: 0, records: [], configured: false };
+const state = { on: true, seeding: false, hook: false, ms: null, pending: 0, records: [], configured: false };
 const MAX_RECORDS = 100_000;
 const als = new AsyncLocalStorage();
 
@@ -236,6 +237,10 @@ function wrapEnv(env) {
   if (wrapped) return wrapped;
   wrapped = { ...env };
   delete wrapped.BENCH_LATENCY;
+  // The issuance hook is bound, but Keymint sees it only while a phase turns it on (hook: true).
+  const hook = env.CLAIMS_HOOK;
+  delete wrapped.CLAIMS_HOOK;
+  if (hook) Object.defineProperty(wrapped, "CLAIMS_HOOK", { get: () => (state.hook ? hook : undefined), enumerable: true });
   for (const name of config.d1) if (env[name]) wrapped[name] = wrapD1(env[name], { kind: "primary" });
   for (const name of config.kv) if (env[name]) wrapped[name] = wrapKv(env[name]);
   for (const name of config.ratelimits) if (env[name]) wrapped[name] = wrapRateLimit(env[name]);
@@ -299,6 +304,7 @@ async function benchRoute(request, url) {
     const body = await request.json();
     if (typeof body.on === "boolean") state.on = body.on;
     if (typeof body.seeding === "boolean") state.seeding = body.seeding;
+    if (typeof body.hook === "boolean") state.hook = body.hook;
     if (body.ms) Object.assign(state.ms, body.ms);
     return json(summary());
   }

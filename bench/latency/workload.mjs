@@ -159,12 +159,34 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
   const inTenant = (type, name) => admin("/credentials", { name, type, account_id: tenantAccounts[type].id, scopes: [SCOPE] });
   const tenantClients = (await pool(Math.min(n, 200), settings.seedConcurrency, (i) => inTenant("oauth_client", `tenant client ${i}`))).map((c) => basicAuth(c.client_id, c.client_secret));
   const tenantKeys = (await pool(Math.min(n, 200), settings.seedConcurrency, (i) => inTenant("api_key", `tenant key ${i}`))).map((c) => c.api_key);
+  // An API whose tokens carry five mapped claims (contract "Custom claims"), and clients with
+  // every source set: the claims travel in the entries already read, so the cost is the same read.
+  const CLAIMS_API = "https://claims.bench.example";
+  await admin("/apis", {
+    name: "Bench claims API",
+    identifier: CLAIMS_API,
+    scopes: [SCOPE],
+    token_claims: { tenant: "organization.external_id", plan: "organization.metadata.plan", region: "account.metadata.region", env: "credential.metadata.env", team: "account.name" },
+  });
+  const claimsOrg = await admin("/organizations", { name: "Bench claims tenant", external_id: "cus_bench", metadata: { plan: "enterprise" } });
+  const claimsAccount = await admin("/accounts", { name: "Bench claims clients", type: "service", organization_id: claimsOrg.id, metadata: { region: "eu" } });
+  const claimsClients = (
+    await pool(Math.min(n, 200), settings.seedConcurrency, (i) =>
+      admin("/credentials", { name: `claims client ${i}`, type: "oauth_client", account_id: claimsAccount.id, grants: [{ api: CLAIMS_API, scopes: [SCOPE] }], metadata: { env: "prod" } }),
+    )
+  ).map((c) => basicAuth(c.client_id, c.client_secret));
+  // Clients for the issuance-hook phase (a hook that answers at once: bench/latency/instant-hook.mjs).
+  const hookClients = (await pool(n, settings.seedConcurrency, (i) => create("oauth_client", `hook client ${i}`))).map((c) => basicAuth(c.client_id, c.client_secret));
   const manyStarted = performance.now();
   const many = (await pool(settings.many, settings.seedConcurrency, (i) => create("oauth_client", `many ${i}`))).map((c) => basicAuth(c.client_id, c.client_secret));
   const manySeedSeconds = (performance.now() - manyStarted) / 1000;
   await mint(isolateClient); // the first token ever makes the first signing key
   await bench("/__bench/model", { on: true, seeding: false });
-  const seed = { seconds: (performance.now() - seedStarted) / 1000, credentials: 3 * n + 3 + settings.many + tenantClients.length + tenantKeys.length, many_seed_seconds: manySeedSeconds };
+  const seed = {
+    seconds: (performance.now() - seedStarted) / 1000,
+    credentials: 4 * n + 3 + settings.many + tenantClients.length + tenantKeys.length + claimsClients.length,
+    many_seed_seconds: manySeedSeconds,
+  };
   log(`  seeded ${seed.credentials} credentials in ${seed.seconds.toFixed(1)} s (the ${settings.many} many-workload clients in ${manySeedSeconds.toFixed(1)} s)`);
 
   /** Resets the counts, runs `count` requests, waits for deferred work and returns the phase. */
@@ -216,6 +238,12 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
     await phase("token-cold-tenant", "POST /oauth/token · cold, an organization's client under a ceiling", tenantClients.length, (i) => tokenRequest(tenantClients[i])),
   );
   phases.push(await phase("api-key-cold-tenant", "GET /v1/test-auth (API key) · cold, an organization's key under a ceiling", tenantKeys.length, (i) => testAuth(tenantKeys[i])));
+  const claimsRequest = (clientBasic) => ({ ...tokenRequest(clientBasic), body: new URLSearchParams({ grant_type: "client_credentials", resource: CLAIMS_API }).toString() });
+  phases.push(await phase("token-cold-claims", "POST /oauth/token · cold, an API with five mapped claims", claimsClients.length, (i) => claimsRequest(claimsClients[i])));
+  // The same cold token request as token-cold, with CLAIMS_HOOK bound to a hook that answers at once.
+  await bench("/__bench/model", { hook: true });
+  phases.push(await phase("token-cold-hook", "POST /oauth/token · cold, with an issuance hook that answers at once", n, (i) => tokenRequest(hookClients[i])));
+  await bench("/__bench/model", { hook: false });
   await bench("/__bench/model", { on: false });
   tokens.push(...(await pool(n, settings.seedConcurrency, (i) => mint(clients[i]))));
   await bench("/__bench/model", { on: true });
