@@ -9,7 +9,7 @@ import { defineConfig } from "vitest/config";
 const EXAMPLE_BUNDLE = ".wrangler/test/resource-server.mjs";
 // examples/claims-hook runs beside Keymint too, bound as CLAIMS_HOOK exactly as wrangler.toml binds it;
 // its lookup tables (KV) are the tests' CLAIMS_HOOK_TABLES. test/fixtures/claims-hook-faults is a
-// hook that misbehaves on request, for the fault tests (CLAIMS_HOOK_FAULTS, and its InstantHook).
+// hook that misbehaves on request, for the fault tests (CLAIMS_HOOK_FAULTS).
 const HOOK_BUNDLE = ".wrangler/test/claims-hook.mjs";
 const FAULTS_BUNDLE = ".wrangler/test/claims-hook-faults.mjs";
 const HOOK_TABLES = "claims-hook-tables";
@@ -46,7 +46,6 @@ export default defineConfig(async () => {
             RESOURCE_SERVER: "keymint-example-resource-server",
             BILLING_SERVER: "keymint-example-billing-server",
             CLAIMS_HOOK_FAULTS: { name: "keymint-test-claims-hook-faults", entrypoint: "ClaimsHook" },
-            INSTANT_CLAIMS_HOOK: { name: "keymint-test-claims-hook-faults", entrypoint: "InstantHook" },
           },
           kvNamespaces: { CLAIMS_HOOK_TABLES: HOOK_TABLES },
           // The usage and fan-out queues (wrangler.toml), delivering batches at once: production

@@ -10,8 +10,6 @@ declare namespace Cloudflare {
     CLAIMS_HOOK_TABLES: KVNamespace;
     /** test/fixtures/claims-hook-faults: a hook that misbehaves as the credential's metadata `hook` asks. */
     CLAIMS_HOOK_FAULTS: Service;
-    /** The same fixture's InstantHook: answers at once. */
-    INSTANT_CLAIMS_HOOK: Service;
   }
   interface GlobalProps {
     mainModule: typeof import("../src/index");

@@ -103,6 +103,7 @@ describe("a hook that fails", () => {
     ["nested", /strings, numbers or booleans/],
     ["function", /strings, numbers or booleans|threw/],
     ["cycle", /strings, numbers or booleans/],
+    ["symbol", /the hook threw/],
     ["bad_name", /member names/],
     ["deny_and_claims", /deny is not/],
   ];
