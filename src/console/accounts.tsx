@@ -123,7 +123,7 @@ export const AccountsPage: FC<{
               return (
                 <tr>
                   <td data-label="Name">
-                    <a href={withQuery("/console/credentials", { account_id: account.id })}>
+                    <a href={`/console/accounts/${account.id}`}>
                       <Name>{account.name}</Name>
                     </a>
                     <div class="hint mono">{account.id}</div>

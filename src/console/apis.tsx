@@ -2,10 +2,11 @@ import type { FC } from "hono/jsx";
 import { MAX_IDENTIFIER_LENGTH, MAX_NAME_LENGTH, MAX_SCOPES } from "../config";
 import { type Api, isDefaultApi } from "../services/apis";
 import { ColumnHeads, ConfirmForm, Field, FieldError, Layout, Name, Notice, PlatformOnly, When } from "./layout";
+import { ClaimList, type ClaimRow, ClaimsEditor, type RowsError } from "./metadata-editor";
 
 /**
- * The APIs screen (list, create, edit, delete with a confirmation), and the grant editor that the
- * credential pages use: one fieldset per API, its declared scopes as checkboxes.
+ * The APIs screen (list, create, edit with its token claims, delete with a confirmation), and the
+ * grant editor that the credential pages use: one fieldset per API, its declared scopes as checkboxes.
  */
 
 /** What the create and edit forms hold, as typed (scopes as one line of text). */
@@ -63,7 +64,7 @@ export const ApisPage: FC<{
     {complete ? null : <Notice kind="warn">There are more APIs than this page shows ({apis.length}); the admin API lists them all.</Notice>}
     <table class="cards">
       <caption class="sr-only">APIs</caption>
-      <ColumnHeads columns={["Name", "Identifier", "Scopes", "Created (UTC)"]} />
+      <ColumnHeads columns={["Name", "Identifier", "Scopes", "Token claims", "Created (UTC)"]} />
       <tbody>
         {apis.map((api) => (
           <tr>
@@ -83,13 +84,16 @@ export const ApisPage: FC<{
             <td data-label="Scopes">
               <ScopeList scopes={api.scopes} />
             </td>
+            <td data-label="Token claims">
+              <ClaimList tokenClaims={api.token_claims} />
+            </td>
             <td data-label="Created (UTC)">
               <When at={api.created_at} />
             </td>
             <td class="actions">
               <PlatformOnly>
-                <a class="button small" href={`/console/apis/${api.id}/edit`} aria-label={`${isDefaultApi(api.id) ? "Rename" : "Edit"} ${api.name}`}>
-                  {isDefaultApi(api.id) ? "Rename" : "Edit"}
+                <a class="button small" href={`/console/apis/${api.id}/edit`} aria-label={`Edit ${api.name}`}>
+                  Edit
                 </a>
                 {isDefaultApi(api.id) ? null : (
                   <>
@@ -164,17 +168,24 @@ const ScopesField: FC<{ values: ApiFormValues; error: ApiFormError | undefined; 
   </div>
 );
 
-export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; error?: ApiFormError | undefined }> = ({ actor, api, values, error }) => (
+export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; error?: ApiFormError | undefined; claimRows: ClaimRow[]; claimsError?: RowsError | undefined }> = ({
+  actor,
+  api,
+  values,
+  error,
+  claimRows,
+  claimsError,
+}) => (
   <Layout title={`Edit ${api.name}`} section="apis" actor={actor}>
     <p>
       <a href="/console/apis">← APIs</a>
     </p>
     <h1>
-      {isDefaultApi(api.id) ? "Rename" : "Edit"} <Name>{api.name}</Name>
+      Edit <Name>{api.name}</Name>
     </h1>
-    {error ? (
+    {error || claimsError ? (
       <Notice kind="error" id="form-error">
-        {error.message}
+        {error?.message ?? claimsError?.message}
       </Notice>
     ) : null}
     <dl class="fields card">
@@ -201,6 +212,7 @@ export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; e
           warning="A scope you remove is removed from every credential's grant on this API, and tokens minted after the change no longer carry it."
         />
       )}
+      <ClaimsEditor rows={claimRows} error={claimsError} />
       <div class="confirm-actions">
         <a class="button" href="/console/apis">
           Cancel

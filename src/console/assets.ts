@@ -111,6 +111,15 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .swatch.failed { background: #cf222e; margin-left: 8px; }
 .usage-table td, .usage-table th { font-size: 14px; font-variant-numeric: tabular-nums; }
 .sparkline { width: 70px; height: 20px; display: block; margin-top: 4px; }
+/* Key/value editors (src/console/metadata-editor.tsx): column heads on wide screens, a label on each field on narrow ones. */
+fieldset.kv { display: grid; gap: 8px; }
+fieldset.kv > legend { padding: 0; }
+.kv-head, .kv-row { display: grid; gap: 8px; align-items: start; }
+.kv-head.kv-meta, .kv-row.kv-meta { grid-template-columns: minmax(0, 2fr) minmax(8.5rem, 1.3fr) minmax(0, 3fr); }
+.kv-head.kv-claims, .kv-row.kv-claims { grid-template-columns: minmax(0, 1fr) minmax(0, 1.6fr); }
+.kv-head { font-size: 13px; font-weight: 600; color: var(--muted); margin-bottom: -4px; }
+.kv-row > .field-error { grid-column: 1 / -1; margin-top: 0; }
+fieldset.kv .kv-label { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0,0,0,0); white-space: nowrap; border: 0; }
 .sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0,0,0,0); white-space: nowrap; border: 0; }
 @media (max-width: ${NARROW}) {
   main { padding: 16px 12px 48px; }
@@ -123,6 +132,11 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; }
   table.cards td[data-label]::before { content: attr(data-label); display: block; font-size: 12px; color: var(--muted); font-weight: 600; }
   dl.fields .field { grid-template-columns: minmax(0, 1fr); gap: 2px; }
   .filters > div { max-width: none; }
+  .kv-head { display: none; }
+  .kv-row.kv-meta { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); border-top: 1px solid var(--line); padding-top: 8px; }
+  .kv-row.kv-meta > div:nth-child(3) { grid-column: 1 / -1; }
+  .kv-row.kv-claims { grid-template-columns: minmax(0, 1fr); border-top: 1px solid var(--line); padding-top: 8px; }
+  fieldset.kv .kv-label { position: static; width: auto; height: auto; margin: 0 0 2px; overflow: visible; clip: auto; white-space: normal; display: block; font-size: 13px; font-weight: 600; color: var(--muted); }
 }
 `;
 

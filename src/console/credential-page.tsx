@@ -14,11 +14,12 @@ import { TYPE_LABEL, listHref } from "./credential-list";
 import { HandoffKit } from "./handoff";
 import { Field, FieldError, Layout, Name, Notice, When, withQuery, Writable } from "./layout";
 import { AUTH_METHOD_LABEL, ExpiresAtField, Expiry, JwksField, KeyList, LeakBanner, isPrivateKeyJwt } from "./lifecycle";
+import { MetadataEditor, MetadataList, type MetadataRow, type RowsError } from "./metadata-editor";
 import { QuietHint, UsageChart } from "./usage";
 
 /**
  * A credential's page: its fields and account, usage, the expiry and restrictions form, its
- * public keys (private_key_jwt), its APIs and scopes, the handoff kit and its history.
+ * public keys (private_key_jwt), its APIs and scopes, its metadata, the handoff kit and its history.
  */
 
 /** The expiry, allowlist and DPoP form of a credential page, as typed. */
@@ -49,10 +50,32 @@ export const CredentialPage: FC<{
   jwks: string;
   jwksError?: string | undefined;
   accessError?: AccessError | undefined;
+  metadataRows: MetadataRow[];
+  metadataError?: RowsError | undefined;
   /** Hourly, over the last 7 days. */
   usage: UsageBucket[];
   flash?: string | undefined;
-}> = ({ actor, credential, account, events, moreEvents, urls, back, apis, selection, maxLifetimeDays, settings, settingsError, jwks, jwksError, accessError, usage, flash }) => (
+}> = ({
+  actor,
+  credential,
+  account,
+  events,
+  moreEvents,
+  urls,
+  back,
+  apis,
+  selection,
+  maxLifetimeDays,
+  settings,
+  settingsError,
+  jwks,
+  jwksError,
+  accessError,
+  metadataRows,
+  metadataError,
+  usage,
+  flash,
+}) => (
   <Layout title={credential.name} section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
     <p>
       <a href={listHref(back)}>← Credentials</a>
@@ -190,6 +213,9 @@ export const CredentialPage: FC<{
           </ul>
         )}
       </Field>
+      <Field label="Metadata">
+        <MetadataList metadata={credential.metadata} />
+      </Field>
       {isPrivateKeyJwt(credential) ? null : (
         <Field label="Previous secret">
           {credential.previous_secret_expires_at ? (
@@ -297,6 +323,23 @@ export const CredentialPage: FC<{
         </form>
       </Writable>
     </section>
+    <Writable>
+      <section class="card" aria-labelledby="metadata-heading">
+        <h2 id="metadata-heading">Metadata</h2>
+        <p class="hint">
+          Your own facts about this credential. An API whose token claims name <code>credential.metadata.&lt;name&gt;</code> copies them into the tokens minted after you save.
+        </p>
+        <form method="post" action={`/console/credentials/${credential.id}/metadata`} class="stack">
+          <input type="hidden" name="back" value={back} />
+          <MetadataEditor rows={metadataRows} error={metadataError} />
+          <div>
+            <button type="submit" class="primary">
+              Save metadata
+            </button>
+          </div>
+        </form>
+      </section>
+    </Writable>
     <HandoffKit credential={credential} urls={urls} idPrefix="kit" />
     <section aria-labelledby="history-heading">
       <h2 id="history-heading">History</h2>

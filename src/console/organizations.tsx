@@ -1,7 +1,8 @@
 import type { FC } from "hono/jsx";
 import type { Organization } from "../services/organizations";
 import type { UsageBucket } from "../services/usage-reports";
-import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, When, withQuery } from "./layout";
+import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, When, withQuery, Writable } from "./layout";
+import { MetadataEditor, MetadataList, type MetadataRow, type RowsError } from "./metadata-editor";
 import { UsageChart } from "./usage";
 
 /** The Organizations screen (platform admins): search, create, and each organization's page. */
@@ -94,7 +95,14 @@ export const OrganizationsPage: FC<{
   </Layout>
 );
 
-export const OrganizationPage: FC<{ actor: string; organization: Organization; usage: UsageBucket[]; flash?: string | undefined }> = ({ actor, organization, usage, flash }) => {
+export const OrganizationPage: FC<{
+  actor: string;
+  organization: Organization;
+  usage: UsageBucket[];
+  metadataRows: MetadataRow[];
+  metadataError?: RowsError | undefined;
+  flash?: string | undefined;
+}> = ({ actor, organization, usage, metadataRows, metadataError, flash }) => {
   const isDefault = organization.id === "org_default";
   const verb = organization.status === "active" ? "deactivate" : "activate";
   return (
@@ -122,6 +130,9 @@ export const OrganizationPage: FC<{ actor: string; organization: Organization; u
         <Field label="Created (UTC)">
           <When at={organization.created_at} />
         </Field>
+        <Field label="Metadata">
+          <MetadataList metadata={organization.metadata} />
+        </Field>
       </dl>
       <p class="confirm-actions">
         <a class="button" href={withQuery("/console/accounts", { organization_id: organization.id })}>
@@ -135,6 +146,23 @@ export const OrganizationPage: FC<{ actor: string; organization: Organization; u
         </a>
       </p>
       <UsageChart id="usage" buckets={usage} heading="Usage, last 7 days" />
+      <Writable>
+        <section class="card" aria-labelledby="metadata-heading">
+          <h2 id="metadata-heading">Metadata</h2>
+          <p class="hint">
+            Your own facts about this customer. An API whose token claims name <code>organization.metadata.&lt;name&gt;</code> copies them into the tokens of every credential
+            in it minted after you save.
+          </p>
+          <form method="post" action={`/console/organizations/${organization.id}/metadata`} class="stack">
+            <MetadataEditor rows={metadataRows} error={metadataError} />
+            <div>
+              <button type="submit" class="primary">
+                Save metadata
+              </button>
+            </div>
+          </form>
+        </section>
+      </Writable>
       {isDefault ? null : (
         <section class="card" aria-labelledby="status-heading">
           <h2 id="status-heading">{verb === "deactivate" ? "Deactivate" : "Activate"}</h2>

@@ -108,9 +108,10 @@ describe("accounts page", () => {
     const apiKey = shownSecret(await response.text(), "api_key")!;
     expect((await testAuth(apiKey)).status).toBe(200);
 
-    // The list links to the account's credentials and offers Deactivate and Delete, named for the account.
+    // The list links to the account's page (which links to its credentials) and offers Deactivate and Delete, named for the account.
     let list = await (await browser.get("/console/accounts")).text();
-    expect(list).toContain(`<a href="/console/credentials?account_id=${account.id}"><bdi dir="auto">${name}</bdi></a>`);
+    expect(list).toContain(`<a href="/console/accounts/${account.id}"><bdi dir="auto">${name}</bdi></a>`);
+    expect(await (await browser.get(`/console/accounts/${account.id}`)).text()).toContain(`href="/console/credentials?account_id=${account.id}"`);
     expect(list).toMatch(new RegExp(`<a class="button small" href="/console/accounts/${account.id}/deactivate" aria-label="Deactivate ${name}"`));
     expect(list).toMatch(new RegExp(`<a class="button small danger" href="/console/accounts/${account.id}/delete" aria-label="Delete ${name}"`));
     const credentials = await (await browser.get(`/console/credentials?account_id=${account.id}`)).text();

@@ -79,7 +79,7 @@ describe("the APIs screen", () => {
     expect(html).toMatch(/<nav aria-label="Console">[\s\S]*<a href="\/console\/apis" aria-current="page">APIs<\/a>[\s\S]*<\/nav>/);
     expect(html).toMatch(/<h1>APIs<\/h1>/);
     const headers = [...html.matchAll(/<th scope="col">([^<]*)<\/th>/g)].map((match) => match[1]);
-    expect(headers).toEqual(["Name", "Identifier", "Scopes", "Created (UTC)"]);
+    expect(headers).toEqual(["Name", "Identifier", "Scopes", "Token claims", "Created (UTC)"]);
 
     const row = rowOf(html, api.id);
     expect(textOf(row)).toContain(api.name);
@@ -94,7 +94,7 @@ describe("the APIs screen", () => {
     expect(textOf(defaultRow)).toContain("Default API Default");
     expect(textOf(defaultRow)).toContain(AUDIENCE);
     expect(textOf(defaultRow)).toContain("Any scope");
-    expect(defaultRow).toContain('href="/console/apis/api_default/edit" aria-label="Rename Default API"');
+    expect(defaultRow).toContain('href="/console/apis/api_default/edit" aria-label="Edit Default API"');
     expect(defaultRow).not.toContain("/delete");
     // The default API comes first.
     expect(html.indexOf("api_default")).toBeLessThan(html.indexOf(api.id));
@@ -191,11 +191,11 @@ describe("the APIs screen", () => {
     expect(await apiState()).toBe(before);
   });
 
-  it("offers the default API a rename only: no scopes field, no delete page; posting either is refused and changes nothing", async () => {
+  it("offers the default API its name and token claims only: no scopes field, no delete page; posting either is refused and changes nothing", async () => {
     const form = await browser.get("/console/apis/api_default/edit");
     expect(form.status).toBe(200);
     const html = await form.text();
-    expect(html).toMatch(/<h1>Rename <bdi dir="auto">Default API<\/bdi><\/h1>/);
+    expect(html).toMatch(/<h1>Edit <bdi dir="auto">Default API<\/bdi><\/h1>/);
     expect(html).not.toContain('name="scopes"');
     expect(textOf(html)).toContain("Any scope");
     expect(textOf(html)).toContain(AUDIENCE);

@@ -1,5 +1,7 @@
 import type { Context, Hono } from "hono";
 import { z } from "zod";
+import { MAX_BODY_BYTES } from "../../config";
+import { type ClaimRow, type RowsError, claimRows } from "../../console/metadata-editor";
 import { type ApiFormError, type ApiFormValues, ApisPage, DeleteApiPage, EditApiPage } from "../../console/apis";
 import { ApiError } from "../../http/errors";
 import { NameSchema } from "../../http/schemas";
@@ -9,8 +11,9 @@ import { isDefaultApi } from "../../services/apis";
 import { IdentifierSchema } from "../admin/apis";
 import { consoleAudit, fieldMessage, form, refusalOf, scopesFromText, strictQuery } from "./forms";
 import { allApis } from "./grants";
+import { againClaimRows, hasClaimRows, readClaimRows, tokenClaimsFrom } from "./metadata-form";
 
-/** The APIs screen: every API (the default one first), create one, edit its name and scopes, delete it. */
+/** The APIs screen: every API (the default one first), create one, edit its name, scopes and token claims, delete it. */
 
 /** The values of the API forms, as typed. */
 function apiValues(body: Record<string, string | undefined>): ApiFormValues {
@@ -76,15 +79,21 @@ export function registerApiRoutes(ui: Hono<AppEnv>) {
   ui.get("/apis/:id/edit", async (c) => {
     strictQuery(c, []);
     const api = await apis.getApi(c.env, c.req.param("id"));
-    return c.html(<EditApiPage actor={c.get("actor")} api={api} values={{ name: api.name, identifier: api.identifier, scopes: (api.scopes ?? []).join(" ") }} />);
+    return c.html(
+      <EditApiPage actor={c.get("actor")} api={api} values={{ name: api.name, identifier: api.identifier, scopes: (api.scopes ?? []).join(" ") }} claimRows={claimRows(api.token_claims)} />,
+    );
   });
 
-  // Save an API's name and scopes
+  // Save an API's name, scopes and token claims
   ui.post("/apis/:id", async (c) => {
-    const body = await form(c);
+    const body = await form(c, MAX_BODY_BYTES);
     const api = await apis.getApi(c.env, c.req.param("id"));
     const values = { ...apiValues(body), identifier: api.identifier };
-    const again = (error: ApiFormError) => c.html(<EditApiPage actor={c.get("actor")} api={api} values={values} error={error} />, 400);
+    // A form without the claims editor leaves the claims alone.
+    const typedClaims: ClaimRow[] | null = hasClaimRows(body) ? readClaimRows(body) : null;
+    const shownClaims = typedClaims === null ? claimRows(api.token_claims) : againClaimRows(typedClaims);
+    const again = (error: ApiFormError | undefined, claimsError?: RowsError) =>
+      c.html(<EditApiPage actor={c.get("actor")} api={api} values={values} error={error} claimRows={shownClaims} claimsError={claimsError} />, 400);
     const name = NameSchema.safeParse(body.name ?? "");
     if (!name.success) return again({ field: "name", message: `Name: ${name.error.issues[0]?.message ?? "invalid"}.` });
     let scopes: string[] | undefined;
@@ -94,7 +103,9 @@ export function registerApiRoutes(ui: Hono<AppEnv>) {
       if ("message" in typed) return again({ field: "scopes", message: typed.message });
       scopes = typed.scopes;
     }
-    await apis.updateApi(c.env, consoleAudit(c), api.id, { name: name.data, scopes });
+    const claims = typedClaims === null ? null : tokenClaimsFrom(typedClaims);
+    if (claims && "error" in claims) return again(undefined, claims.error);
+    await apis.updateApi(c.env, consoleAudit(c), api.id, { name: name.data, scopes, token_claims: claims ? claims.value : undefined });
     return c.redirect("/console/apis?done=updated", 303);
   });
 

@@ -10,13 +10,16 @@ import * as credentials from "../../services/credentials";
 import { handoff } from "../../services/handoff";
 import * as search from "../../services/search";
 import { lastSevenDays, usageReport } from "../../services/usage-reports";
+import { type MetadataRow, type RowsError, metadataRows } from "../../console/metadata-editor";
 import { CREDENTIAL_LIST_KEYS, backOf } from "./credential-list";
 import { allowlistFrom, consoleAudit, expiryFrom, fieldMessage, form, jwksFrom, jwksText, refusalOf, sanitizeBack, strictQuery } from "./forms";
 import { accessFrom, allApis, grantsChanged, incompleteApis, readSelection, selectionOf } from "./grants";
+import { againMetadataRows, metadataFrom, readMetadataRows } from "./metadata-form";
 
 /**
  * A credential's page: its fields, account, usage, handoff kit and history, and the forms it
- * saves: access (scopes and grants), expiry and restrictions, and a private_key_jwt client's keys.
+ * saves: access (scopes and grants), expiry and restrictions, a private_key_jwt client's keys, and
+ * its metadata.
  */
 
 /** The history a credential page shows before linking to the audit log. */
@@ -31,6 +34,7 @@ const CREDENTIAL_FLASH: Record<string, string> = {
   "settings-saved": "Expiry and restrictions saved.",
   "settings-unchanged": "Nothing changed: the expiry and restrictions were already so.",
   "keys-saved": "Keys replaced. A key no longer in the set stopped working at once.",
+  "metadata-saved": "Metadata saved. Tokens minted from now on carry it where an API's claims name it.",
 };
 
 const settingsOf = (credential: credentials.Credential): SettingsValues => ({
@@ -55,6 +59,8 @@ async function credentialPage(
     settingsError?: SettingsError;
     jwks?: string;
     jwksError?: string;
+    metadata?: MetadataRow[];
+    metadataError?: RowsError;
   } = {},
   status: 200 | 400 = 200,
 ) {
@@ -82,6 +88,8 @@ async function credentialPage(
       settingsError={extra.settingsError}
       jwks={extra.jwks ?? jwksText(credential.jwks)}
       jwksError={extra.jwksError}
+      metadataRows={extra.metadata ?? metadataRows(credential.metadata)}
+      metadataError={extra.metadataError}
       usage={usage}
       flash={extra.flash}
     />,
@@ -178,5 +186,26 @@ export function registerCredentialPageRoutes(ui: Hono<AppEnv>) {
       return credentialPage(c, id, back, { jwks: typed, jwksError: fieldMessage("JWK Set", jwksRefusal) }, 400);
     }
     return c.redirect(savedHref(id, back, "keys-saved"), 303);
+  });
+
+  // Replace a credential's metadata (all rows blank: none)
+  ui.post("/credentials/:id/metadata", async (c) => {
+    const id = c.req.param("id");
+    const body = await form(c, MAX_BODY_BYTES);
+    const back = sanitizeBack(body.back, CREDENTIAL_LIST_KEYS);
+    const rows = readMetadataRows(body);
+    const typed = againMetadataRows(rows);
+    const read = metadataFrom(rows);
+    if ("error" in read) return credentialPage(c, id, back, { metadata: typed, metadataError: read.error }, 400);
+    try {
+      await credentials.updateCredential(c.env, consoleAudit(c), id, { metadata: read.value });
+    } catch (error) {
+      // An expired credential (or one outside the lifetime policy) must get a valid expiry first.
+      const refusal = refusalOf(error, "expires_at");
+      if (!refusal) throw error;
+      const message = `${fieldMessage("Expires at", refusal)} Set it before changing the metadata.`;
+      return credentialPage(c, id, back, { metadata: typed, settingsError: { field: "expires_at", message } }, 400);
+    }
+    return c.redirect(savedHref(id, back, "metadata-saved"), 303);
   });
 }
