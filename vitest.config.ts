@@ -48,9 +48,9 @@ export default defineConfig(async () => {
             CLAIMS_HOOK_FAULTS: { name: "keymint-test-claims-hook-faults", entrypoint: "ClaimsHook" },
           },
           kvNamespaces: { CLAIMS_HOOK_TABLES: HOOK_TABLES },
-          // The usage and fan-out queues (wrangler.toml), delivering batches at once: production
-          // waits up to 5 s (usage) or 1 s (fan-out) to fill a batch.
-          queueConsumers: { "keymint-usage": { maxBatchTimeout: 0 }, "keymint-fanout": { maxBatchTimeout: 0 } },
+          // The usage, fan-out and webhook queues (wrangler.toml), delivering batches at once:
+          // production waits up to 5 s (usage) or 1 s (fan-out, webhooks) to fill a batch.
+          queueConsumers: { "keymint-usage": { maxBatchTimeout: 0 }, "keymint-fanout": { maxBatchTimeout: 0 }, "keymint-webhooks": { maxBatchTimeout: 0 } },
           workers: [
             {
               name: "keymint-example-resource-server",

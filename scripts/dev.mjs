@@ -37,6 +37,8 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 // Keymint first (its port, vars and routes), then the example issuance hook it binds as CLAIMS_HOOK
 // (examples/claims-hook): one `wrangler dev`, both Workers, the service binding between them.
 const configs = ["-c", "wrangler.toml", "-c", "examples/claims-hook/wrangler.toml"];
-const dev = spawn("wrangler", ["dev", ...configs, "--test-scheduled", ...args], { stdio: "inherit" });
+// Webhooks may go to a receiver on this machine (http, localhost) in development only.
+const devVars = ["--var", "WEBHOOK_ALLOW_INSECURE_URLS:true"];
+const dev = spawn("wrangler", ["dev", ...configs, "--test-scheduled", ...devVars, ...args], { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

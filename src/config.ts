@@ -110,6 +110,9 @@ export const MAX_METADATA_BYTES = 1_024;
 /** How long the token endpoint waits for the issuance hook (CLAIMS_HOOK_TIMEOUT_MS) unless set. */
 export const CLAIMS_HOOK_TIMEOUT_MS_DEFAULT = 50;
 
+/** Longest grace period for a rolled secret, a credential's or a webhook endpoint's: 7 days (the contract). */
+export const MAX_ROLL_GRACE_SECONDS = 604_800;
+
 /** Page size bounds for lists (the contract). */
 export const PAGE_LIMIT_DEFAULT = 50;
 export const PAGE_LIMIT_MAX = 100;

@@ -4,6 +4,7 @@ import { type VerifyOptions, type VerifyResult, verifyForRpc } from "./rpc";
 import { runScheduledMaintenance } from "./services/maintenance";
 import { applyFanout } from "./services/fanout";
 import { applyUsage } from "./services/usage";
+import { applyWebhookDeliveries } from "./services/webhook-delivery";
 
 /**
  * The Worker's exports: the HTTP app (fetch), the cron (scheduled) that rotates signing keys,
@@ -20,8 +21,10 @@ export default {
   async queue(batch, env) {
     // A failure throws, and the Queue delivers the batch again. Usage counts are added exactly
     // as often as a batch commits (one D1 batch for up to 500 statements); a fan-out page writes
-    // what D1 says, so doing one twice is harmless. Queues are named per environment in wrangler.toml.
+    // what D1 says, so doing one twice is harmless; a webhook delivery acknowledges each message
+    // once its attempt is recorded. Queues are named per environment in wrangler.toml.
     if (batch.queue.startsWith("keymint-fanout")) await applyFanout(env, batch.messages);
+    else if (batch.queue.startsWith("keymint-webhooks")) await applyWebhookDeliveries(env, batch.messages);
     else await applyUsage(env, batch.messages);
   },
 } satisfies ExportedHandler<Env>;

@@ -75,6 +75,9 @@ export const EXAMPLE_ID: Record<IdPrefix, string> = {
   cred: "cred_4bV9Qm2xTz8LrKp1WcYd0a",
   api: "api_9Tk3Wq7ZbR2mXc5NvL0pHs",
   org: "org_2Wx8Lq5ZcN1mRb7TvK3pJd",
+  wh: "wh_6Rt1Zp8KqW3mLx5NcV0bJd",
+  msg: "msg_3Jd9Xk2PqT7mWz1LcR5vBn",
+  whd: "whd_8Nq4Lz1XcV6mTp3WkR9bJs",
 };
 
 /** The `{id}` path parameter of a route about one account (`acct`) or credential (`cred`). */

@@ -5,6 +5,7 @@ import { limitBody } from "../http/middleware";
 import { documentedError, documentedErrors } from "../http/schemas";
 import type { AppEnv } from "../http/types";
 import { clientIp, countFailure } from "../services/rate-limits";
+import { sendWebhooksAfterChanges } from "./webhook-sender";
 import { SECRET_SCANNING_ACTOR, handleReport, parseReport, verifyReportSignature } from "../services/secret-scanning";
 
 /** GitHub's secret scanning partner program posts its reports here (contract "Leaked secrets"). */
@@ -76,7 +77,7 @@ export function registerSecretScanningRoute(app: OpenAPIHono<AppEnv>) {
     description: "Base64 of the ASN.1 DER ECDSA P-256 / SHA-256 signature over the raw body.",
   });
 
-  app.use(SECRET_SCANNING_PATH, limitBody(MAX_SECRET_SCANNING_BODY_BYTES));
+  app.use(SECRET_SCANNING_PATH, limitBody(MAX_SECRET_SCANNING_BODY_BYTES), sendWebhooksAfterChanges());
   app.openapi(report, async (c) => {
     const ip = clientIp(c.req.raw.headers);
     const keyId = c.req.header("github-public-key-identifier");

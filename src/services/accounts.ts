@@ -8,6 +8,7 @@ import { type Page, type Position, toPage } from "../storage/pagination";
 import { DEFAULT_ORGANIZATION_ID } from "../storage/organizations";
 import { type Metadata, storedObject } from "../lib/claims";
 import { newId, nowIso } from "./ids";
+import { eventAfterAudit } from "./webhook-events";
 import { edgeEntries } from "./edge-entries";
 import { revocation } from "./revocation";
 
@@ -66,6 +67,7 @@ export async function createAccount(
   const [inserted] = await commit(env.DB, [
     accounts.insertAccount(env.DB, row),
     insertAuditEvent(env.DB, who, at, { action: "account.create", target_type: "account", target_id: row.id, target_name: row.name }, IF_CHANGED),
+    eventAfterAudit(env.DB, "account.created", at, toAccount(row)),
   ]);
   if (!inserted) throw unknownOrganization();
   return toAccount(row);
@@ -122,6 +124,7 @@ export async function deactivateAccount(env: Env, who: AuditContext, id: string)
   const [changed] = await commit(env.DB, [
     accounts.setAccountStatus(env.DB, id, "deactivated", at),
     insertAuditEvent(env.DB, who, at, { action: "account.deactivate", target_type: "account", target_id: id, target_name: row.name }, IF_CHANGED),
+    eventAfterAudit(env.DB, "account.deactivated", at, toAccount({ ...row, status: "deactivated", deactivated_at: at })),
   ]);
   // A racing activation may have written its marker over ours: D1 says deactivated, so KV must too.
   await revocation.assertAccountDeactivated(env.REVOCATIONS, id);
@@ -145,6 +148,7 @@ export async function activateAccount(env: Env, who: AuditContext, id: string): 
   const [changed] = await commit(env.DB, [
     accounts.setAccountStatus(env.DB, id, "active", row.deactivated_at),
     insertAuditEvent(env.DB, who, at, { action: "account.activate", target_type: "account", target_id: id, target_name: row.name }, IF_CHANGED),
+    eventAfterAudit(env.DB, "account.activated", at, toAccount({ ...row, status: "active" })),
   ]);
   // Deleted (or activated by someone else) since it was read: no marker, which could overwrite
   // a concurrent deletion's {"all"} and revive the deleted account's tokens. 404 if it is gone.
@@ -180,10 +184,11 @@ export async function deleteAccount(env: Env, who: AuditContext, id: string): Pr
   const results = await commit(env.DB, [
     insertCredentialDeletionsOfAccount(env.DB, who, at, id),
     insertAuditEvent(env.DB, who, at, { action: "account.delete", target_type: "account", target_id: id, target_name: row.name }, exists),
+    eventAfterAudit(env.DB, "account.deleted", at, toAccount(row)),
     deleteCredentialsOfAccount(env.DB, id),
     accounts.deleteAccount(env.DB, id),
   ]);
-  if (!results[3]) throw notFound();
+  if (!results[4]) throw notFound();
   // An activation that read the account before this commit may have replaced our marker.
   await revocation.assertAccountDeleted(env.REVOCATIONS, id);
   await edgeEntries.publishAccount(env, id, rows);

@@ -9,6 +9,7 @@ import { commit } from "../storage/d1";
 import { type ApiEntry, type ApiEntryName, deleteApiEntry, writeApiEntry } from "../storage/edge-entries";
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { newId, nowIso } from "./ids";
+import { eventAfterAudit } from "./webhook-events";
 import { revocation } from "./revocation";
 
 /**
@@ -94,6 +95,7 @@ export async function createApi(env: Env, who: AuditContext, input: { name: stri
   const [inserted] = await commit(env.DB, [
     apis.insertApi(env.DB, row),
     insertAuditEvent(env.DB, who, at, { action: "api.create", target_type: "api", target_id: row.id, target_name: row.name }, IF_CHANGED),
+    eventAfterAudit(env.DB, "api.created", at, toApi(env, row)),
   ]);
   if (!inserted) throw conflict("Another API has this identifier.", "identifier");
   await publish(env, row);
@@ -145,6 +147,13 @@ export async function updateApi(
         at,
       ),
       insertAuditEvent(env.DB, who, at, { action: "api.update", target_type: "api", target_id: id, target_name: changes.name ?? row.name }, IF_CHANGED),
+      eventAfterAudit(env.DB, "api.updated", at, {
+        ...toApi(env, row),
+        ...(changes.name === undefined ? {} : { name: changes.name }),
+        ...(kept === undefined ? {} : { scopes: kept }),
+        ...(changes.token_claims === undefined ? {} : { token_claims: changes.token_claims !== null && Object.keys(changes.token_claims).length > 0 ? changes.token_claims : null }),
+        updated_at: at,
+      }),
       // Removing a scope from the API removes it from every grant (the contract).
       ...(kept ? [apis.trimGrantsToApi(env.DB, id, kept)] : []),
     ];
@@ -173,10 +182,11 @@ export async function deleteApi(env: Env, who: AuditContext, id: string): Promis
   const at = nowIso();
   const results = await commit(env.DB, [
     insertAuditEvent(env.DB, who, at, { action: "api.delete", target_type: "api", target_id: id, target_name: row.name }, ifRowExists("apis", id)),
+    eventAfterAudit(env.DB, "api.deleted", at, toApi(env, row)),
     apis.deleteGrantsOnApi(env.DB, id),
     apis.deleteApi(env.DB, id),
   ]);
-  if (!results[2]) throw notFound();
+  if (!results[3]) throw notFound();
   // Tokens minted until the commit landed die too; a racing change may have republished the entry.
   await revocation.apiDeleted(env.REVOCATIONS, digest, Date.now(), "up");
   await publish(env, row);

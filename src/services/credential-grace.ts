@@ -1,5 +1,6 @@
 import { ApiError } from "../http/errors";
 import { type AuditContext, insertAuditEvent, IF_CHANGED } from "../storage/audit-events";
+import { eventAfterAudit } from "./webhook-events";
 import { endPreviousSecret } from "../storage/credential-grace";
 import { commit } from "../storage/d1";
 import * as credentials from "../storage/credentials";
@@ -27,6 +28,8 @@ export async function endGrace(env: Env, who: AuditContext, id: string, detail: 
   await commit(env.DB, [
     endPreviousSecret(env.DB, id, at),
     insertAuditEvent(env.DB, who, at, { action: "credential.end_grace", target_type: "credential", target_id: id, target_name: credential.name, detail }, IF_CHANGED),
+    // A scanner's report of the previous secret (`detail` is where it was found) is a leak.
+    ...(detail === null ? [] : [eventAfterAudit(env.DB, "credential.leaked", at, { ...credential, previous_secret_expires_at: null, previous_secret_last_used_at: null, leaked_at: at, leak_url: detail })]),
   ]);
   await edgeEntries.publish(env, row);
   // Unchanged means a deletion (then this is a 404), a roll or the cron got there first: either way

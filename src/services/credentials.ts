@@ -11,6 +11,7 @@ import { claimIdempotencyKey, getIdempotencyKey, releaseIdempotencyKey } from ".
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { type Metadata, storedObject } from "../lib/claims";
 import { newId, nowIso } from "./ids";
+import { eventAfterAudit, eventIf } from "./webhook-events";
 import * as apiStore from "../storage/apis";
 import type { GrantRow } from "../storage/apis";
 import { apisByIdentifier } from "./apis";
@@ -81,6 +82,11 @@ export function toCredential(row: CredentialRow, now = Date.now(), grants: Grant
     dpop_bound_access_tokens: row.dpop_bound_access_tokens === 1,
     metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Metadata),
   };
+}
+
+/** The grants of one credential as the admin API shows them (for its events). */
+async function grantsOf(env: Env, id: string): Promise<Grant[]> {
+  return (await apiStore.grantRowsOf(env.DB, [id])).map((grant) => ({ api: grant.identifier, scopes: JSON.parse(grant.scopes) as string[] }));
 }
 
 /** Credentials as admins see them, grants included (one D1 read for up to 100 rows). */
@@ -266,6 +272,7 @@ export async function createCredential(
     metadata: storedObject(input.metadata),
   };
   const audit = insertAuditEvent(env.DB, who, at, { action: "credential.create", target_type: "credential", target_id: row.id, target_name: row.name }, IF_CHANGED);
+  const event = eventAfterAudit(env.DB, "credential.created", at, { ...toCredential(row), grants: (input.grants ?? []).map(({ api, scopes }) => ({ api, scopes })) });
   // The edge entry is written before the answer, so the credential's very first use, in this
   // location, is a KV read (elsewhere within KV's propagation delay, or one D1 read on a miss).
   // Inserted only with the row this batch made (a replayed create leaves the first one's alone).
@@ -278,7 +285,7 @@ export async function createCredential(
     return { ...(await presented(env, [row]))[0]!, ...reveal };
   };
   if (idempotencyKey === undefined) {
-    await commit(env.DB, [credentials.insertCredential(env.DB, row), credentials.insertCredentialOrganization(env.DB, row.id, row.account_id), audit, ...grantStatements]);
+    await commit(env.DB, [credentials.insertCredential(env.DB, row), credentials.insertCredentialOrganization(env.DB, row.id, row.account_id), audit, event, ...grantStatements]);
     return created();
   }
   const hash = await requestHash("credential.create", input);
@@ -287,6 +294,7 @@ export async function createCredential(
     credentials.insertCredential(env.DB, row, true),
     credentials.insertCredentialOrganization(env.DB, row.id, row.account_id),
     audit,
+    event,
     ...grantStatements,
   ]);
   if (!claimed) return replay(env, who, idempotencyKey, hash);
@@ -358,7 +366,7 @@ export async function updateCredential(
   if (Object.values(changes).every((value) => value === undefined)) return getCredential(env, id);
   const grants = changes.grants === undefined ? undefined : await resolveGrants(env, changes.grants);
   for (let attempt = 0; ; attempt++) {
-    const row = await rowForAttempt(env, id, attempt);
+    const [row, grantsBefore] = await Promise.all([rowForAttempt(env, id, attempt), changes.grants === undefined ? grantsOf(env, id) : null]);
     if (attempt > MAX_EDIT_RETRIES) throw conflict();
     // What an edit gives must fit under the organization's ceiling; what it leaves alone may stay.
     const beyond = ceilingProblem(row.organization_grants, { scopes: changes.scopes, grants });
@@ -406,6 +414,7 @@ export async function updateCredential(
     const [changed] = await commit(env.DB, [
       credentials.updateCredential(env.DB, id, values, row.updated_at, at),
       insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id, target_name: changes.name ?? row.name }, IF_CHANGED),
+      eventAfterAudit(env.DB, "credential.updated", at, { ...toCredential({ ...row, ...values, updated_at: at } as CredentialRow), grants: changes.grants ?? grantsBefore ?? [] }),
       ...(lifecycle === null ? [] : [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, lifecycle, at)]),
       ...(keysChanged ? [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, "credential.jwks_changed", at)] : []),
       ...(grants === undefined ? [] : apiStore.replaceGrants(env.DB, id, grants, at)),
@@ -429,20 +438,27 @@ function lifecycleEvent(db: D1Database, who: AuditContext, at: string, row: { id
 /**
  * Deletion is for good: the KV marker goes first (tokens already issued die at once in this
  * location), then the row and its audit event in one batch. A second delete is a 404.
- * `detail` goes into the audit event (a leak's URL, when secret scanning deletes it).
+ * `detail` goes into the audit event: where a leaked secret was found, when secret scanning
+ * deletes it, which also sends `credential.leaked`.
  */
 export async function deleteCredential(env: Env, who: AuditContext, id: string, detail: string | null = null): Promise<void> {
-  const row = await credentials.getCredentialWithAccount(env.DB, id);
+  const [row, grants] = await Promise.all([credentials.getCredentialWithAccount(env.DB, id), grantsOf(env, id)]);
   if (!row) throw notFound();
   // Before the commit (fail closed): its tokens die, and its entry says deleted.
   await revocation.credentialDeleted(env.REVOCATIONS, id);
   await edgeEntries.restrict(env, row, () => deletedEntry(row));
   const at = nowIso();
-  const results = await commit(env.DB, [
-    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id, target_name: row.name, detail }, ifRowExists("credentials", id)),
+  const shown = { ...toCredential(row), grants };
+  const exists = ifRowExists("credentials", id);
+  const statements = [
+    insertAuditEvent(env.DB, who, at, { action: "credential.delete", target_type: "credential", target_id: id, target_name: row.name, detail }, exists),
+    eventAfterAudit(env.DB, "credential.deleted", at, shown),
+    // A scanner's report (`detail` is where the secret was found) is also a leak.
+    ...(detail === null ? [] : [eventIf(env.DB, "credential.leaked", row.organization_id, at, { ...shown, leaked_at: at, leak_url: detail }, exists)]),
     credentials.deleteCredential(env.DB, id),
-  ]);
-  if (!results[1]) throw notFound();
+  ];
+  const results = await commit(env.DB, statements);
+  if (!results[statements.length - 1]) throw notFound();
   await revocation.assertCredentialDeleted(env.REVOCATIONS, id);
   await edgeEntries.publish(env, row);
 }
@@ -465,7 +481,7 @@ export async function rollCredential(
     return replay(env, who, idempotencyKey, hash);
   }
   for (let attempt = 0; ; attempt++) {
-    const row = await rowForAttempt(env, id, attempt);
+    const [row, grants] = await Promise.all([rowForAttempt(env, id, attempt), grantsOf(env, id)]);
     if (row.token_endpoint_auth_method === "private_key_jwt") {
       throw new ApiError("invalid_request", "A private_key_jwt client has no secret to roll: rotate its keys with a PATCH of jwks.");
     }
@@ -478,6 +494,10 @@ export async function rollCredential(
       ...(claim ? [claimIdempotencyKey(env.DB, claim)] : []),
       credentials.rollSecret(env.DB, id, stored, previousExpiresAt, row.updated_at, at, claim !== null),
       insertAuditEvent(env.DB, who, at, { action: "credential.roll", target_type: "credential", target_id: id, target_name: row.name }, IF_CHANGED),
+      eventAfterAudit(env.DB, "credential.rolled", at, {
+        ...toCredential({ ...row, hint: stored.hint, previous_secret_hash: expiresIn > 0 ? row.secret_hash : null, previous_secret_expires_at: previousExpiresAt, leaked_at: null, leak_url: null, updated_at: at }),
+        grants,
+      }),
       // A roll that lost the race gives its fresh claim back, so the next attempt can make it.
       ...(claim ? [releaseIdempotencyKey(env.DB, claim)] : []),
     ];

@@ -13,6 +13,7 @@ import { fanOutOrganization } from "./fanout";
 import { revocation } from "./revocation";
 import { type Grant, namesDefaultApi } from "./audiences";
 import { newId, nowIso } from "./ids";
+import { eventAfterAudit } from "./webhook-events";
 
 /**
  * Organizations: the customers of the APIs Keymint guards (contract, "Organizations (tenants)").
@@ -129,9 +130,14 @@ export async function createOrganization(env: Env, who: AuditContext, input: Org
     updated_at: at,
     deactivated_at: null,
   };
-  const [inserted] = await commit(env.DB, [organizations.insertOrganization(env.DB, row), insertAuditEvent(env.DB, who, at, audit("organization.create", row), IF_CHANGED)]);
+  const [shown] = await presented(env, [row]);
+  const [inserted] = await commit(env.DB, [
+    organizations.insertOrganization(env.DB, row),
+    insertAuditEvent(env.DB, who, at, audit("organization.create", row), IF_CHANGED),
+    eventAfterAudit(env.DB, "organization.created", at, shown!),
+  ]);
   if (!inserted) throw externalIdTaken();
-  return (await presented(env, [row]))[0]!;
+  return shown!;
 }
 
 export async function getOrganization(env: Env, id: string): Promise<Organization> {
@@ -190,9 +196,11 @@ export async function deactivateOrganization(env: Env, who: AuditContext, id: st
   await revocation.organizationDeactivated(env.REVOCATIONS, id);
   if (row.status !== "deactivated") {
     const at = nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
+    const [shown] = await presented(env, [{ ...row, status: "deactivated", deactivated_at: at, updated_at: at }]);
     await commit(env.DB, [
       organizations.setOrganizationStatus(env.DB, id, "deactivated", at, at),
       insertAuditEvent(env.DB, who, at, audit("organization.deactivate", row), IF_CHANGED),
+      eventAfterAudit(env.DB, "organization.deactivated", at, shown!),
     ]);
     // A racing activation may have written its marker over ours: D1 says deactivated, so KV must too.
     const now = await organizations.getOrganization(env.DB, id);
@@ -214,10 +222,12 @@ export async function activateOrganization(env: Env, who: AuditContext, id: stri
     return getOrganization(env, id);
   }
   const at = nowIso(Math.max(Date.now(), Date.parse(row.updated_at) + 1));
+  const [shown] = await presented(env, [{ ...row, status: "active", updated_at: at }]);
   const [changed] = await commit(env.DB, [
     // deactivated_at stays: the last deactivation, which ended the sessions opened before it.
     organizations.setOrganizationStatus(env.DB, id, "active", row.deactivated_at, at),
     insertAuditEvent(env.DB, who, at, audit("organization.activate", row), IF_CHANGED),
+    eventAfterAudit(env.DB, "organization.activated", at, shown!),
   ]);
   if (changed) {
     await revocation.organizationReactivated(env.REVOCATIONS, id, row.deactivated_at);
@@ -234,12 +244,14 @@ export async function deleteOrganization(env: Env, who: AuditContext, id: string
   if (id === DEFAULT_ORGANIZATION_ID) throw new ApiError("invalid_request", "The default organization cannot be deleted.");
   const row = await mustGet(env, id);
   const at = nowIso();
-  const [, deleted] = await commit(env.DB, [
+  const [shown] = await presented(env, [row]);
+  const [, , deleted] = await commit(env.DB, [
     // Written only if the delete below will happen: the row exists and holds no account.
     insertAuditEvent(env.DB, who, at, audit("organization.delete", row), {
       sql: "NOT EXISTS (SELECT 1 FROM accounts WHERE organization_id = ?) AND EXISTS (SELECT 1 FROM organizations WHERE id = ?)",
       values: [id, id],
     }),
+    eventAfterAudit(env.DB, "organization.deleted", at, shown!),
     organizations.deleteEmptyOrganization(env.DB, id),
   ]);
   if (deleted) return;

@@ -3,11 +3,13 @@ import { base64Decode } from "../lib/crypto";
 import { derToP1363, pemToDer } from "../lib/ecdsa-der";
 import { sha256Hex } from "../lib/crypto";
 import { type AuditContext, insertAuditEvent, IF_CHANGED } from "../storage/audit-events";
-import { type CredentialByDigest, findByDigests, flagLeaked } from "../storage/credentials";
+import { type CredentialByDigest, findByDigests, flagLeaked, getCredentialsWithAccount } from "../storage/credentials";
+import { grantRowsOf } from "../storage/apis";
+import { eventAfterAudit } from "./webhook-events";
 import { commit } from "../storage/d1";
 import { type GithubKeyCache, type GithubPublicKey, readGithubKeys, writeGithubKeys } from "../storage/github-keys";
 import { endGrace } from "./credential-grace";
-import { deleteCredential } from "./credentials";
+import { deleteCredential, toCredential } from "./credentials";
 import { nowIso } from "./ids";
 import { isWellFormed } from "./secrets";
 
@@ -228,22 +230,34 @@ async function eachBounded<T>(items: T[], limit: number, work: (item: T) => Prom
 /** A deletion or grace ending that found nothing left to do (another report or an admin got there first). */
 const alreadyDone = (error: unknown) => error instanceof ApiError && (error.code === "not_found" || error.code === "invalid_request");
 
-/** Sets leaked_at and leak_url, with a `credential.leak_flagged` event each; nothing else changes. */
+/**
+ * Sets leaked_at and leak_url, with a `credential.leak_flagged` audit event and a
+ * `credential.leaked` webhook event each; nothing else changes.
+ */
 async function flag(env: Env, who: AuditContext, leaks: Leak[]): Promise<void> {
   const at = nowIso();
   for (let i = 0; i < leaks.length; i += FLAGS_PER_BATCH) {
+    const chunk = leaks.slice(i, i + FLAGS_PER_BATCH);
+    const ids = chunk.map(({ credential }) => credential.id);
+    const [rows, grants] = await Promise.all([getCredentialsWithAccount(env.DB, ids), grantRowsOf(env.DB, ids)]);
+    const byId = new Map(rows.map((row) => [row.id, row]));
     await commit(
       env.DB,
-      leaks.slice(i, i + FLAGS_PER_BATCH).flatMap(({ credential, url }) => [
-        flagLeaked(env.DB, credential.id, at, url),
-        insertAuditEvent(
-          env.DB,
-          who,
-          at,
-          { action: "credential.leak_flagged", target_type: "credential", target_id: credential.id, target_name: credential.name, detail: url },
-          IF_CHANGED,
-        ),
-      ]),
+      chunk.flatMap(({ credential, url }) => {
+        const row = byId.get(credential.id);
+        return [
+          flagLeaked(env.DB, credential.id, at, url),
+          insertAuditEvent(
+            env.DB,
+            who,
+            at,
+            { action: "credential.leak_flagged", target_type: "credential", target_id: credential.id, target_name: credential.name, detail: url },
+            IF_CHANGED,
+          ),
+          // Gone since it was found: no event (its deletion sent one).
+          ...(row ? [eventAfterAudit(env.DB, "credential.leaked", at, toCredential({ ...row, leaked_at: at, leak_url: url }, Date.now(), grants))] : []),
+        ];
+      }),
     );
   }
 }

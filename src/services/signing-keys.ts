@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { rotationSettings } from "../config";
-import { base64urlDecode, base64urlEncode } from "../lib/crypto";
+import { seal, unseal } from "../lib/sealing";
 import {
   type SigningKeyRow,
   deleteSigningKeys,
@@ -77,7 +77,6 @@ let loading: Promise<Cache> | undefined;
 let lastUnknownKidReload = 0;
 const privateKeys = new Map<string, Promise<CryptoKey>>();
 const publicKeys = new Map<string, Promise<CryptoKey>>();
-let kek: { secret: string; key: Promise<CryptoKey> } | undefined;
 
 /** Forget everything cached in this isolate (tests use it to act as a fresh isolate). */
 export function resetSigningKeyCache(): void {
@@ -86,15 +85,6 @@ export function resetSigningKeyCache(): void {
   lastUnknownKidReload = 0;
   privateKeys.clear();
   publicKeys.clear();
-}
-
-function keyEncryptionKey(env: Env): Promise<CryptoKey> {
-  if (kek?.secret !== env.KEY_ENCRYPTION_KEY) {
-    const bytes = base64urlDecode(env.KEY_ENCRYPTION_KEY ?? "");
-    if (bytes.byteLength !== 32) throw new Error("KEY_ENCRYPTION_KEY must be base64url of 32 bytes");
-    kek = { secret: env.KEY_ENCRYPTION_KEY, key: crypto.subtle.importKey("raw", bytes, "AES-GCM", false, ["encrypt", "decrypt"]) };
-  }
-  return kek.key;
 }
 
 /**
@@ -146,20 +136,11 @@ async function newKeyRow(env: Env, generation: number, createdAt: number, activa
   const publicJwk = { kty: jwk.kty!, crv: jwk.crv!, x: jwk.x!, y: jwk.y! };
   const kid = await calculateJwkThumbprint(publicJwk as JWK);
   const pkcs8 = (await crypto.subtle.exportKey("pkcs8", pair.privateKey)) as ArrayBuffer;
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = await crypto.subtle.encrypt(
-    { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(kid) },
-    await keyEncryptionKey(env),
-    pkcs8,
-  );
-  const blob = new Uint8Array(iv.byteLength + sealed.byteLength);
-  blob.set(iv);
-  blob.set(new Uint8Array(sealed), iv.byteLength);
   return {
     kid,
     generation,
     public_jwk: JSON.stringify(publicJwk),
-    encrypted_private_key: base64urlEncode(blob),
+    encrypted_private_key: await seal(env.KEY_ENCRYPTION_KEY, pkcs8, kid),
     created_at: createdAt,
     activates_at: activatesAt,
   };
@@ -173,12 +154,7 @@ async function createFirstKey(env: Env): Promise<SigningKeyRow[]> {
 }
 
 async function importPrivateKey(env: Env, row: SigningKeyRow): Promise<CryptoKey> {
-  const blob = base64urlDecode(row.encrypted_private_key);
-  const pkcs8 = await crypto.subtle.decrypt(
-    { name: "AES-GCM", iv: blob.slice(0, 12), additionalData: new TextEncoder().encode(row.kid) },
-    await keyEncryptionKey(env),
-    blob.slice(12),
-  );
+  const pkcs8 = await unseal(env.KEY_ENCRYPTION_KEY, row.encrypted_private_key, row.kid);
   return crypto.subtle.importKey("pkcs8", pkcs8, ES256, false, ["sign"]);
 }
 

@@ -41,11 +41,12 @@ const ORGANIZATION_OF_TARGET = `CASE ?1
   WHEN 'organization' THEN ?2
   WHEN 'account' THEN (SELECT organization_id FROM accounts WHERE id = ?2)
   WHEN 'credential' THEN (SELECT a.organization_id FROM credentials c JOIN accounts a ON a.id = c.account_id WHERE c.id = ?2)
+  WHEN 'webhook' THEN (SELECT organization_id FROM webhook_endpoints WHERE id = ?2)
 END`;
 
 export interface AuditEntry {
   action: string;
-  target_type: "organization" | "account" | "credential" | "api";
+  target_type: "organization" | "account" | "credential" | "api" | "webhook";
   target_id: string;
   /** The target's name at the time of the event (after the change, for a rename). */
   target_name: string;
@@ -63,7 +64,7 @@ export interface AuditGuard {
 export const IF_CHANGED: AuditGuard = { sql: "changes() > 0", values: [] };
 
 /** Written only while the row exists (at `version`, when given). */
-export function ifRowExists(table: "accounts" | "apis" | "credentials" | "organizations", id: string, version?: string): AuditGuard {
+export function ifRowExists(table: "accounts" | "apis" | "credentials" | "organizations" | "webhook_endpoints", id: string, version?: string): AuditGuard {
   return version === undefined
     ? { sql: `EXISTS (SELECT 1 FROM ${table} WHERE id = ?)`, values: [id] }
     : { sql: `EXISTS (SELECT 1 FROM ${table} WHERE id = ? AND updated_at = ?)`, values: [id, version] };

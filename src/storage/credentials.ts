@@ -73,6 +73,25 @@ const JOINED = `SELECT ${COLUMNS
   FROM credentials c JOIN accounts a ON a.id = c.account_id JOIN organizations o ON o.id = a.organization_id`;
 
 /**
+ * Credentials whose `expires_at` is in (from, to] and that have no webhook event with the key
+ * `<noticeKey>:<id>:<expires_at>` yet, for which an enabled endpoint subscribes to `type` (the
+ * cron's expiry notices): the soonest first, at most `limit`.
+ */
+export function credentialsDueNotice(db: D1Database, window: { from: string; to: string }, type: string, noticeKey: string, limit: number): Promise<CredentialWithAccount[]> {
+  return all<CredentialWithAccount>(
+    db
+      .prepare(
+        `${JOINED} WHERE c.expires_at > ?1 AND c.expires_at <= ?2
+           AND NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.dedupe_key = ?3 || ':' || c.id || ':' || c.expires_at)
+           AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.status = 'enabled' AND (w.organization_id IS NULL OR w.organization_id = a.organization_id)
+             AND (w.events = '["*"]' OR EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?4)))
+         ORDER BY c.expires_at LIMIT ?5`,
+      )
+      .bind(window.from, window.to, noticeKey, type, limit),
+  );
+}
+
+/**
  * Records the credential's organization (its account's), in the batch that creates it, for
  * usage that outlives it. Written only if the credential row exists by then.
  */

@@ -45,6 +45,15 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: "GET", path: `/admin/v1/apis/${someId}` },
   { method: "PATCH", path: `/admin/v1/apis/${someId}`, body: { name: "y" } },
   { method: "DELETE", path: `/admin/v1/apis/${someId}` },
+  // A URL that is not https: the same 400 for every caller.
+  { method: "POST", path: "/admin/v1/webhooks", body: { url: "ftp://hooks.example.com", events: ["*"] } },
+  { method: "GET", path: "/admin/v1/webhooks" },
+  { method: "GET", path: `/admin/v1/webhooks/${someId}` },
+  { method: "PATCH", path: `/admin/v1/webhooks/${someId}`, body: { description: "y" } },
+  { method: "DELETE", path: `/admin/v1/webhooks/${someId}` },
+  { method: "POST", path: `/admin/v1/webhooks/${someId}/roll-secret`, body: { expires_in: 0 } },
+  { method: "POST", path: `/admin/v1/webhooks/${someId}/test` },
+  { method: "GET", path: `/admin/v1/webhooks/${someId}/deliveries` },
 ];
 
 /** Extra bearer tokens that must not open admin routes (e.g. an API key), added by the caller. */

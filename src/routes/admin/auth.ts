@@ -4,6 +4,7 @@ import { ApiError } from "../../http/errors";
 import type { AppEnv } from "../../http/types";
 import { MAX_ID_LENGTH } from "../../config";
 import { accountNotFound } from "../../services/accounts";
+import { endpointOrganization, webhookNotFound } from "../../services/webhooks";
 import { authenticateAdmin } from "../../services/admin-auth";
 import { credentialNotFound } from "../../services/credentials";
 import { organizationNotFound, organizationOf } from "../../services/organizations";
@@ -54,6 +55,8 @@ export function scopeToOrganization(): MiddlewareHandler<AppEnv> {
       const organization = await organizationOf(c.env, kind === "accounts" ? "account" : "credential", id);
       if (organization !== own) throw kind === "accounts" ? accountNotFound() : credentialNotFound();
     }
+    // A platform endpoint (organization null) is as unknown to an organization's admin as another's.
+    if (id !== undefined && id.length <= MAX_ID_LENGTH && kind === "webhooks" && (await endpointOrganization(c.env, id)) !== own) throw webhookNotFound();
     await next();
   };
 }

@@ -1,5 +1,5 @@
 import { type OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { MAX_ALLOWED_IPS, MAX_GRANTS, MAX_ID_LENGTH } from "../../config";
+import { MAX_ALLOWED_IPS, MAX_GRANTS, MAX_ID_LENGTH, MAX_ROLL_GRACE_SECONDS } from "../../config";
 import type { AppEnv } from "../../http/types";
 import { cidrProblem } from "../../lib/cidr";
 import { jwksProblem } from "../../lib/client-jwks";
@@ -9,9 +9,6 @@ import { organizationOf } from "../../services/organizations";
 import { auditContext, listedOrganization } from "./auth";
 
 const CredentialGrantsSchema = GrantsSchema.openapi({ description: `Grants on APIs other than the default one (at most ${MAX_GRANTS}, one per API)` });
-
-/** Longest grace period for a rolled secret: 7 days (the contract). */
-export const MAX_ROLL_GRACE_SECONDS = 604_800;
 
 /** 1 to MAX_ALLOWED_IPS IPv4/IPv6 CIDRs (a bare address is one host), or null: anywhere. */
 const AllowedIpsSchema = z

@@ -29,6 +29,7 @@ import { registerNewCredentialRoutes } from "./credential-new";
 import { registerCredentialPageRoutes } from "./credential-page";
 import { registerShownOnceRoutes } from "./credential-shown-once";
 import { form } from "./forms";
+import { sendWebhooksAfterChanges } from "../webhook-sender";
 
 /**
  * The admin console at /console: server-rendered pages over the same services as /admin/v1.
@@ -184,7 +185,7 @@ export function consoleApp(): Hono<AppEnv> {
   });
 
   // ---- everything else needs an admin ---------------------------------------------------
-  ui.use("*", requireConsoleAdmin(), scopeConsole(), limitWrites());
+  ui.use("*", requireConsoleAdmin(), scopeConsole(), limitWrites(), sendWebhooksAfterChanges());
   // Redirects to the Credentials screen
   ui.get("/", (c) => c.redirect("/console/credentials", 303));
 
