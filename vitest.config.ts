@@ -39,6 +39,8 @@ export default defineConfig(async () => {
             USAGE_FLUSH_SECONDS: "0",
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
             BILLING_AUDIENCE,
+            // Webhook retries a second apart (production: 5 s, then minutes to hours).
+            WEBHOOK_RETRY_SCHEDULE: "1,1,1",
             // Never GitHub's real keys URL from a test: test/secret-scanning answers this one.
             GITHUB_SECRET_SCANNING_KEYS_URL: "https://github-keys.test/meta/public_keys/secret_scanning",
           },
