@@ -38,7 +38,7 @@ if (migrate.status !== 0) process.exit(migrate.status ?? 1);
 // (examples/claims-hook): one `wrangler dev`, both Workers, the service binding between them.
 const configs = ["-c", "wrangler.toml", "-c", "examples/claims-hook/wrangler.toml"];
 // Webhooks may go to a receiver on this machine (http, localhost) in development only.
-const devVars = ["--var", "WEBHOOK_ALLOW_INSECURE_URLS:true"];
-const dev = spawn("wrangler", ["dev", ...configs, "--test-scheduled", ...devVars, ...args], { stdio: "inherit" });
+const insecureHooks = ["--var", "WEBHOOK_ALLOW_INSECURE_URLS:true"];
+const dev = spawn("wrangler", ["dev", ...configs, "--test-scheduled", ...insecureHooks, ...args], { stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => dev.kill(signal));
 dev.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
