@@ -420,6 +420,8 @@ async function startLatencyHost({ host, bundlePath, wrangler, adminToken }) {
       compatibilityFlags: flags.includes("nodejs_compat") || flags.includes("nodejs_als") ? flags : [...flags, "nodejs_als"],
       bindings: {
         ...wrangler.vars,
+        // The webhook phase's receivers listen on 127.0.0.1, as under `npm run dev`.
+        WEBHOOK_ALLOW_INSECURE_URLS: "true",
         ADMIN_TOKEN: adminToken,
         KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64url"),
         BENCH_LATENCY: JSON.stringify({

@@ -244,6 +244,35 @@ export async function runLatency({ latencyHost, adminToken, settings, log }) {
   await bench("/__bench/model", { hook: true });
   phases.push(await phase("token-cold-hook", "POST /oauth/token · cold, with an issuance hook that answers at once", n, (i) => tokenRequest(hookClients[i])));
   await bench("/__bench/model", { hook: false });
+
+  // An admin change with webhooks: its event is one more statement in the batch it already makes,
+  // and the delivery happens after the answer, so 5 subscribed endpoints (one of them a receiver
+  // that never answers) must cost what none do.
+  const { createServer } = await import("node:http");
+  const listen = (handler) => new Promise((resolve) => {
+    const server = createServer(handler);
+    server.listen(0, "127.0.0.1", () => resolve(server));
+  });
+  const answering = await listen((request, response) => request.resume().on("end", () => response.writeHead(204).end()));
+  const hanging = await listen((request) => request.resume());
+  const adminHeaders = { authorization: `Bearer ${adminToken}`, "content-type": "application/json" };
+  const accountCreate = (label) => (i) => ({ path: "/admin/v1/accounts", method: "POST", headers: adminHeaders, body: JSON.stringify({ name: `${label} ${i}`, type: "service" }) });
+  const adminN = Math.min(n, 50);
+  phases.push(await phase("admin-create-no-webhooks", "POST /admin/v1/accounts · no webhook endpoint", adminN, accountCreate("bench plain")));
+  await bench("/__bench/model", { on: false });
+  const endpoints = [];
+  for (let i = 0; i < 5; i++) {
+    const server = i === 4 ? hanging : answering;
+    endpoints.push(await admin("/webhooks", { url: `http://127.0.0.1:${server.address().port}/hook-${i}`, events: ["account.created"] }));
+  }
+  await bench("/__bench/model", { on: true });
+  phases.push(await phase("admin-create-5-webhooks", "POST /admin/v1/accounts · 5 subscribed endpoints, one that hangs", adminN, accountCreate("bench hooked")));
+  await bench("/__bench/model", { on: false });
+  for (const endpoint of endpoints) await fetch(new URL(`/admin/v1/webhooks/${endpoint.id}`, base), { method: "DELETE", headers: adminHeaders });
+  await bench("/__bench/model", { on: true });
+  answering.close();
+  hanging.closeAllConnections();
+  hanging.close();
   await bench("/__bench/model", { on: false });
   tokens.push(...(await pool(n, settings.seedConcurrency, (i) => mint(clients[i]))));
   await bench("/__bench/model", { on: true });

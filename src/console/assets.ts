@@ -120,6 +120,11 @@ fieldset.kv > legend { padding: 0; }
 .kv-head { font-size: 13px; font-weight: 600; color: var(--muted); margin-bottom: -4px; }
 .kv-row > .field-error { grid-column: 1 / -1; margin-top: 0; }
 fieldset.kv .kv-label { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0,0,0,0); white-space: nowrap; border: 0; }
+/* Webhooks (src/console/webhooks.tsx): an event picker grouped by prefix, and a URL as a page's heading. */
+fieldset.events { display: grid; gap: 4px; }
+fieldset.event-group { margin-top: 8px; }
+fieldset.event-group > legend { font-size: 13px; color: var(--muted); }
+h1.mono-heading { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 20px; overflow-wrap: anywhere; }
 .sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0,0,0,0); white-space: nowrap; border: 0; }
 @media (max-width: ${NARROW}) {
   main { padding: 16px 12px 48px; }

@@ -19,7 +19,7 @@ export const Writable: FC<{ children: Child }> = ({ children }) => (signedIn().r
 
 /** The frame of every console page. hono/jsx escapes every interpolated value. */
 
-export type Section = "credentials" | "apis" | "accounts" | "audit" | "organizations";
+export type Section = "credentials" | "apis" | "accounts" | "audit" | "organizations" | "webhooks";
 
 export const Layout: FC<{ title: string; section?: Section | undefined; actor?: string | undefined; focus?: "heading" | undefined; children: Child }> = ({
   title,
@@ -54,6 +54,7 @@ export const Layout: FC<{ title: string; section?: Section | undefined; actor?: 
                 <a href="/console/credentials" aria-current={section === "credentials" ? "page" : undefined}>Credentials</a>
                 <a href="/console/apis" aria-current={section === "apis" ? "page" : undefined}>APIs</a>
                 <a href="/console/accounts" aria-current={section === "accounts" ? "page" : undefined}>Accounts</a>
+                <a href="/console/webhooks" aria-current={section === "webhooks" ? "page" : undefined}>Webhooks</a>
                 <a href="/console/audit" aria-current={section === "audit" ? "page" : undefined}>Audit log</a>
                 {signedIn().organizationName === null ? (
                   <a href="/console/organizations" aria-current={section === "organizations" ? "page" : undefined}>

@@ -55,10 +55,10 @@ async function post(url: string, headers: Record<string, string>, body: string):
 }
 
 /** Makes one attempt and records it; returns false when there was nothing to deliver (the event or endpoint is gone, or disabled). */
-export async function deliver(env: Env, message: DeliveryMessage, now = Date.now): Promise<boolean> {
+export async function deliver(env: Env, message: DeliveryMessage): Promise<boolean> {
   const [event, endpoint] = await Promise.all([getEvent(env.DB, message.event_id), getEndpoint(env.DB, message.endpoint_id)]);
   if (!event || !endpoint || endpoint.status !== "enabled") return false;
-  const sentAt = new Date(now());
+  const sentAt = new Date();
   const signature = (await signingSecrets(env, endpoint, sentAt.getTime())).map((secret) => new Webhook(secret).sign(event.id, sentAt, event.payload)).join(" ");
   const outcome = await post(
     endpoint.url,
@@ -71,7 +71,7 @@ export async function deliver(env: Env, message: DeliveryMessage, now = Date.now
     },
     event.payload,
   );
-  const at = nowIso(now());
+  const at = nowIso();
   const delays = retryDelays(env);
   const delay = outcome.ok ? undefined : delays[message.attempt - 1];
   const row: DeliveryRow = {

@@ -17,6 +17,9 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** The Worker's queue handler, called as the Queue calls it. */
+const consume = worker.queue as unknown as (batch: MessageBatch, env: Env, ctx: ExecutionContext) => Promise<void>;
+
 const deliveriesOf = async (id: string, query = "") => (await json(await call(`/admin/v1/webhooks/${id}/deliveries${query}`))).data as Record<string, unknown>[];
 
 describe("retries", () => {
@@ -123,7 +126,7 @@ describe("a consumer that dies mid-batch", () => {
     const dying = { ...env, DB: new Proxy(env.DB, { get: (target, prop) => (prop === "batch" ? () => Promise.reject(new Error("D1 went away")) : (Reflect.get(target, prop) as Function).bind(target)) }) } as Env;
     const first = createMessageBatch("keymint-webhooks", messages);
     const ctx = createExecutionContext();
-    await worker.queue!(first, dying, ctx);
+    await consume(first, dying, ctx);
     const result = await getQueueResult(first, ctx);
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages.map((message) => message.msgId)).toEqual(["m1"]);
@@ -131,7 +134,7 @@ describe("a consumer that dies mid-batch", () => {
     // The Queue's redelivery: the same message, to a consumer that lives.
     const again = createMessageBatch("keymint-webhooks", [{ ...messages[0]!, attempts: 2 }]);
     const ctx2 = createExecutionContext();
-    await worker.queue!(again, env, ctx2);
+    await consume(again, env, ctx2);
     expect((await getQueueResult(again, ctx2)).explicitAcks).toEqual(["m1"]);
     expect((await deliveriesOf(endpoint.id)).map((row) => [row.event_id, row.status])).toEqual([[eventId, "succeeded"]]);
     expect(hooks.at(endpoint.url).map((received) => received.headers["webhook-id"])).toContain(eventId);

@@ -11,6 +11,7 @@ import { accountNotFound } from "../../services/accounts";
 import { redeemConsoleLink } from "../../services/console-links";
 import { credentialNotFound } from "../../services/credentials";
 import { organizationOf } from "../../services/organizations";
+import { endpointOrganization, webhookNotFound } from "../../services/webhooks";
 import { ApiError, RETRY_AFTER_UNAVAILABLE_SECONDS } from "../../http/errors";
 import { StoreUnavailableError } from "../../storage/guarded";
 import type { AppEnv } from "../../http/types";
@@ -28,6 +29,7 @@ import { registerCredentialListRoutes } from "./credential-list";
 import { registerNewCredentialRoutes } from "./credential-new";
 import { registerCredentialPageRoutes } from "./credential-page";
 import { registerShownOnceRoutes } from "./credential-shown-once";
+import { registerWebhookRoutes } from "./webhooks";
 import { form } from "./forms";
 import { sendWebhooksAfterChanges } from "../webhook-sender";
 
@@ -78,7 +80,7 @@ function requireConsoleAdmin(): MiddlewareHandler<AppEnv> {
 
 /**
  * An organization's console (a console link's session) reaches its own organization alone: an
- * account or credential page of another answers the console's 404, exactly as an unknown id, and
+ * account, credential or webhook endpoint page of another answers the console's 404, exactly as an unknown id, and
  * APIs are read-only; a viewer's session sends no form at all (403). The lists narrow themselves
  * (`c.get("adminOrganization")` in each screen's routes).
  */
@@ -87,7 +89,10 @@ function scopeConsole(): MiddlewareHandler<AppEnv> {
     const post = c.req.method === "POST";
     const [, kind, id, action] = c.req.path.slice("/console".length).split("/");
     // Pages that exist only to change something: their forms would be refused anyway.
-    const changePage = (kind === "credentials" && (id === "new" || ["delete", "roll", "end-grace"].includes(action ?? ""))) || (kind === "accounts" && action !== undefined);
+    const changePage =
+      (kind === "credentials" && (id === "new" || ["delete", "roll", "end-grace"].includes(action ?? ""))) ||
+      (kind === "accounts" && action !== undefined) ||
+      (kind === "webhooks" && ["delete", "roll"].includes(action ?? ""));
     if ((post || changePage) && c.get("adminReadOnly")) throw new ApiError("forbidden", "This console is read-only: you were given a viewer's link.");
     const own = c.get("adminOrganization");
     if (own === null) return next();
@@ -98,6 +103,8 @@ function scopeConsole(): MiddlewareHandler<AppEnv> {
       const organization = await organizationOf(c.env, kind === "accounts" ? "account" : "credential", id);
       if (organization !== own) throw kind === "accounts" ? accountNotFound() : credentialNotFound();
     }
+    // A platform endpoint, or another organization's, is no endpoint at all here.
+    if (kind === "webhooks" && id !== undefined && id !== "" && (id.length > MAX_ID_LENGTH || (await endpointOrganization(c.env, id)) !== own)) throw webhookNotFound();
     await next();
   };
 }
@@ -199,6 +206,7 @@ export function consoleApp(): Hono<AppEnv> {
   registerAccountRoutes(ui);
   registerAuditRoutes(ui);
   registerOrganizationRoutes(ui);
+  registerWebhookRoutes(ui);
 
   ui.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 403) {
