@@ -14,6 +14,7 @@ import { revocation } from "./revocation";
 import { type Grant, namesDefaultApi } from "./audiences";
 import { newId, nowIso } from "./ids";
 import { eventAfterAudit } from "./webhook-events";
+import { deleteEndpointsOfDeletedOrganization } from "../storage/webhooks";
 
 /**
  * Organizations: the customers of the APIs Keymint guards (contract, "Organizations (tenants)").
@@ -253,6 +254,8 @@ export async function deleteOrganization(env: Env, who: AuditContext, id: string
     }),
     eventAfterAudit(env.DB, "organization.deleted", at, shown!),
     organizations.deleteEmptyOrganization(env.DB, id),
+    // Its webhook endpoints go with it (platform endpoints still hear of the deletion).
+    deleteEndpointsOfDeletedOrganization(env.DB, id),
   ]);
   if (deleted) return;
   if ((await organizations.getOrganization(env.DB, id)) === null) throw notFound();

@@ -58,16 +58,9 @@ export function deleteEndpoint(db: D1Database, id: string): D1PreparedStatement 
   return db.prepare("DELETE FROM webhook_endpoints WHERE id = ?").bind(id);
 }
 
-/** The enabled endpoints an event goes to: platform ones, its organization's, subscribed to its type. */
-export function subscribedEndpoints(db: D1Database, type: string, organizationId: string | null): Promise<Pick<EndpointRow, "id">[]> {
-  return all(
-    db
-      .prepare(
-        `SELECT id FROM webhook_endpoints w WHERE status = 'enabled' AND (organization_id IS NULL OR organization_id IS ?)
-         AND (events = '["*"]' OR EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = ?))`,
-      )
-      .bind(organizationId, type),
-  );
+/** An organization's endpoints, once the organization is gone (in the batch that deletes it). */
+export function deleteEndpointsOfDeletedOrganization(db: D1Database, organizationId: string): D1PreparedStatement {
+  return db.prepare("DELETE FROM webhook_endpoints WHERE organization_id = ?1 AND NOT EXISTS (SELECT 1 FROM organizations WHERE id = ?1)").bind(organizationId);
 }
 
 // ---- the outbox ------------------------------------------------------------------------------

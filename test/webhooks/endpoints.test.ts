@@ -72,6 +72,19 @@ describe("an endpoint", () => {
   });
 });
 
+describe("an organization's endpoints", () => {
+  it("go when the organization is deleted, and stay while it is not", async () => {
+    const org = await createOrg();
+    const endpoint = await createEndpoint({ organization_id: org.id });
+    const account = await accountIn(org.id);
+    expect((await call(`/admin/v1/organizations/${org.id}`, { method: "DELETE" })).status).toBe(409);
+    expect((await call(`/admin/v1/webhooks/${endpoint.id}`)).status).toBe(200);
+    expect((await call(`/admin/v1/accounts/${account.id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await call(`/admin/v1/organizations/${org.id}`, { method: "DELETE" })).status).toBe(204);
+    await expectError(await call(`/admin/v1/webhooks/${endpoint.id}`), 404, "not_found");
+  });
+});
+
 describe("an organization's admins", () => {
   async function orgAdmin() {
     const org = await createOrg();
