@@ -198,17 +198,8 @@ export async function sendTestEvent(env: Env, id: string): Promise<{ event_id: s
   return { event_id: eventId };
 }
 
-export interface Delivery {
-  id: string;
-  event_id: string;
-  event_type: string;
-  attempt: number;
-  status: "succeeded" | "failed";
-  status_code: number | null;
-  error: string | null;
-  at: string;
-  next_attempt_at: string | null;
-}
+/** A delivery attempt as the deliveries log shows it. */
+export type Delivery = Omit<store.DeliveryRow, "endpoint_id">;
 
 export async function listDeliveries(env: Env, id: string, status: Delivery["status"] | null, limit: number, after: Position | null): Promise<Page<Delivery>> {
   await mustGet(env, id);
