@@ -58,7 +58,7 @@ form.stack { display: grid; gap: 16px; max-width: 560px; }
 label, legend { font-weight: 600; display: block; margin-bottom: 4px; }
 fieldset { border: 0; padding: 0; margin: 0; min-width: 0; }
 fieldset label { font-weight: 400; display: flex; gap: 8px; align-items: center; margin: 4px 0; }
-input[type=text], input[type=search], input[type=password], input[type=datetime-local], select, textarea { width: 100%; max-width: 100%; font: inherit; padding: 8px 10px; border: 1px solid #818b98; border-radius: 6px; background: #fff; color: var(--fg); }
+input[type=text], input[type=search], input[type=url], input[type=password], input[type=datetime-local], select, textarea { width: 100%; max-width: 100%; font: inherit; padding: 8px 10px; border: 1px solid #818b98; border-radius: 6px; background: #fff; color: var(--fg); }
 label.check { font-weight: 400; display: flex; gap: 8px; align-items: center; }
 textarea.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13px; resize: vertical; }
 .field-error:empty { display: none; }
@@ -124,6 +124,7 @@ fieldset.kv .kv-label { position: absolute; width: 1px; height: 1px; padding: 0;
 fieldset.events { display: grid; gap: 4px; }
 fieldset.event-group { margin-top: 8px; }
 fieldset.event-group > legend { font-size: 13px; color: var(--muted); }
+form.inline { display: inline-flex; }
 h1.mono-heading { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 20px; overflow-wrap: anywhere; }
 .sr-only { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden; clip: rect(0,0,0,0); white-space: nowrap; border: 0; }
 @media (max-width: ${NARROW}) {
