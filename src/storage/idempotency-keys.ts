@@ -23,13 +23,16 @@ export function claimIdempotencyKey(db: D1Database, row: IdempotencyKeyRow): D1P
 }
 
 /**
- * Put last in a batch: removes this very claim (same actor, key and moment) when the statement
- * before it changed nothing, i.e. the change it guarded did not happen.
+ * In the batch of a roll the claim guards: removes this very claim (same actor, key and moment)
+ * when the roll did not land, i.e. the credential is not at the version the roll writes (its
+ * `created_at`). Said in SQL, not by `changes()`, so statements may come between.
  */
 export function releaseIdempotencyKey(db: D1Database, row: IdempotencyKeyRow): D1PreparedStatement {
   return db
-    .prepare("DELETE FROM idempotency_keys WHERE actor = ? AND key = ? AND created_at = ? AND changes() = 0")
-    .bind(row.actor, row.key, row.created_at);
+    .prepare(
+      "DELETE FROM idempotency_keys WHERE actor = ?1 AND key = ?2 AND created_at = ?3 AND NOT EXISTS (SELECT 1 FROM credentials WHERE id = ?4 AND updated_at = ?3)",
+    )
+    .bind(row.actor, row.key, row.created_at, row.credential_id);
 }
 
 export function getIdempotencyKey(db: D1Database, actor: string, key: string): Promise<IdempotencyKeyRow | null> {
