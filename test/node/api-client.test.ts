@@ -60,6 +60,7 @@ describe("a client generated from /openapi.json, against npm run dev", () => {
       scopes: ["events:write"],
       aud: server.url,
       grants: [{ api: server.url, scopes: ["events:write"] }],
+      claims: {},
     });
 
     // API keys work at Test Auth directly.
