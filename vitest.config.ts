@@ -39,6 +39,9 @@ export default defineConfig(async () => {
             USAGE_FLUSH_SECONDS: "0",
             TEST_MIGRATIONS: await readD1Migrations("./migrations"),
             BILLING_AUDIENCE,
+            // The example hook has 2 s here: a busy CI machine must not make unrelated token tests 503.
+            // test/claims/issuance-hook.test.ts tests the default 50 ms itself.
+            CLAIMS_HOOK_TIMEOUT_MS: "2000",
             // Webhook retries a second apart (production: 5 s, then minutes to hours).
             WEBHOOK_RETRY_SCHEDULE: "1,1,1",
             // Never GitHub's real keys URL from a test: test/secret-scanning answers this one.

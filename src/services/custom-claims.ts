@@ -80,8 +80,14 @@ interface ClaimsHookService {
 /** The issuance hook's verdict: claims to merge, or a denial with its reason. */
 export type HookVerdict = { ok: true; claims: Claims } | { ok: false; deny: string } | { ok: false; unavailable: true };
 
-/** A denial's reason, as the token error's description: printable, at most 256 characters. */
-const DENY_REASON = /^[\x20-\x7E]{1,256}$/;
+/**
+ * A denial's reason as the token error's description: printable ASCII (anything else becomes a
+ * space), at most 256 characters; a reason that is not a string, or is blank, says "access denied".
+ */
+function denialReason(deny: unknown): string {
+  const text = typeof deny === "string" ? deny.replace(/[^\x20-\x7E]/g, " ").replace(/ +/g, " ").trim().slice(0, 256) : "";
+  return text || "access denied";
+}
 
 export interface HookSettings {
   timeoutMs: number;
@@ -96,17 +102,14 @@ export function hookSettings(env: Env): HookSettings {
   };
 }
 
-/** Reads a hook's answer as untrusted input: `{claims?}` or `{deny}`, nothing else. */
+/** Reads a hook's answer as untrusted input: `{deny}` (with anything else) denies; otherwise `{claims?}`, nothing else. */
 function readAnswer(answer: unknown): HookVerdict | { problem: string } {
   if (typeof answer !== "object" || answer === null || Array.isArray(answer)) return { problem: "the answer is not an object" };
-  const members = Object.keys(answer);
-  const unknown = members.find((name) => name !== "claims" && name !== "deny");
+  // A hook that means to deny is obeyed whatever else its answer holds: a denial never becomes a token.
+  if (Object.hasOwn(answer, "deny")) return { ok: false, deny: denialReason((answer as { deny?: unknown }).deny) };
+  const unknown = Object.keys(answer).find((name) => name !== "claims");
   if (unknown !== undefined) return { problem: "the answer has a member other than claims and deny" };
-  const { claims, deny } = answer as { claims?: unknown; deny?: unknown };
-  if (deny !== undefined) {
-    if (typeof deny !== "string" || !DENY_REASON.test(deny)) return { problem: "deny is not 1 to 256 printable ASCII characters" };
-    return { ok: false, deny };
-  }
+  const { claims } = answer as { claims?: unknown };
   if (claims === undefined) return { ok: true, claims: {} };
   const checked = checkedClaims(claims);
   return checked.ok ? { ok: true, claims: checked.claims } : { problem: checked.reason };
