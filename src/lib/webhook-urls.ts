@@ -29,7 +29,13 @@ export function webhookUrlProblem(text: string, allowInsecure: boolean): string 
   const literal = host.startsWith("[") ? host.slice(1, -1) : host;
   if (ipaddr.isValid(literal)) {
     let address = ipaddr.parse(literal);
-    if (address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress()) address = (address as ipaddr.IPv6).toIPv4Address();
+    if (address.kind() === "ipv6") {
+      const v6 = address as ipaddr.IPv6;
+      // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (the old "compatible" form) carry an IPv4 address.
+      const words = v6.parts;
+      const compatible = words.slice(0, 6).every((word) => word === 0) && (words[6] !== 0 || words[7]! > 1);
+      if (v6.isIPv4MappedAddress() || compatible) address = ipaddr.IPv4.parse(`${words[6]! >> 8}.${words[6]! & 255}.${words[7]! >> 8}.${words[7]! & 255}`);
+    }
     if (address.range() !== "unicast") return "url may not name a private, loopback, link-local or reserved address";
   } else if (!/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(host) || !host.includes(".")) {
     return "url must name a public host";

@@ -59,18 +59,23 @@ export async function deliver(env: Env, message: DeliveryMessage): Promise<boole
   const [event, endpoint] = await Promise.all([getEvent(env.DB, message.event_id), getEndpoint(env.DB, message.endpoint_id)]);
   if (!event || !endpoint || endpoint.status !== "enabled") return false;
   const sentAt = new Date();
-  const signature = (await signingSecrets(env, endpoint, sentAt.getTime())).map((secret) => new Webhook(secret).sign(event.id, sentAt, event.payload)).join(" ");
-  const outcome = await post(
-    endpoint.url,
-    {
-      "content-type": "application/json",
-      "user-agent": "Keymint-Webhooks/1",
-      "webhook-id": event.id,
-      "webhook-timestamp": String(Math.floor(sentAt.getTime() / 1000)),
-      "webhook-signature": signature,
-    },
-    event.payload,
-  );
+  // A secret sealed under a KEY_ENCRYPTION_KEY since replaced cannot sign: a failed attempt (the
+  // log says why, and the endpoint is disabled in time), never a message retried forever.
+  const secrets = await signingSecrets(env, endpoint, sentAt.getTime()).catch(() => null);
+  const outcome: Outcome =
+    secrets === null
+      ? { ok: false, status: null, error: "its signing secret cannot be opened (was KEY_ENCRYPTION_KEY replaced?): roll it" }
+      : await post(
+          endpoint.url,
+          {
+            "content-type": "application/json",
+            "user-agent": "Keymint-Webhooks/1",
+            "webhook-id": event.id,
+            "webhook-timestamp": String(Math.floor(sentAt.getTime() / 1000)),
+            "webhook-signature": secrets.map((secret) => new Webhook(secret).sign(event.id, sentAt, event.payload)).join(" "),
+          },
+          event.payload,
+        );
   const at = nowIso();
   const delays = retryDelays(env);
   const delay = outcome.ok ? undefined : delays[message.attempt - 1];

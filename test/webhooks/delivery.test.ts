@@ -179,3 +179,25 @@ describe("a rolled secret", () => {
     expect(() => new Webhook(rolled.secret).verify(after.body, after.headers)).toThrow();
   });
 });
+
+describe("a secret that cannot be opened", () => {
+  it("(KEY_ENCRYPTION_KEY replaced) is a failed attempt with its reason, retried, not a message lost to the dead-letter queue", async () => {
+    const hooks = receiver();
+    const endpoint = await createEndpoint({});
+    // Sealed under another key: what a replaced KEY_ENCRYPTION_KEY leaves behind.
+    const other = await crypto.subtle.importKey("raw", crypto.getRandomValues(new Uint8Array(32)), "AES-GCM", false, ["encrypt"]);
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: new TextEncoder().encode(endpoint.id) }, other, new TextEncoder().encode("whsec_x")));
+    const blob = btoa(String.fromCharCode(...iv, ...sealed)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+    await env.DB.prepare("UPDATE webhook_endpoints SET sealed_secret = ? WHERE id = ?").bind(blob, endpoint.id).run();
+    await call(`/admin/v1/webhooks/${endpoint.id}/test`, { method: "POST" });
+    await until(async () => (await deliveriesOf(endpoint.id)).length >= 2);
+    expect((await deliveriesOf(endpoint.id)).at(-1)).toMatchObject({ attempt: 1, status: "failed", status_code: null });
+    expect(String((await deliveriesOf(endpoint.id)).at(-1)!.error)).toContain("roll it");
+    expect(hooks.at(endpoint.url)).toEqual([]);
+    // A roll makes it work again.
+    await call(`/admin/v1/webhooks/${endpoint.id}/roll-secret`, { method: "POST", body: { expires_in: 0 } });
+    await call(`/admin/v1/webhooks/${endpoint.id}/test`, { method: "POST" });
+    await until(() => hooks.at(endpoint.url).length >= 1);
+  });
+});
