@@ -138,6 +138,13 @@ export async function updateApi(
         await writeApiEntry(env.REVOCATIONS, { digest: await identifierDigest(row.identifier) }, { ...apiEntryOf(env, row), scopes: before.filter((scope) => kept.includes(scope)), updated_at: at });
       }
     }
+    const after: ApiRow = {
+      ...row,
+      name: changes.name ?? row.name,
+      scopes: kept ? JSON.stringify(kept) : row.scopes,
+      token_claims: changes.token_claims === undefined ? row.token_claims : storedObject(changes.token_claims),
+    };
+    const moved = after.name !== row.name || after.scopes !== row.scopes || after.token_claims !== row.token_claims;
     const statements = [
       apis.updateApi(
         env.DB,
@@ -147,13 +154,8 @@ export async function updateApi(
         at,
       ),
       insertAuditEvent(env.DB, who, at, { action: "api.update", target_type: "api", target_id: id, target_name: changes.name ?? row.name }, IF_CHANGED),
-      eventAfterAudit(env.DB, "api.updated", at, {
-        ...toApi(env, row),
-        ...(changes.name === undefined ? {} : { name: changes.name }),
-        ...(kept === undefined ? {} : { scopes: kept }),
-        ...(changes.token_claims === undefined ? {} : { token_claims: changes.token_claims !== null && Object.keys(changes.token_claims).length > 0 ? changes.token_claims : null }),
-        updated_at: at,
-      }),
+      // An edit that changes nothing sends no event (contract "Webhooks").
+      ...(moved ? [eventAfterAudit(env.DB, "api.updated", at, { ...toApi(env, after), updated_at: at })] : []),
       // Removing a scope from the API removes it from every grant (the contract).
       ...(kept ? [apis.trimGrantsToApi(env.DB, id, kept)] : []),
     ];

@@ -366,7 +366,7 @@ export async function updateCredential(
   if (Object.values(changes).every((value) => value === undefined)) return getCredential(env, id);
   const grants = changes.grants === undefined ? undefined : await resolveGrants(env, changes.grants);
   for (let attempt = 0; ; attempt++) {
-    const [row, grantsBefore] = await Promise.all([rowForAttempt(env, id, attempt), changes.grants === undefined ? grantsOf(env, id) : null]);
+    const [row, grantsBefore] = await Promise.all([rowForAttempt(env, id, attempt), grantsOf(env, id)]);
     if (attempt > MAX_EDIT_RETRIES) throw conflict();
     // What an edit gives must fit under the organization's ceiling; what it leaves alone may stay.
     const beyond = ceilingProblem(row.organization_grants, { scopes: changes.scopes, grants });
@@ -410,11 +410,15 @@ export async function updateCredential(
     if (expiresSooner) await revocation.expiryChanged(env.REVOCATIONS, id, expiresAt);
     const lifecycle = expiryAction(row.expires_at, expiresAt);
     const keysChanged = jwks !== undefined && JSON.stringify(jwks) !== row.jwks;
+    const grantsAfter = changes.grants ?? grantsBefore;
+    const sameGrants = (a: Grant[], b: Grant[]) => JSON.stringify([...a].sort((x, y) => x.api.localeCompare(y.api))) === JSON.stringify([...b].sort((x, y) => x.api.localeCompare(y.api)));
+    const moved = (Object.keys(values) as (keyof typeof values)[]).some((field) => values[field] !== row[field]) || !sameGrants(grantsAfter, grantsBefore);
     // Conditional on the version read: a stalled edit cannot land over a newer one.
     const [changed] = await commit(env.DB, [
       credentials.updateCredential(env.DB, id, values, row.updated_at, at),
       insertAuditEvent(env.DB, who, at, { action: "credential.update", target_type: "credential", target_id: id, target_name: changes.name ?? row.name }, IF_CHANGED),
-      eventAfterAudit(env.DB, "credential.updated", at, { ...toCredential({ ...row, ...values, updated_at: at } as CredentialRow), grants: changes.grants ?? grantsBefore ?? [] }),
+      // An edit that changes nothing sends no event (contract "Webhooks").
+      ...(moved ? [eventAfterAudit(env.DB, "credential.updated", at, { ...toCredential({ ...row, ...values, updated_at: at } as CredentialRow), grants: grantsAfter })] : []),
       ...(lifecycle === null ? [] : [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, lifecycle, at)]),
       ...(keysChanged ? [lifecycleEvent(env.DB, who, at, { id, name: changes.name ?? row.name }, "credential.jwks_changed", at)] : []),
       ...(grants === undefined ? [] : apiStore.replaceGrants(env.DB, id, grants, at)),

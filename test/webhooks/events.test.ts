@@ -119,3 +119,19 @@ describe("events of changes", () => {
     expect(hooks.at(two.url)).toEqual([]);
   });
 });
+
+describe("edits that change nothing", () => {
+  it("send no event: a credential PATCH and an API PATCH with the values they already have", async () => {
+    const hooks = receiver();
+    const endpoint = await createEndpoint({ events: ["credential.updated", "api.updated"] });
+    const account = await createAccount();
+    const client = await createCredential(account.id, "oauth_client", ["read"]);
+    const api = await created(await call("/admin/v1/apis", { method: "POST", body: { name: "Same", identifier: `https://same-${crypto.randomUUID()}.example.com`, scopes: ["a"] } }));
+    expect((await call(`/admin/v1/credentials/${client.id}`, { method: "PATCH", body: { name: client.name, scopes: ["read"], grants: [] } })).status).toBe(200);
+    expect((await call(`/admin/v1/apis/${api.id}`, { method: "PATCH", body: { name: "Same", scopes: ["a"] } })).status).toBe(200);
+    expect((await call(`/admin/v1/credentials/${client.id}`, { method: "PATCH", body: { name: "changed" } })).status).toBe(200);
+    await until(() => hooks.at(endpoint.url).length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(hooks.at(endpoint.url).map((delivery) => `${typesOf([delivery])[0]} ${JSON.parse(delivery.body).data.name}`)).toEqual(["credential.updated changed"]);
+  });
+});
