@@ -1,6 +1,7 @@
 import { ApiError } from "../http/errors";
 import { type AuditContext, insertAuditEvent, IF_CHANGED } from "../storage/audit-events";
 import { eventAfterAudit } from "./webhook-events";
+import { grantRowsOf } from "../storage/apis";
 import { endPreviousSecret } from "../storage/credential-grace";
 import { commit } from "../storage/d1";
 import * as credentials from "../storage/credentials";
@@ -15,9 +16,11 @@ import { edgeEntries } from "./edge-entries";
  * `detail` goes into the audit event (a leak's URL, when secret scanning ends the grace).
  */
 export async function endGrace(env: Env, who: AuditContext, id: string, detail: string | null = null): Promise<Credential> {
-  const row = await credentials.getCredentialWithAccount(env.DB, id);
+  const [row, grantRows] = await Promise.all([credentials.getCredentialWithAccount(env.DB, id), detail === null ? [] : grantRowsOf(env.DB, [id])]);
   if (!row) throw new ApiError("not_found", "No credential has this id.");
   const credential = toCredential(row);
+  // For a scanner's report (its webhook event shows the credential whole).
+  const grants = toCredential(row, Date.now(), grantRows).grants;
   if (credential.previous_secret_expires_at === null) {
     throw new ApiError("invalid_request", "This credential has no previous secret in a grace period.");
   }
@@ -29,7 +32,7 @@ export async function endGrace(env: Env, who: AuditContext, id: string, detail: 
     endPreviousSecret(env.DB, id, at),
     insertAuditEvent(env.DB, who, at, { action: "credential.end_grace", target_type: "credential", target_id: id, target_name: credential.name, detail }, IF_CHANGED),
     // A scanner's report of the previous secret (`detail` is where it was found) is a leak.
-    ...(detail === null ? [] : [eventAfterAudit(env.DB, "credential.leaked", at, { ...credential, previous_secret_expires_at: null, previous_secret_last_used_at: null, leaked_at: at, leak_url: detail })]),
+    ...(detail === null ? [] : [eventAfterAudit(env.DB, "credential.leaked", at, { ...credential, grants, previous_secret_expires_at: null, previous_secret_last_used_at: null, leaked_at: at, leak_url: detail })]),
   ]);
   await edgeEntries.publish(env, row);
   // Unchanged means a deletion (then this is a 404), a roll or the cron got there first: either way

@@ -1,5 +1,5 @@
 import { CLAIMS_HOOK_TIMEOUT_MS_DEFAULT } from "../config";
-import { type Claims, type Metadata, checkedClaims, mappedClaims } from "../lib/claims";
+import { type Claims, type Metadata, checkedClaims, mappedClaims, needsNamesOrMetadata } from "../lib/claims";
 import { DEFAULT_API_ID } from "../storage/apis";
 import { getCredentialWithAccount } from "../storage/credentials";
 import type { ApiEntry, EntryClaimSources, LiveEntry } from "../storage/edge-entries";
@@ -26,9 +26,16 @@ export interface ClaimsSubject {
 /** What the hook's `claims(input)` is given: the subject and the scopes the token will carry. */
 export type ClaimsHookInput = ClaimsSubject & { scopes: string[] };
 
-/** The entry's names and metadata, or, for an entry written before them, the row's (then the entry is published again). */
-async function sourcesOf(env: Env, ctx: Deferrer | undefined, entry: LiveEntry): Promise<EntryClaimSources | null> {
+/** Sources of an entry written before them, for a mapping that names ids alone (every entry has those). */
+const IDS_ONLY: EntryClaimSources = { organization: { name: "", external_id: null, metadata: null }, account: { name: "", type: "service", metadata: null }, credential: { name: "", metadata: null } };
+
+/**
+ * The entry's names and metadata, or, for an entry written before them, the row's (then the entry
+ * is published again) when `needed`: a mapping that names ids alone reads nothing.
+ */
+async function sourcesOf(env: Env, ctx: Deferrer | undefined, entry: LiveEntry, needed: boolean): Promise<EntryClaimSources | null> {
   if (entry.claim_sources) return entry.claim_sources;
+  if (!needed) return IDS_ONLY;
   const row = await getCredentialWithAccount(env.DB, entry.id);
   if (!row) return null;
   healCredential(env, ctx, entry.id);
@@ -51,7 +58,7 @@ export async function claimsFor(
   const hooked = env.CLAIMS_HOOK !== undefined && entry.type === "oauth_client";
   // No mapping and no hook: nothing to read, nothing to add (the common case costs nothing).
   if ((mapping === null || Object.keys(mapping).length === 0) && !hooked) return { claims: {}, subject: null };
-  const sources = await sourcesOf(env, ctx, entry);
+  const sources = await sourcesOf(env, ctx, entry, hooked || needsNamesOrMetadata(mapping));
   if (sources === null) return { claims: {}, subject: null };
   const organizationId = entry.organization_id ?? DEFAULT_ORGANIZATION_ID;
   const subject: ClaimsSubject = {

@@ -43,6 +43,7 @@ export function toEndpoint(row: EndpointRow): Endpoint {
   };
 }
 
+const unknownOrganization = () => invalidField("organization_id", "organization_id must name an organization.");
 export const webhookNotFound = () => new ApiError("not_found", "No webhook endpoint has this id.");
 const conflict = () => new ApiError("conflict", "Another change to this endpoint kept landing first. Read it again, then retry.");
 
@@ -89,9 +90,7 @@ export interface NewEndpoint {
 export async function createEndpoint(env: Env, who: AuditContext, input: NewEndpoint): Promise<EndpointWithSecret> {
   const url = checkedUrl(env, input.url);
   const organizationId = input.organization_id ?? null;
-  if (organizationId !== null && (await getOrganizationRow(env.DB, organizationId)) === null) {
-    throw invalidField("organization_id", "organization_id must name an organization.");
-  }
+  if (organizationId !== null && (await getOrganizationRow(env.DB, organizationId)) === null) throw unknownOrganization();
   const at = nowIso();
   const id = newId("wh");
   const secret = newSecret();
@@ -109,7 +108,9 @@ export async function createEndpoint(env: Env, who: AuditContext, input: NewEndp
     created_at: at,
     updated_at: at,
   };
-  await commit(env.DB, [store.insertEndpoint(env.DB, row), insertAuditEvent(env.DB, who, at, audit("webhook.create", row), IF_CHANGED)]);
+  const [inserted] = await commit(env.DB, [store.insertEndpoint(env.DB, row), insertAuditEvent(env.DB, who, at, audit("webhook.create", row), IF_CHANGED)]);
+  // Its organization was deleted since it was read.
+  if (!inserted) throw unknownOrganization();
   return { ...toEndpoint(row), secret };
 }
 

@@ -24,9 +24,13 @@ export interface EndpointRow {
 const ENDPOINT_COLUMNS =
   "id, url, events, organization_id, description, status, sealed_secret, sealed_previous_secret, previous_secret_expires_at, failing_since, created_at, updated_at";
 
+/** Inserts the endpoint, only while its organization (if it names one) exists; else no row changes. */
 export function insertEndpoint(db: D1Database, row: EndpointRow): D1PreparedStatement {
   return db
-    .prepare(`INSERT INTO webhook_endpoints (${ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    .prepare(
+      `INSERT INTO webhook_endpoints (${ENDPOINT_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+       WHERE ?4 IS NULL OR EXISTS (SELECT 1 FROM organizations WHERE id = ?4)`,
+    )
     .bind(row.id, row.url, row.events, row.organization_id, row.description, row.status, row.sealed_secret, row.sealed_previous_secret, row.previous_secret_expires_at, row.failing_since, row.created_at, row.updated_at);
 }
 

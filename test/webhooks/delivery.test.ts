@@ -6,6 +6,9 @@ import worker from "../../src/index";
 import { call, json } from "../support/http";
 import { createEndpoint, receiver, until } from "../support/webhooks";
 
+// Deliveries go through the queue, retries a second apart: a busy machine needs more than 5 s.
+vi.setConfig({ testTimeout: 30_000 });
+
 /**
  * Delivery (contract "Webhooks"): a 2xx within 10 s delivers; anything else (an error status, a
  * redirect, no answer, no connection) is retried on the schedule (WEBHOOK_RETRY_SCHEDULE is

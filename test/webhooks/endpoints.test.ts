@@ -7,6 +7,9 @@ import { tokenFor } from "../support/oauth";
 import { accountIn, createOrg } from "../support/organizations";
 import { createEndpoint, hookUrl, receiver } from "../support/webhooks";
 
+// Deliveries go through the queue, retries a second apart: a busy machine needs more than 5 s.
+vi.setConfig({ testTimeout: 30_000 });
+
 /**
  * Webhook endpoints through /admin/v1/webhooks (contract "Webhooks"): the shape, the secret shown
  * once and sealed at rest, edits and their audit events, and who may manage which: platform

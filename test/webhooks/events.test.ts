@@ -6,6 +6,9 @@ import { tokenFor } from "../support/oauth";
 import { created, unique } from "../support/organizations";
 import { createEndpoint, receiver, typesOf, until } from "../support/webhooks";
 
+// Deliveries go through the queue, retries a second apart: a busy machine needs more than 5 s.
+vi.setConfig({ testTimeout: 30_000 });
+
 /**
  * Events (contract "Webhooks"): each change records its event in the same D1 batch (the outbox),
  * none for a change that changed nothing, and the queue delivers it signed with Standard Webhooks

@@ -5,6 +5,9 @@ import worker from "../../src/index";
 import { call, createAccount, json } from "../support/http";
 import { createEndpoint, receiver, typesOf, until } from "../support/webhooks";
 
+// Deliveries go through the queue, retries a second apart: a busy machine needs more than 5 s.
+vi.setConfig({ testTimeout: 30_000 });
+
 /**
  * Changes made by Keymint itself (contract "Webhooks"): the cron's notices, `credential.expiring`
  * 7 days and 1 day before `expires_at` and `credential.expired` after it, each once per

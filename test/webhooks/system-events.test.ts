@@ -5,6 +5,9 @@ import { KEYS_URL, type SigningKey, reportBody, reportRequest, send, signingKey 
 import { createAccount, createCredential, sha256Hex } from "../support/http";
 import { RECEIVER, type Received, createEndpoint, typesOf, until } from "../support/webhooks";
 
+// Deliveries go through the queue, retries a second apart: a busy machine needs more than 5 s.
+vi.setConfig({ testTimeout: 30_000 });
+
 /**
  * Changes Keymint makes by itself send their events too (contract "Webhooks"): a secret
  * scanner's report, whether LEAKED_SECRET_ACTION revokes (credential.leaked, then
