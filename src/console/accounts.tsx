@@ -3,11 +3,12 @@ import { MAX_NAME_LENGTH } from "../config";
 import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
-import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, OrganizationFilter, Pager, When, withQuery, Writable } from "./layout";
+import { ColumnHeads, ConfirmForm, EmptyRow, Field, FieldError, FilterButtons, Layout, Name, Notice, OrganizationFilter, Pager, SearchField, StatusBadge, When, withQuery, Writable } from "./layout";
+import { CardSection, Submit } from "./parts";
 
 /**
  * The Accounts screen (search, create, filters and pages), the confirmation of an action on an
- * account, and an account's status badge (also on the credential pages).
+ * account, and what an account's page shares with them (its name field, its first fields).
  */
 
 export interface AccountFilters {
@@ -17,9 +18,37 @@ export interface AccountFilters {
   organization_id: string | null;
 }
 
-/** An account's status, in words. */
-export const AccountStatusBadge: FC<{ status: Account["status"] }> = ({ status }) =>
-  status === "active" ? <span class="badge ok">Active</span> : <span class="badge off">Deactivated</span>;
+/** The account name field of the create form and of an account's page (`error`: its message). */
+export const AccountNameField: FC<{ value: string; error: string | undefined }> = ({ value, error }) => (
+  <div>
+    <label for="account-name">Account Name</label>
+    <input
+      id="account-name"
+      name="name"
+      type="text"
+      required
+      maxlength={MAX_NAME_LENGTH}
+      autocomplete="off"
+      dir="auto"
+      value={value}
+      {...(error ? { "aria-invalid": "true", "aria-describedby": "account-name-error", autofocus: true } : {})}
+    />
+    <FieldError error={error ? { field: "name", message: error } : undefined} field="name" id="account-name" />
+  </div>
+);
+
+/** An account's ID, type and status: the first fields of its page and of its confirmations. */
+export const AccountFields: FC<{ account: Account }> = ({ account }) => (
+  <>
+    <Field label="Account ID">
+      <span class="mono">{account.id}</span>
+    </Field>
+    <Field label="Type">{account.type === "service" ? "Service account" : "User"}</Field>
+    <Field label="Status">
+      <StatusBadge status={account.status} />
+    </Field>
+  </>
+);
 
 /** A filter by account status (`name="status"`), as the accounts and credentials lists show it. */
 export const AccountStatusFilter: FC<{ label: string; value: string | null | undefined }> = ({ label, value }) => (
@@ -58,25 +87,7 @@ export const AccountsPage: FC<{
       <Writable>
         <form method="post" action="/console/accounts" class="card stack">
           <h2>Create account</h2>
-          <div>
-            <label for="account-name">Account Name</label>
-            <input
-              id="account-name"
-              name="name"
-              type="text"
-              required
-              maxlength={MAX_NAME_LENGTH}
-              autocomplete="off"
-              dir="auto"
-              value={values?.name ?? ""}
-              {...(error ? { "aria-invalid": "true", "aria-describedby": "account-name-error", autofocus: true } : {})}
-            />
-            {error ? (
-              <div class="field-error" id="account-name-error">
-                {error}
-              </div>
-            ) : null}
-          </div>
+          <AccountNameField value={values?.name ?? ""} error={error} />
           <fieldset>
             <legend>Account Type</legend>
             <label>
@@ -87,19 +98,11 @@ export const AccountsPage: FC<{
               <input type="radio" name="type" value="user" checked={values?.type === "user"} /> User
             </label>
           </fieldset>
-          <div>
-            <button type="submit" class="primary">
-              Create account
-            </button>
-          </div>
+          <Submit>Create account</Submit>
         </form>
       </Writable>
       <form method="get" action="/console/accounts" class="filters" role="search" aria-label="Find accounts">
-        <div class="search">
-          <label for="q">Search</label>
-          <input id="q" name="q" type="search" value={filters.q ?? ""} dir="auto" autocomplete="off" aria-describedby="q-hint" />
-          <div class="hint" id="q-hint">Name or account ID</div>
-        </div>
+        <SearchField value={filters.q} hint="Name or account ID" />
         <div>
           <label for="type">Type</label>
           <select id="type" name="type">
@@ -130,7 +133,7 @@ export const AccountsPage: FC<{
                   </td>
                   <td data-label="Type">{account.type === "service" ? "Service account" : "User"}</td>
                   <td data-label="Status">
-                    <AccountStatusBadge status={account.status} />
+                    <StatusBadge status={account.status} />
                   </td>
                   <td data-label="Created (UTC)">
                     <When at={account.created_at} />
@@ -184,13 +187,7 @@ export const ConfirmAccountPage: FC<{
       </h1>
       <Notice kind={action === "activate" ? "warn" : "error"}>{CONSEQUENCE[action]}</Notice>
       <dl class="fields card">
-        <Field label="Account ID">
-          <span class="mono">{account.id}</span>
-        </Field>
-        <Field label="Type">{account.type === "service" ? "Service account" : "User"}</Field>
-        <Field label="Status">
-          <AccountStatusBadge status={account.status} />
-        </Field>
+        <AccountFields account={account} />
         <Field label="Credentials">
           {credentialCount === 0 ? (
             "None"
@@ -216,14 +213,13 @@ export const ConfirmAccountPage: FC<{
         {action === "delete" ? "Delete permanently" : verb}
       </ConfirmForm>
       {action === "delete" && account.status === "active" ? (
-        <section class="card" aria-labelledby="instead-heading">
-          <h2 id="instead-heading">Or deactivate it instead</h2>
+        <CardSection id="instead" heading="Or deactivate it instead">
           <p>Deactivating stops the account and its credentials just as quickly, and can be undone: activate it again at any time.</p>
           <form method="post" action={`/console/accounts/${account.id}/deactivate`}>
             <input type="hidden" name="back" value={back} />
             <button type="submit">Deactivate instead</button>
           </form>
-        </section>
+        </CardSection>
       ) : null}
     </Layout>
   );

@@ -1,8 +1,9 @@
 import type { FC } from "hono/jsx";
 import { MAX_IDENTIFIER_LENGTH, MAX_NAME_LENGTH, MAX_SCOPES } from "../config";
 import { type Api, isDefaultApi } from "../services/apis";
-import { ColumnHeads, ConfirmForm, Field, FieldError, Layout, Name, Notice, PlatformOnly, When } from "./layout";
+import { ColumnHeads, ConfirmForm, errorMarks, Field, FieldError, Layout, Name, Notice, PlatformOnly, When } from "./layout";
 import { ClaimList, type ClaimRow, ClaimsEditor, type RowsError } from "./metadata-editor";
+import { CancelOrSubmit, FormError, Submit } from "./parts";
 
 /**
  * The APIs screen (list, create, edit with its token claims, delete with a confirmation), and the
@@ -45,20 +46,12 @@ export const ApisPage: FC<{
       than the default one only through a grant, set on the credential's page.
     </p>
     {flash ? <Notice kind="ok">{flash}</Notice> : null}
-    {error ? (
-      <Notice kind="error" id="form-error">
-        {error.message}
-      </Notice>
-    ) : null}
+    <FormError error={error} />
     <PlatformOnly>
       <form method="post" action="/console/apis" class="card stack">
         <h2>Create API</h2>
         <ApiFields values={values} error={error} />
-        <div>
-          <button type="submit" class="primary">
-            Create API
-          </button>
-        </div>
+        <Submit>Create API</Submit>
       </form>
     </PlatformOnly>
     {complete ? null : <Notice kind="warn">There are more APIs than this page shows ({apis.length}); the admin API lists them all.</Notice>}
@@ -133,8 +126,7 @@ const ApiFields: FC<{ values: ApiFormValues; error: ApiFormError | undefined }> 
         spellcheck={false}
         dir="auto"
         value={values.identifier}
-        aria-describedby={error?.field === "identifier" ? "identifier-error identifier-hint" : "identifier-hint"}
-        {...(error?.field === "identifier" ? { "aria-invalid": "true", autofocus: true } : {})}
+        {...errorMarks(error?.field === "identifier", "identifier", "identifier-hint")}
       />
       <FieldError error={error} field="identifier" id="identifier" />
       <div class="hint" id="identifier-hint">
@@ -157,8 +149,7 @@ const ScopesField: FC<{ values: ApiFormValues; error: ApiFormError | undefined; 
       spellcheck={false}
       dir="auto"
       value={values.scopes}
-      aria-describedby={error?.field === "scopes" ? "api-scopes-error api-scopes-hint" : "api-scopes-hint"}
-      {...(error?.field === "scopes" ? { "aria-invalid": "true", autofocus: true } : {})}
+      {...errorMarks(error?.field === "scopes", "api-scopes", "api-scopes-hint")}
     />
     <FieldError error={error} field="scopes" id="api-scopes" />
     <div class="hint" id="api-scopes-hint">
@@ -183,11 +174,7 @@ export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; e
     <h1>
       Edit <Name>{api.name}</Name>
     </h1>
-    {error || claimsError ? (
-      <Notice kind="error" id="form-error">
-        {error?.message ?? claimsError?.message}
-      </Notice>
-    ) : null}
+    <FormError error={error ?? claimsError} />
     <dl class="fields card">
       <Field label="Identifier">
         <span class="mono">{api.identifier}</span>
@@ -213,14 +200,7 @@ export const EditApiPage: FC<{ actor: string; api: Api; values: ApiFormValues; e
         />
       )}
       <ClaimsEditor rows={claimRows} error={claimsError} />
-      <div class="confirm-actions">
-        <a class="button" href="/console/apis">
-          Cancel
-        </a>
-        <button type="submit" class="primary">
-          Save
-        </button>
-      </div>
+      <CancelOrSubmit cancelHref="/console/apis">Save</CancelOrSubmit>
     </form>
   </Layout>
 );
@@ -305,8 +285,7 @@ export const GrantFields: FC<{ apis: Api[]; selection: GrantSelection; error?: A
           spellcheck={false}
           dir="auto"
           value={selection.scopes}
-          aria-describedby={error?.field === "scopes" ? "scopes-error scopes-hint" : "scopes-hint"}
-          {...(error?.field === "scopes" ? { "aria-invalid": "true", autofocus: true } : {})}
+          {...errorMarks(error?.field === "scopes", "scopes", "scopes-hint")}
         />
         <FieldError error={error} field="scopes" id="scopes" />
         <div class="hint" id="scopes-hint">
@@ -325,11 +304,7 @@ export const GrantFields: FC<{ apis: Api[]; selection: GrantSelection; error?: A
               <Name>{api.name}</Name>
               <span class="legend-id mono">{api.identifier}</span>
             </legend>
-            {errorHere ? (
-              <div class="field-error" id={`grant-${api.id}-error`}>
-                {error!.message}
-              </div>
-            ) : null}
+            <FieldError error={error} field={`api:${api.id}`} id={`grant-${api.id}`} />
             {scopes.length ? (
               <div class="scope-list">
                 {scopes.map((scope, i) => (

@@ -1,10 +1,10 @@
 import type { FC } from "hono/jsx";
 import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
-import { AccountStatusBadge } from "./accounts";
 import { TYPE_LABEL, credentialHref, listHref } from "./credential-list";
-import { ConfirmForm, Field, Layout, Name, Notice, When } from "./layout";
+import { ConfirmForm, Field, Layout, Name, Notice, StatusBadge, When } from "./layout";
 import { AUTH_METHOD_LABEL, isPrivateKeyJwt } from "./lifecycle";
+import { GRACE_PERIODS, RollForm } from "./parts";
 
 /** The confirmations of what cannot be undone on a credential: delete it, roll its secret, end a grace period. */
 
@@ -30,7 +30,7 @@ const Summary: FC<{ credential: Credential; account: Account | null }> = ({ cred
     <Field label="Account">
       {account ? (
         <>
-          <Name>{account.name}</Name> <AccountStatusBadge status={account.status} />
+          <Name>{account.name}</Name> <StatusBadge status={account.status} />
         </>
       ) : (
         <span class="mono">{credential.account_id}</span>
@@ -69,12 +69,7 @@ export const DeleteCredentialPage: FC<{ actor: string; credential: Credential; a
   </Layout>
 );
 
-export const ROLL_GRACE_CHOICES = [
-  { seconds: 0, label: "Stop the old secret now" },
-  { seconds: 3600, label: "1 hour" },
-  { seconds: 86_400, label: "24 hours" },
-  { seconds: 604_800, label: "7 days" },
-] as const;
+export const ROLL_GRACE_CHOICES = [{ seconds: 0, label: "Stop the old secret now" }, ...GRACE_PERIODS] as const;
 
 export const RollCredentialPage: FC<{ actor: string; credential: Credential; account: Account | null; nonce: string; back: string }> = ({
   actor,
@@ -95,27 +90,9 @@ export const RollCredentialPage: FC<{ actor: string; credential: Credential; acc
       <Notice kind="warn">Only one previous secret is kept: rolling again ends the grace period of the one before at once.</Notice>
     ) : null}
     <Summary credential={credential} account={account} />
-    <form method="post" action={`/console/credentials/${credential.id}/roll`} class="stack card">
+    <RollForm action={`/console/credentials/${credential.id}/roll`} choices={ROLL_GRACE_CHOICES} cancelHref={credentialHref(credential.id, back)}>
       <input type="hidden" name="nonce" value={nonce} />
-      <div>
-        <label for="expires_in">Grace period for the old secret</label>
-        <select id="expires_in" name="expires_in">
-          {ROLL_GRACE_CHOICES.map((choice) => (
-            <option value={String(choice.seconds)} selected={choice.seconds === 86_400}>
-              {choice.label}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div class="confirm-actions">
-        <a class="button" href={credentialHref(credential.id, back)} data-cancel>
-          Cancel
-        </a>
-        <button type="submit" class="primary">
-          Roll secret
-        </button>
-      </div>
-    </form>
+    </RollForm>
   </Layout>
 );
 

@@ -3,7 +3,7 @@ import type { Account } from "../services/accounts";
 import type { Credential } from "../services/credentials";
 import type { TwoWayPage } from "../services/search";
 import type { DailyUsage, UsageBucket } from "../services/usage-reports";
-import { ColumnHeads, EmptyRow, FilterButtons, Layout, Name, Notice, OrganizationFilter, Pager, TrashIcon, When, withQuery, Writable } from "./layout";
+import { ColumnHeads, EmptyRow, FilterButtons, Layout, Name, Notice, OrganizationFilter, Pager, SearchField, TrashIcon, When, withQuery, Writable } from "./layout";
 import { AccountStatusFilter } from "./accounts";
 import { Expiry, isPrivateKeyJwt } from "./lifecycle";
 import { QuietHint, Sparkline, UsageChart } from "./usage";
@@ -69,11 +69,7 @@ export const CredentialsPage: FC<{
       {accountFilter && accountUsage ? <UsageChart id="account-usage" buckets={accountUsage} heading="Usage of this account, last 7 days" /> : null}
       <form method="get" action="/console/credentials" class="filters" role="search" aria-label="Find credentials">
         {accountFilter ? <input type="hidden" name="account_id" value={accountFilter.id} /> : null}
-        <div class="search">
-          <label for="q">Search</label>
-          <input id="q" name="q" type="search" value={filters.q ?? ""} dir="auto" autocomplete="off" aria-describedby="q-hint" />
-          <div class="hint" id="q-hint">Name, client ID, credential ID or the secret's last 4 characters</div>
-        </div>
+        <SearchField value={filters.q} hint="Name, client ID, credential ID or the secret's last 4 characters" />
         <div>
           <label for="type">Type</label>
           <select id="type" name="type">

@@ -3,8 +3,9 @@ import { MAX_NAME_LENGTH } from "../config";
 import type { Account } from "../services/accounts";
 import type { Api } from "../services/apis";
 import { type AccessError, GrantFields, type GrantSelection } from "./apis";
-import { FieldError, Layout, Notice } from "./layout";
+import { FieldError, Layout } from "./layout";
 import { ExpiresAtField, JwksField } from "./lifecycle";
+import { CancelOrSubmit, FormError } from "./parts";
 
 /** The create-credential form: name, type, account picker, client authentication, expiry and grants. */
 
@@ -43,26 +44,17 @@ export const NewCredentialPage: FC<{
   accessError?: AccessError | undefined;
 }> = ({ actor, accounts, apis, nonce, values, selection, maxLifetimeDays, error, accessError }) => {
   const chosen = accounts.find((account) => account.id === values.account_id);
-  const problem = error ?? accessError;
   return (
     <Layout title="Create credential" section="credentials" actor={actor}>
       <h1>Create credential</h1>
       <p class="lead">The secret is shown once, right after you create it. Keymint keeps only its hash.</p>
-      {problem ? (
-        <Notice kind="error" id="form-error">
-          {problem.message}
-        </Notice>
-      ) : null}
+      <FormError error={error ?? accessError} />
       <form method="post" action="/console/credentials" class="stack card">
         <input type="hidden" name="nonce" value={nonce} />
         <div>
           <label for="name">Credential Name</label>
           <input id="name" name="name" type="text" required maxlength={MAX_NAME_LENGTH} autocomplete="off" dir="auto" value={values.name} {...invalid(error, "name")} />
-          {error?.field === "name" ? (
-            <div class="field-error" id="name-error">
-              {error.message}
-            </div>
-          ) : null}
+          <FieldError error={error} field="name" />
         </div>
         <fieldset>
           <legend>Credential Type</legend>
@@ -100,11 +92,7 @@ export const NewCredentialPage: FC<{
               </option>
             ))}
           </select>
-          {error?.field === "account_id" ? (
-            <div class="field-error" id="account_id-error">
-              {error.message}
-            </div>
-          ) : null}
+          <FieldError error={error} field="account_id" />
           <div class="hint">
             Prefer a service account: it is a stable identity that does not leave with a person. Deactivated accounts cannot get new credentials.
             {accounts.length === 0 ? (
@@ -149,14 +137,7 @@ export const NewCredentialPage: FC<{
           <h2 id="access-heading">APIs and scopes</h2>
           <GrantFields apis={apis} selection={selection} error={accessError} />
         </section>
-        <div class="confirm-actions">
-          <a class="button" href="/console/credentials">
-            Cancel
-          </a>
-          <button type="submit" class="primary">
-            Create credential
-          </button>
-        </div>
+        <CancelOrSubmit cancelHref="/console/credentials">Create credential</CancelOrSubmit>
       </form>
     </Layout>
   );

@@ -6,15 +6,15 @@ import type { AuditEvent } from "../services/audit";
 import type { Credential } from "../services/credentials";
 import type { Handoff } from "../services/handoff";
 import type { UsageBucket } from "../services/usage-reports";
-import { AccountStatusBadge } from "./accounts";
 import { isDefaultApi } from "../services/apis";
 import { type AccessError, GrantFields, type GrantSelection } from "./apis";
 import { AuditTable } from "./audit";
 import { TYPE_LABEL, listHref } from "./credential-list";
 import { HandoffKit } from "./handoff";
-import { Field, FieldError, Layout, Name, Notice, When, withQuery, Writable } from "./layout";
+import { errorMarks, Field, FieldError, Layout, Name, Notice, StatusBadge, When, withQuery, Writable } from "./layout";
 import { AUTH_METHOD_LABEL, ExpiresAtField, Expiry, JwksField, KeyList, LeakBanner, isPrivateKeyJwt } from "./lifecycle";
-import { MetadataEditor, MetadataList, type MetadataRow, type RowsError } from "./metadata-editor";
+import { MetadataList, type MetadataRow, MetadataSection, type RowsError } from "./metadata-editor";
+import { CardSection, FormError, MonoList, PageHead, Submit } from "./parts";
 import { QuietHint, UsageChart } from "./usage";
 
 /**
@@ -77,34 +77,21 @@ export const CredentialPage: FC<{
   flash,
 }) => (
   <Layout title={credential.name} section="credentials" actor={actor} focus={flash ? "heading" : undefined}>
-    <p>
-      <a href={listHref(back)}>← Credentials</a>
-    </p>
-    <div class="page-head">
-      <div>
-        <h1>
-          <Name>{credential.name}</Name>
-        </h1>
-        <p class="lead">{TYPE_LABEL[credential.type]}</p>
-      </div>
-      <Writable>
-        <div class="confirm-actions">
-          {isPrivateKeyJwt(credential) ? null : (
-            <a class="button" href={withQuery(`/console/credentials/${credential.id}/roll`, { back })}>
-              Roll secret
-            </a>
-          )}
-          {credential.previous_secret_expires_at ? (
-            <a class="button" href={withQuery(`/console/credentials/${credential.id}/end-grace`, { back })}>
-              End grace now
-            </a>
-          ) : null}
-          <a class="button danger" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })}>
-            Delete
-          </a>
-        </div>
-      </Writable>
-    </div>
+    <PageHead back={{ href: listHref(back), label: "Credentials" }} heading={<Name>{credential.name}</Name>} lead={TYPE_LABEL[credential.type]}>
+      {isPrivateKeyJwt(credential) ? null : (
+        <a class="button" href={withQuery(`/console/credentials/${credential.id}/roll`, { back })}>
+          Roll secret
+        </a>
+      )}
+      {credential.previous_secret_expires_at ? (
+        <a class="button" href={withQuery(`/console/credentials/${credential.id}/end-grace`, { back })}>
+          End grace now
+        </a>
+      ) : null}
+      <a class="button danger" href={withQuery(`/console/credentials/${credential.id}/delete`, { back })}>
+        Delete
+      </a>
+    </PageHead>
     {flash ? <Notice kind="ok">{flash}</Notice> : null}
     <LeakBanner credential={credential} back={back} />
     {credential.expires_at !== null && Date.parse(credential.expires_at) <= Date.now() ? (
@@ -123,7 +110,7 @@ export const CredentialPage: FC<{
             <a href={withQuery("/console/credentials", { account_id: account.id })}>
               <Name>{account.name}</Name>
             </a>{" "}
-            <AccountStatusBadge status={account.status} /> <span class="hint mono">{account.id}</span>
+            <StatusBadge status={account.status} /> <span class="hint mono">{account.id}</span>
           </>
         ) : (
           <span class="mono">{credential.account_id}</span>
@@ -203,15 +190,7 @@ export const CredentialPage: FC<{
         <Expiry expiresAt={credential.expires_at} never="Never: it works until it is deleted" />
       </Field>
       <Field label="IP allowlist">
-        {credential.allowed_ips === null ? (
-          <span class="hint">Anywhere: no allowlist</span>
-        ) : (
-          <ul class="plain">
-            {credential.allowed_ips.map((cidr) => (
-              <li class="mono">{cidr}</li>
-            ))}
-          </ul>
-        )}
+        {credential.allowed_ips === null ? <span class="hint">Anywhere: no allowlist</span> : <MonoList items={credential.allowed_ips} />}
       </Field>
       <Field label="Metadata">
         <MetadataList metadata={credential.metadata} />
@@ -238,8 +217,7 @@ export const CredentialPage: FC<{
       )}
     </dl>
     <UsageChart id="usage" buckets={usage} heading="Usage, last 7 days" />
-    <section class="card" aria-labelledby="settings-heading">
-      <h2 id="settings-heading">Expiry and restrictions</h2>
+    <CardSection id="settings" heading="Expiry and restrictions">
       <p class="hint">Changes apply at once: an earlier expiry, a new allowlist or requiring DPoP take effect for the next request.</p>
       <Writable>
         <form method="post" action={`/console/credentials/${credential.id}/settings`} class="stack">
@@ -255,8 +233,7 @@ export const CredentialPage: FC<{
               spellcheck={false}
               autocomplete="off"
               dir="ltr"
-              aria-describedby={settingsError?.field === "allowed_ips" ? "allowed_ips-error allowed_ips-hint" : "allowed_ips-hint"}
-              {...(settingsError?.field === "allowed_ips" ? { "aria-invalid": "true", autofocus: true } : {})}
+              {...errorMarks(settingsError?.field === "allowed_ips", "allowed_ips", "allowed_ips-hint")}
             >
               {settings.allowed_ips}
             </textarea>
@@ -274,17 +251,12 @@ export const CredentialPage: FC<{
               <div class="hint">Every token request must carry a DPoP proof (RFC 9449); requests without one are refused.</div>
             </div>
           ) : null}
-          <div>
-            <button type="submit" class="primary">
-              Save expiry and restrictions
-            </button>
-          </div>
+          <Submit>Save expiry and restrictions</Submit>
         </form>
       </Writable>
-    </section>
+    </CardSection>
     {isPrivateKeyJwt(credential) ? (
-      <section class="card" aria-labelledby="keys-heading">
-        <h2 id="keys-heading">Public keys</h2>
+      <CardSection id="keys" heading="Public keys">
         <p class="hint">
           Rotate by replacing the set: add the new key, move the client to it, then remove the old one. A key removed here stops working at once.
         </p>
@@ -292,54 +264,27 @@ export const CredentialPage: FC<{
           <form method="post" action={`/console/credentials/${credential.id}/jwks`} class="stack">
             <input type="hidden" name="back" value={back} />
             <JwksField value={jwks} error={jwksError} required label="JWK Set" />
-            <div>
-              <button type="submit" class="primary">
-                Replace keys
-              </button>
-            </div>
+            <Submit>Replace keys</Submit>
           </form>
         </Writable>
-      </section>
+      </CardSection>
     ) : null}
-    <section class="card" aria-labelledby="access-heading">
-      <h2 id="access-heading">APIs and scopes</h2>
+    <CardSection id="access" heading="APIs and scopes">
       <p class="hint">
         A token is for one API: the client names it with <code>resource</code> at the token endpoint. Changes apply to tokens minted after you save.
       </p>
-      {accessError ? (
-        <Notice kind="error" id="form-error">
-          {accessError.message}
-        </Notice>
-      ) : null}
+      <FormError error={accessError} />
       <Writable>
         <form method="post" action={`/console/credentials/${credential.id}/access`} class="stack">
           <input type="hidden" name="back" value={back} />
           <GrantFields apis={apis} selection={selection} error={accessError} />
-          <div>
-            <button type="submit" class="primary">
-              Save access
-            </button>
-          </div>
+          <Submit>Save access</Submit>
         </form>
       </Writable>
-    </section>
-    <Writable>
-      <section class="card" aria-labelledby="metadata-heading">
-        <h2 id="metadata-heading">Metadata</h2>
-        <p class="hint">
-          Your own facts about this credential. An API whose token claims name <code>credential.metadata.&lt;name&gt;</code> copies them into the tokens minted after you save.
-        </p>
-        <form method="post" action={`/console/credentials/${credential.id}/metadata`} class="stack">
-          <input type="hidden" name="back" value={back} />
-          <MetadataEditor rows={metadataRows} error={metadataError} />
-          <div>
-            <button type="submit" class="primary">
-              Save metadata
-            </button>
-          </div>
-        </form>
-      </section>
-    </Writable>
+    </CardSection>
+    <MetadataSection action={`/console/credentials/${credential.id}/metadata`} back={back} rows={metadataRows} error={metadataError}>
+      Your own facts about this credential. An API whose token claims name <code>credential.metadata.&lt;name&gt;</code> copies them into the tokens minted after you save.
+    </MetadataSection>
     <HandoffKit credential={credential} urls={urls} idPrefix="kit" />
     <section aria-labelledby="history-heading">
       <h2 id="history-heading">History</h2>

@@ -2,6 +2,7 @@ import type { FC } from "hono/jsx";
 import type { Credential } from "../services/credentials";
 import type { Handoff, TestResult } from "../services/handoff";
 import { CopyField, Field, When } from "./layout";
+import { CardSection } from "./parts";
 import { CLIENT_ASSERTION_TYPE } from "../services/client-assertions";
 
 /**
@@ -26,8 +27,7 @@ export const HandoffKit: FC<{ credential: Credential; urls: Handoff; secret?: st
     ? `curl -s -u "$KEYMINT_CLIENT_ID:$KEYMINT_CLIENT_SECRET" -d grant_type=client_credentials ${urls.token_endpoint}`
     : `curl -s ${urls.test_auth_url} -H "Authorization: Bearer $KEYMINT_API_KEY"`;
   return (
-    <section class="card" aria-labelledby={`${idPrefix}-heading`}>
-      <h2 id={`${idPrefix}-heading`}>Hand it to the integration</h2>
+    <CardSection id={idPrefix} heading="Hand it to the integration">
       <dl class="fields">
         {isClient ? (
           <>
@@ -45,7 +45,7 @@ export const HandoffKit: FC<{ credential: Credential; urls: Handoff; secret?: st
       <CopyField id={`${idPrefix}-curl`} label={isClient ? "curl: get a token" : "curl: check the key"} value={curl} multiline />
       {secret ? null : <p class="hint">The secret is not shown again: put the one you copied at creation (or after a roll) in its place.</p>}
       {credential.dpop_bound_access_tokens ? <DpopHint /> : null}
-    </section>
+    </CardSection>
   );
 };
 
@@ -77,8 +77,7 @@ const PrivateKeyJwtKit: FC<{ credential: Credential; urls: Handoff; idPrefix: st
     '  -d "client_assertion=$ASSERTION"',
   ].join("\n");
   return (
-    <section class="card" aria-labelledby={`${idPrefix}-heading`}>
-      <h2 id={`${idPrefix}-heading`}>Hand it to the integration</h2>
+    <CardSection id={idPrefix} heading="Hand it to the integration">
       <p>
         This client has no secret. It signs a short-lived JWT (the client assertion) with its private key and sends it to the token endpoint with{" "}
         <code>client_assertion_type={CLIENT_ASSERTION_TYPE}</code>. The assertion needs <code>iss</code> and <code>sub</code> = the client ID, <code>aud</code> = the
@@ -95,7 +94,7 @@ const PrivateKeyJwtKit: FC<{ credential: Credential; urls: Handoff; idPrefix: st
       <CopyField id={`${idPrefix}-env`} label=".env snippet" value={env} multiline />
       <CopyField id={`${idPrefix}-curl`} label="curl: get a token with a signed assertion" value={curl} multiline />
       {credential.dpop_bound_access_tokens ? <DpopHint /> : null}
-    </section>
+    </CardSection>
   );
 };
 

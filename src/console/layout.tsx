@@ -121,6 +121,10 @@ export const When: FC<{ at: string | null; never?: string }> = ({ at, never }) =
     <span class="hint">{never ?? "Never"}</span>
   );
 
+/** An account's or organization's status, in words. */
+export const StatusBadge: FC<{ status: "active" | "deactivated" }> = ({ status }) =>
+  status === "active" ? <span class="badge ok">Active</span> : <span class="badge off">Deactivated</span>;
+
 export const TrashIcon: FC = () => (
   <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true" focusable="false">
     <path
@@ -138,15 +142,16 @@ export function withQuery(path: string, query: Record<string, string | null | un
   return text ? `${path}?${text}` : path;
 }
 
-/** Newer and Older, keeping the filters of the list. */
-export const Pager: FC<{ path: string; filters: Record<string, string | null | undefined>; newer: string | null; older: string | null }> = ({
+/** Newer and Older, keeping the filters of the list (`label`: the nav's, "Pages" unless named). */
+export const Pager: FC<{ path: string; filters: Record<string, string | null | undefined>; newer: string | null; older: string | null; label?: string }> = ({
   path,
   filters,
   newer,
   older,
+  label,
 }) =>
   newer || older ? (
-    <nav class="pager" aria-label="Pages">
+    <nav class="pager" aria-label={label ?? "Pages"}>
       {newer ? (
         <a class="button" href={withQuery(path, { ...filters, before: newer })} rel="prev">
           ← Newer
@@ -179,6 +184,15 @@ export const CopyField: FC<{ id: string; label: string; value: string; multiline
     </div>
   </div>
 );
+
+/** A field's aria-describedby (its error's message when it has one, then its hint), and aria-invalid and autofocus when it has one. */
+export function errorMarks(invalid: boolean, id: string, hint?: string) {
+  const described = [invalid ? `${id}-error` : null, hint ?? null].filter(Boolean).join(" ");
+  return {
+    ...(described ? { "aria-describedby": described } : {}),
+    ...(invalid ? { "aria-invalid": "true", autofocus: true } : {}),
+  };
+}
 
 /** The message under a field, when the error is about it (`id`: the field's element, when not named as the field). */
 export const FieldError: FC<{ error: { field: string; message: string } | undefined; field: string; id?: string }> = ({ error, field, id }) =>
@@ -227,6 +241,17 @@ export const OrganizationFilter: FC<{ value: string | null }> = ({ value }) => (
       <input id="organization_id" name="organization_id" type="search" value={value ?? ""} placeholder="org_…" autocomplete="off" />
     </div>
   </PlatformOnly>
+);
+
+/** A list's search box (`q`), with the hint that says what it finds. */
+export const SearchField: FC<{ value: string | null; hint: string }> = ({ value, hint }) => (
+  <div class="search">
+    <label for="q">Search</label>
+    <input id="q" name="q" type="search" value={value ?? ""} dir="auto" autocomplete="off" aria-describedby="q-hint" />
+    <div class="hint" id="q-hint">
+      {hint}
+    </div>
+  </div>
 );
 
 /** A list's Filter button, and Clear (back to `clearHref`) when a filter is set. */

@@ -1,6 +1,6 @@
 import type { FC } from "hono/jsx";
 import type { Credential } from "../services/credentials";
-import { Notice, When, withQuery } from "./layout";
+import { errorMarks, Notice, When, withQuery } from "./layout";
 
 /**
  * The credential lifecycle in the console: expiry (with a badge for the last 7 days and after),
@@ -151,8 +151,7 @@ export const JwksField: FC<{ value: string; error?: string | undefined; required
       dir="ltr"
       required={required}
       data-jwks
-      aria-describedby={error ? "jwks-error jwks-hint" : "jwks-hint"}
-      {...(error ? { "aria-invalid": "true", autofocus: true } : {})}
+      {...errorMarks(Boolean(error), "jwks", "jwks-hint")}
     >
       {value}
     </textarea>
@@ -176,8 +175,7 @@ export const ExpiresAtField: FC<{ value: string; maxLifetimeDays: number | null;
       type="datetime-local"
       step={1}
       value={value}
-      aria-describedby={error ? "expires_at-error expires_at-hint" : "expires_at-hint"}
-      {...(error ? { "aria-invalid": "true", autofocus: true } : {})}
+      {...errorMarks(Boolean(error), "expires_at", "expires_at-hint")}
     />
     <div class="hint" id="expires_at-hint">
       {maxLifetimeDays === null

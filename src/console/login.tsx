@@ -1,5 +1,6 @@
 import type { FC } from "hono/jsx";
 import { Layout, Notice } from "./layout";
+import { Submit } from "./parts";
 
 export const LoginPage: FC<{ error?: string | undefined; signedOut?: boolean }> = ({ error, signedOut }) => (
   <Layout title="Sign in">
@@ -20,11 +21,7 @@ export const LoginPage: FC<{ error?: string | undefined; signedOut?: boolean }> 
             {...(error ? { "aria-invalid": "true", autofocus: true } : {})}
           />
         </div>
-        <div>
-          <button type="submit" class="primary">
-            Sign in
-          </button>
-        </div>
+        <Submit>Sign in</Submit>
       </form>
     </div>
   </Layout>

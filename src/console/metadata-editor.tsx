@@ -1,7 +1,8 @@
-import type { FC } from "hono/jsx";
+import type { Child, FC } from "hono/jsx";
 import { MAX_METADATA_BYTES, MAX_METADATA_MEMBERS, MAX_METADATA_STRING } from "../config";
 import { FIXED_SOURCES, MAX_TOKEN_CLAIMS, type Metadata } from "../lib/claims";
-import { Name } from "./layout";
+import { Name, Writable } from "./layout";
+import { CardSection, Submit } from "./parts";
 
 /**
  * The key/value editors of the console, without script: metadata (organizations, accounts,
@@ -75,6 +76,31 @@ function marks(prefix: string, error: RowsError | undefined, row: number, field:
   return { "aria-describedby": here ? `${prefix}-${row}-error` : `${prefix}-error`, "aria-invalid": "true", autofocus: true };
 }
 
+/** One field of a row: its label (the head names the column to the eye) and its control. */
+const Cell: FC<{ id: string; label: string; children: Child }> = ({ id, label, children }) => (
+  <div>
+    <label class="kv-label" for={id}>
+      {label}
+    </label>
+    {children}
+  </div>
+);
+
+/** A row's field of names or sources (`<prefix>.<row>.<field>`): text read as code. */
+const CodeInput: FC<{ prefix: string; row: number; field: string; value: string; error: RowsError | undefined; list?: string }> = ({ prefix, row, field, value, error, list }) => (
+  <input
+    id={`${prefix}-${row}-${field}`}
+    name={`${prefix}.${row}.${field}`}
+    type="text"
+    class="mono"
+    list={list}
+    autocomplete="off"
+    spellcheck={false}
+    value={value}
+    {...marks(prefix, error, row, field)}
+  />
+);
+
 /** The message under a row, or over the whole set. */
 const RowMessage: FC<{ prefix: string; error: RowsError | undefined; row?: number }> = ({ prefix, error, row }) =>
   error !== undefined && error.row === row ? (
@@ -100,25 +126,10 @@ export const MetadataEditor: FC<{ rows: MetadataRow[]; error?: RowsError | undef
     </div>
     {rows.map((row, i) => (
       <div class="kv-row kv-meta">
-        <div>
-          <label class="kv-label" for={`meta-${i}-name`}>
-            Name {i + 1}
-          </label>
-          <input
-            id={`meta-${i}-name`}
-            name={`meta.${i}.name`}
-            type="text"
-            class="mono"
-            autocomplete="off"
-            spellcheck={false}
-            value={row.name}
-            {...marks("meta", error, i, "name")}
-          />
-        </div>
-        <div>
-          <label class="kv-label" for={`meta-${i}-type`}>
-            Type {i + 1}
-          </label>
+        <Cell id={`meta-${i}-name`} label={`Name ${i + 1}`}>
+          <CodeInput prefix="meta" row={i} field="name" value={row.name} error={error} />
+        </Cell>
+        <Cell id={`meta-${i}-type`} label={`Type ${i + 1}`}>
           <select id={`meta-${i}-type`} name={`meta.${i}.type`} {...marks("meta", error, i, "type")}>
             {(Object.keys(TYPE_LABEL) as MetadataType[]).map((type) => (
               <option value={type} selected={row.type === type}>
@@ -126,17 +137,28 @@ export const MetadataEditor: FC<{ rows: MetadataRow[]; error?: RowsError | undef
               </option>
             ))}
           </select>
-        </div>
-        <div>
-          <label class="kv-label" for={`meta-${i}-value`}>
-            Value {i + 1}
-          </label>
+        </Cell>
+        <Cell id={`meta-${i}-value`} label={`Value ${i + 1}`}>
           <input id={`meta-${i}-value`} name={`meta.${i}.value`} type="text" autocomplete="off" dir="auto" value={row.value} {...marks("meta", error, i, "value")} />
-        </div>
+        </Cell>
         <RowMessage prefix="meta" error={error} row={i} />
       </div>
     ))}
   </fieldset>
+);
+
+/** The metadata card of an organization's or a credential's page (left out for viewers): `children`, its hint; `back`, the list to return to. */
+export const MetadataSection: FC<{ action: string; back?: string; rows: MetadataRow[]; error: RowsError | undefined; children: Child }> = ({ action, back, rows, error, children }) => (
+  <Writable>
+    <CardSection id="metadata" heading="Metadata">
+      <p class="hint">{children}</p>
+      <form method="post" action={action} class="stack">
+        {back === undefined ? null : <input type="hidden" name="back" value={back} />}
+        <MetadataEditor rows={rows} error={error} />
+        <Submit>Save metadata</Submit>
+      </form>
+    </CardSection>
+  </Writable>
 );
 
 /** Metadata, read-only: each member's name and value (and its type when it is not text). */
@@ -204,37 +226,12 @@ export const ClaimsEditor: FC<{ rows: ClaimRow[]; error?: RowsError | undefined 
     </div>
     {rows.map((row, i) => (
       <div class="kv-row kv-claims">
-        <div>
-          <label class="kv-label" for={`claim-${i}-name`}>
-            Claim name {i + 1}
-          </label>
-          <input
-            id={`claim-${i}-name`}
-            name={`claim.${i}.name`}
-            type="text"
-            class="mono"
-            autocomplete="off"
-            spellcheck={false}
-            value={row.name}
-            {...marks("claim", error, i, "name")}
-          />
-        </div>
-        <div>
-          <label class="kv-label" for={`claim-${i}-source`}>
-            Source {i + 1}
-          </label>
-          <input
-            id={`claim-${i}-source`}
-            name={`claim.${i}.source`}
-            type="text"
-            class="mono"
-            list="claim-sources"
-            autocomplete="off"
-            spellcheck={false}
-            value={row.source}
-            {...marks("claim", error, i, "source")}
-          />
-        </div>
+        <Cell id={`claim-${i}-name`} label={`Claim name ${i + 1}`}>
+          <CodeInput prefix="claim" row={i} field="name" value={row.name} error={error} />
+        </Cell>
+        <Cell id={`claim-${i}-source`} label={`Source ${i + 1}`}>
+          <CodeInput prefix="claim" row={i} field="source" value={row.source} error={error} list="claim-sources" />
+        </Cell>
         <RowMessage prefix="claim" error={error} row={i} />
       </div>
     ))}

@@ -1,14 +1,12 @@
 import type { FC } from "hono/jsx";
 import type { Organization } from "../services/organizations";
 import type { UsageBucket } from "../services/usage-reports";
-import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, When, withQuery, Writable } from "./layout";
-import { MetadataEditor, MetadataList, type MetadataRow, type RowsError } from "./metadata-editor";
+import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, SearchField, StatusBadge, When, withQuery } from "./layout";
+import { MetadataList, type MetadataRow, MetadataSection, type RowsError } from "./metadata-editor";
+import { CardSection, Submit } from "./parts";
 import { UsageChart } from "./usage";
 
 /** The Organizations screen (platform admins): search, create, and each organization's page. */
-
-const StatusBadge: FC<{ status: Organization["status"] }> = ({ status }) =>
-  status === "active" ? <span class="badge ok">Active</span> : <span class="badge off">Deactivated</span>;
 
 export const OrganizationsPage: FC<{
   actor: string;
@@ -36,20 +34,10 @@ export const OrganizationsPage: FC<{
           Your own id for this customer, to find it again from your systems.
         </div>
       </div>
-      <div>
-        <button type="submit" class="primary">
-          Create organization
-        </button>
-      </div>
+      <Submit>Create organization</Submit>
     </form>
     <form method="get" action="/console/organizations" class="filters" role="search" aria-label="Find organizations">
-      <div class="search">
-        <label for="q">Search</label>
-        <input id="q" name="q" type="search" value={q ?? ""} dir="auto" autocomplete="off" aria-describedby="q-hint" />
-        <div class="hint" id="q-hint">
-          Name, or exact external ID
-        </div>
-      </div>
+      <SearchField value={q} hint="Name, or exact external ID" />
       <FilterButtons filtered={Boolean(q)} clearHref="/console/organizations" />
     </form>
     <table class="cards">
@@ -146,26 +134,12 @@ export const OrganizationPage: FC<{
         </a>
       </p>
       <UsageChart id="usage" buckets={usage} heading="Usage, last 7 days" />
-      <Writable>
-        <section class="card" aria-labelledby="metadata-heading">
-          <h2 id="metadata-heading">Metadata</h2>
-          <p class="hint">
-            Your own facts about this customer. An API whose token claims name <code>organization.metadata.&lt;name&gt;</code> copies them into the tokens of every credential
-            in it minted after you save.
-          </p>
-          <form method="post" action={`/console/organizations/${organization.id}/metadata`} class="stack">
-            <MetadataEditor rows={metadataRows} error={metadataError} />
-            <div>
-              <button type="submit" class="primary">
-                Save metadata
-              </button>
-            </div>
-          </form>
-        </section>
-      </Writable>
+      <MetadataSection action={`/console/organizations/${organization.id}/metadata`} rows={metadataRows} error={metadataError}>
+        Your own facts about this customer. An API whose token claims name <code>organization.metadata.&lt;name&gt;</code> copies them into the tokens of every credential
+        in it minted after you save.
+      </MetadataSection>
       {isDefault ? null : (
-        <section class="card" aria-labelledby="status-heading">
-          <h2 id="status-heading">{verb === "deactivate" ? "Deactivate" : "Activate"}</h2>
+        <CardSection id="status" heading={verb === "deactivate" ? "Deactivate" : "Activate"}>
           <p>
             {verb === "deactivate"
               ? "Every credential of every account in it stops working, and so does every access token they issued, and its console closes. You can activate it again; tokens issued before stay revoked."
@@ -174,7 +148,7 @@ export const OrganizationPage: FC<{
           <ConfirmForm action={`/console/organizations/${organization.id}/${verb}`} cancelHref="/console/organizations" kind={verb === "activate" ? "primary" : "danger"}>
             {verb === "deactivate" ? "Deactivate organization" : "Activate organization"}
           </ConfirmForm>
-        </section>
+        </CardSection>
       )}
     </Layout>
   );

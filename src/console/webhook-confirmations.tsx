@@ -1,6 +1,7 @@
 import type { FC } from "hono/jsx";
 import type { Endpoint, EndpointWithSecret } from "../services/webhooks";
 import { ConfirmForm, CopyField, Field, Layout, Notice } from "./layout";
+import { GRACE_PERIODS, RollForm } from "./parts";
 import { endpointHref } from "./webhook-page";
 import { WebhookStatusBadge, eventsSummary } from "./webhooks";
 
@@ -10,12 +11,7 @@ import { WebhookStatusBadge, eventsSummary } from "./webhooks";
  */
 
 /** The grace a roll may give the previous secret: it keeps signing too until then. */
-export const WEBHOOK_GRACE_CHOICES = [
-  { seconds: 0, label: "None: sign with the new secret only, now" },
-  { seconds: 3600, label: "1 hour" },
-  { seconds: 86_400, label: "24 hours" },
-  { seconds: 604_800, label: "7 days" },
-] as const;
+export const WEBHOOK_GRACE_CHOICES = [{ seconds: 0, label: "None: sign with the new secret only, now" }, ...GRACE_PERIODS] as const;
 
 /** What the confirmation pages show about the endpoint they act on. */
 const Summary: FC<{ endpoint: Endpoint }> = ({ endpoint }) => (
@@ -49,26 +45,7 @@ export const RollWebhookSecretPage: FC<{ actor: string; endpoint: Endpoint }> = 
       can switch to the new secret without rejecting anything.
     </p>
     <Summary endpoint={endpoint} />
-    <form method="post" action={`${endpointHref(endpoint.id)}/roll`} class="stack card">
-      <div>
-        <label for="expires_in">Grace period for the old secret</label>
-        <select id="expires_in" name="expires_in">
-          {WEBHOOK_GRACE_CHOICES.map((choice) => (
-            <option value={String(choice.seconds)} selected={choice.seconds === 86_400}>
-              {choice.label}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div class="confirm-actions">
-        <a class="button" href={endpointHref(endpoint.id)} data-cancel>
-          Cancel
-        </a>
-        <button type="submit" class="primary">
-          Roll secret
-        </button>
-      </div>
-    </form>
+    <RollForm action={`${endpointHref(endpoint.id)}/roll`} choices={WEBHOOK_GRACE_CHOICES} cancelHref={endpointHref(endpoint.id)} />
   </Layout>
 );
 

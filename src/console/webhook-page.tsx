@@ -1,7 +1,8 @@
 import type { FC } from "hono/jsx";
 import type { Page } from "../storage/pagination";
 import type { Delivery, Endpoint } from "../services/webhooks";
-import { EmptyRow, Field, FilterButtons, Layout, Notice, When, withQuery, Writable } from "./layout";
+import { EmptyRow, Field, FilterButtons, Layout, Notice, Pager, When, Writable } from "./layout";
+import { CardSection, FormError, MonoList, PageHead, Submit } from "./parts";
 import { OrganizationName, WebhookFields, type WebhookFormError, type WebhookFormValues, WebhookStatusBadge } from "./webhooks";
 
 /**
@@ -28,37 +29,22 @@ export const WebhookPage: FC<{
   const enabled = endpoint.status === "enabled";
   return (
     <Layout title={`Webhook ${endpoint.url.slice(0, 80)}`} section="webhooks" actor={actor} focus={flash ? "heading" : undefined}>
-      <p>
-        <a href="/console/webhooks">← Webhooks</a>
-      </p>
-      <div class="page-head">
-        <div>
-          <h1 class="mono-heading">{endpoint.url}</h1>
-          <p class="lead">Webhook endpoint</p>
-        </div>
-        <Writable>
-          <div class="confirm-actions">
-            <form method="post" action={`${endpointHref(endpoint.id)}/test`} class="inline">
-              <button type="submit">Send test event</button>
-            </form>
-            <form method="post" action={`${endpointHref(endpoint.id)}/${enabled ? "disable" : "enable"}`} class="inline">
-              <button type="submit">{enabled ? "Disable" : "Enable"}</button>
-            </form>
-            <a class="button" href={`${endpointHref(endpoint.id)}/roll`}>
-              Roll secret
-            </a>
-            <a class="button danger" href={`${endpointHref(endpoint.id)}/delete`}>
-              Delete
-            </a>
-          </div>
-        </Writable>
-      </div>
+      <PageHead back={{ href: "/console/webhooks", label: "Webhooks" }} heading={endpoint.url} headingClass="mono-heading" lead="Webhook endpoint">
+        <form method="post" action={`${endpointHref(endpoint.id)}/test`} class="inline">
+          <button type="submit">Send test event</button>
+        </form>
+        <form method="post" action={`${endpointHref(endpoint.id)}/${enabled ? "disable" : "enable"}`} class="inline">
+          <button type="submit">{enabled ? "Disable" : "Enable"}</button>
+        </form>
+        <a class="button" href={`${endpointHref(endpoint.id)}/roll`}>
+          Roll secret
+        </a>
+        <a class="button danger" href={`${endpointHref(endpoint.id)}/delete`}>
+          Delete
+        </a>
+      </PageHead>
       {flash ? <Notice kind="ok">{flash}</Notice> : null}
-      {error ? (
-        <Notice kind="error" id="form-error">
-          {error.message}
-        </Notice>
-      ) : null}
+      <FormError error={error} />
       {enabled ? null : <Notice kind="warn">This endpoint is disabled: Keymint sends it nothing until it is enabled again.</Notice>}
       <dl class="fields card">
         <Field label="Endpoint ID" mono>
@@ -69,15 +55,7 @@ export const WebhookPage: FC<{
         </Field>
         <Field label="Description">{endpoint.description ? <bdi dir="auto">{endpoint.description}</bdi> : <span class="hint">None</span>}</Field>
         <Field label="Events">
-          {endpoint.events.includes("*") ? (
-            "All events"
-          ) : (
-            <ul class="plain">
-              {endpoint.events.map((type) => (
-                <li class="mono">{type}</li>
-              ))}
-            </ul>
-          )}
+          {endpoint.events.includes("*") ? "All events" : <MonoList items={endpoint.events} />}
         </Field>
         <Field label="Organization">
           {platform ? <OrganizationName id={endpoint.organization_id} names={organizationNames} /> : <span>Your organization</span>}
@@ -96,17 +74,12 @@ export const WebhookPage: FC<{
         </Field>
       </dl>
       <Writable>
-        <section class="card" aria-labelledby="edit-heading">
-          <h2 id="edit-heading">Edit endpoint</h2>
+        <CardSection id="edit" heading="Edit endpoint">
           <form method="post" action={endpointHref(endpoint.id)} class="stack">
             <WebhookFields idPrefix="edit" values={values} error={error} />
-            <div>
-              <button type="submit" class="primary">
-                Save endpoint
-              </button>
-            </div>
+            <Submit>Save endpoint</Submit>
           </form>
-        </section>
+        </CardSection>
       </Writable>
       <DeliveriesSection endpoint={endpoint} deliveries={deliveries} filter={filter} />
     </Layout>
@@ -139,13 +112,7 @@ const DeliveriesSection: FC<{ endpoint: Endpoint; deliveries: Page<Delivery>; fi
       <FilterButtons filtered={filter !== null} clearHref={endpointHref(endpoint.id)} />
     </form>
     <DeliveriesTable deliveries={deliveries.data} filtered={filter !== null} />
-    {deliveries.next_cursor ? (
-      <nav class="pager" aria-label="Pages of deliveries">
-        <a class="button" href={withQuery(endpointHref(endpoint.id), { status: filter, cursor: deliveries.next_cursor })} rel="next">
-          Older →
-        </a>
-      </nav>
-    ) : null}
+    <Pager path={endpointHref(endpoint.id)} filters={{ status: filter }} newer={null} older={deliveries.next_cursor} label="Pages of deliveries" />
   </section>
 );
 

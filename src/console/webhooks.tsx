@@ -3,7 +3,8 @@ import { MAX_ID_LENGTH } from "../config";
 import { MAX_WEBHOOK_URL_LENGTH } from "../lib/webhook-urls";
 import { EVENT_TYPES } from "../services/webhook-events";
 import type { Endpoint } from "../services/webhooks";
-import { ColumnHeads, EmptyRow, FieldError, FilterButtons, Layout, Name, Notice, OrganizationFilter, PlatformOnly, When, withQuery, Writable } from "./layout";
+import { ColumnHeads, EmptyRow, errorMarks, FieldError, FilterButtons, Layout, Name, Notice, OrganizationFilter, Pager, PlatformOnly, When, Writable } from "./layout";
+import { FormError, Submit } from "./parts";
 
 /**
  * The Webhooks screen: the endpoints (an organization's console: its own alone), the create form
@@ -60,13 +61,7 @@ export function eventsSummary(events: readonly string[], shown = 3): string {
 }
 
 /** aria-invalid, a pointer to the message (and the hint) and autofocus, for the field the error is about. */
-function invalid(error: WebhookFormError | undefined, field: WebhookFormError["field"], id: string, hint?: string) {
-  const described = [error?.field === field ? `${id}-error` : null, hint ?? null].filter(Boolean).join(" ");
-  return {
-    ...(described ? { "aria-describedby": described } : {}),
-    ...(error?.field === field ? { "aria-invalid": "true", autofocus: true } : {}),
-  };
-}
+const invalid = (error: WebhookFormError | undefined, field: WebhookFormError["field"], id: string, hint?: string) => errorMarks(error?.field === field, id, hint);
 
 /** URL, description and the event picker: the create form's and the edit form's fields (`idPrefix` keeps ids apart). */
 export const WebhookFields: FC<{ idPrefix: string; values: WebhookFormValues; error: WebhookFormError | undefined }> = ({ idPrefix, values, error }) => (
@@ -156,11 +151,7 @@ export const WebhooksPage: FC<{
       {platform ? "A platform endpoint receives every organization's events; an organization's, its own only." : "These endpoints receive your organization's events."}
     </p>
     {flash ? <Notice kind="ok">{flash}</Notice> : null}
-    {error ? (
-      <Notice kind="error" id="form-error">
-        {error.message}
-      </Notice>
-    ) : null}
+    <FormError error={error} />
     <Writable>
       <form method="post" action="/console/webhooks" class="card stack">
         <h2>Add endpoint</h2>
@@ -185,11 +176,7 @@ export const WebhooksPage: FC<{
             </div>
           </div>
         </PlatformOnly>
-        <div>
-          <button type="submit" class="primary">
-            Add endpoint
-          </button>
-        </div>
+        <Submit>Add endpoint</Submit>
       </form>
     </Writable>
     {platform ? (
@@ -239,13 +226,7 @@ export const WebhooksPage: FC<{
         )}
       </tbody>
     </table>
-    {next ? (
-      <nav class="pager" aria-label="Pages">
-        <a class="button" href={withQuery("/console/webhooks", { organization_id: filter, cursor: next })} rel="next">
-          Older →
-        </a>
-      </nav>
-    ) : null}
+    <Pager path="/console/webhooks" filters={{ organization_id: filter }} newer={null} older={next} />
   </Layout>
 );
 
