@@ -11,15 +11,17 @@ import { claimIdempotencyKey, getIdempotencyKey, releaseIdempotencyKey } from ".
 import { type Page, type Position, toPage } from "../storage/pagination";
 import { type Metadata, storedObject } from "../lib/claims";
 import { newId, nowIso } from "./ids";
+import { type GrantInput, assertUsableJwks, checkedExpiry, expiryAction, resolveGrants } from "./credential-rules";
+
+export { type GrantInput, maxLifetimeDays } from "./credential-rules";
 import { eventAfterAudit, eventIf } from "./webhook-events";
 import * as apiStore from "../storage/apis";
 import type { GrantRow } from "../storage/apis";
-import { apisByIdentifier } from "./apis";
-import { type Grant, namesDefaultApi } from "./audiences";
+import type { Grant } from "./audiences";
 import { deletedEntry, edgeEntries } from "./edge-entries";
 import { ceilingProblem } from "./organizations";
 import { revocation } from "./revocation";
-import { jwksProblem, publicKeys, unusableKeyProblem } from "../lib/client-jwks";
+import { publicKeys } from "../lib/client-jwks";
 import { generateSecret, hintOf } from "./secrets";
 
 /** A credential as admins see it: never its secret, never a digest. */
@@ -96,31 +98,6 @@ async function presented(env: Env, rows: CredentialRow[]): Promise<Credential[]>
   return rows.map((row) => toCredential(row, now, grants));
 }
 
-/** A grant as an admin sends it: the API's identifier and the scopes on it. */
-export interface GrantInput {
-  api: string;
-  scopes: string[];
-}
-
-/**
- * Grants checked against the APIs they name: each must exist and not be the default API (whose
- * grant is `scopes`), and may only hold scopes the API declares. Any failure → 400.
- */
-async function resolveGrants(env: Env, grants: GrantInput[]): Promise<{ api_id: string; scopes: string[] }[]> {
-  if (grants.length === 0) return [];
-  const known = await apisByIdentifier(env, grants.map((grant) => grant.api));
-  return grants.map((grant, i) => {
-    if (namesDefaultApi(env, grant.api)) {
-      throw invalidField("grants", `grants[${i}] names the default API; its grant is the credential's scopes.`);
-    }
-    const api = known.get(grant.api);
-    if (!api) throw invalidField("grants", `grants[${i}].api names no API.`);
-    const undeclared = grant.scopes.filter((scope) => !api.scopes!.includes(scope));
-    if (undeclared.length) throw invalidField("grants", `grants[${i}] has scopes the API does not declare.`);
-    return { api_id: api.id, scopes: grant.scopes };
-  });
-}
-
 /** What naming an unknown account in a credential's create answers. */
 export const unknownAccount = () => new ApiError("not_found", "account_id does not name an account.", {}, "account_id");
 
@@ -128,12 +105,6 @@ export const credentialNotFound = () => new ApiError("not_found", "No credential
 const notFound = credentialNotFound;
 
 /** A new secret for a credential of this type, with what is stored of it. */
-/** Refuses a JWK Set of the wrong shape, or with a key WebCrypto cannot use (400 naming it). */
-async function assertUsableJwks(jwks: unknown): Promise<void> {
-  const problem = jwksProblem(jwks) ?? (await unusableKeyProblem(jwks as { keys: Record<string, unknown>[] }));
-  if (problem) throw invalidField("jwks", `jwks ${problem}.`);
-}
-
 async function newSecret(type: CredentialType) {
   const secret = generateSecret(type === "api_key" ? "api_key" : "client_secret");
   const reveal = type === "api_key" ? { api_key: secret } : { client_secret: secret };
@@ -157,34 +128,6 @@ export interface NewCredential {
   expires_at?: string | null | undefined;
   allowed_ips?: string[] | null | undefined;
   metadata?: Metadata | null | undefined;
-}
-
-/** MAX_CREDENTIAL_LIFETIME_DAYS, when set to a positive whole number. */
-export function maxLifetimeDays(env: Env): number | null {
-  const days = Number(env.MAX_CREDENTIAL_LIFETIME_DAYS);
-  return env.MAX_CREDENTIAL_LIFETIME_DAYS && Number.isInteger(days) && days > 0 ? days : null;
-}
-
-/**
- * The expiry a create or edit leaves the credential with, checked against the rules: in the
- * future, and with MAX_CREDENTIAL_LIFETIME_DAYS set, present and at most that far out (counted
- * from now: existing credentials are held to the policy when next changed).
- */
-function checkedExpiry(env: Env, expiresAt: string | null, now = Date.now()): string | null {
-  if (expiresAt !== null && Date.parse(expiresAt) <= now) throw invalidField("expires_at", "expires_at must be in the future.");
-  const days = maxLifetimeDays(env);
-  if (days !== null) {
-    if (expiresAt === null) throw invalidField("expires_at", `expires_at is required: credentials live at most ${days} days here.`);
-    if (Date.parse(expiresAt) > now + days * 86_400_000) throw invalidField("expires_at", `expires_at is at most ${days} days away here.`);
-  }
-  return expiresAt === null ? null : nowIso(Date.parse(expiresAt));
-}
-
-/** The audit action for a change of expiry, if it changed. */
-function expiryAction(before: string | null, after: string | null): string | null {
-  if (before === after) return null;
-  if (before === null) return "credential.expiry_set";
-  return after === null ? "credential.expiry_cleared" : "credential.expiry_changed";
 }
 
 /** A create or roll retried with the same Idempotency-Key: the first result, without its secret. */
