@@ -37,7 +37,7 @@ export const DeleteWebhookPage: FC<{ actor: string; endpoint: Endpoint }> = ({ a
   </Layout>
 );
 
-export const RollWebhookSecretPage: FC<{ actor: string; endpoint: Endpoint }> = ({ actor, endpoint }) => (
+export const RollWebhookSecretPage: FC<{ actor: string; endpoint: Endpoint; nonce: string }> = ({ actor, endpoint, nonce }) => (
   <Layout title="Roll signing secret" section="webhooks" actor={actor}>
     <h1>Roll the signing secret</h1>
     <p class="lead">
@@ -45,7 +45,9 @@ export const RollWebhookSecretPage: FC<{ actor: string; endpoint: Endpoint }> = 
       can switch to the new secret without rejecting anything.
     </p>
     <Summary endpoint={endpoint} />
-    <RollForm action={`${endpointHref(endpoint.id)}/roll`} choices={WEBHOOK_GRACE_CHOICES} cancelHref={endpointHref(endpoint.id)} />
+    <RollForm action={`${endpointHref(endpoint.id)}/roll`} choices={WEBHOOK_GRACE_CHOICES} cancelHref={endpointHref(endpoint.id)}>
+      <input type="hidden" name="nonce" value={nonce} />
+    </RollForm>
   </Layout>
 );
 
@@ -86,3 +88,17 @@ export const WebhookSecretPage: FC<{ actor: string; endpoint: EndpointWithSecret
     </Layout>
   );
 };
+
+/** A create or roll form sent again: nothing changed this time, and the secret is not shown again. */
+export const WebhookFormSentPage: FC<{ actor: string; rolled: boolean; endpointId?: string | undefined }> = ({ actor, rolled, endpointId }) => (
+  <Layout title="Form already sent" section="webhooks" actor={actor}>
+    <h1>This form was sent already</h1>
+    <Notice kind="warn">
+      The {rolled ? "secret was rolled" : "endpoint was created"} when the form was first sent, and its secret was shown then, once. Nothing changed this
+      time. If the secret was not copied, roll it again.
+    </Notice>
+    <a class="button" href={endpointId ? endpointHref(endpointId) : "/console/webhooks"}>
+      {endpointId ? "Back to the endpoint" : "Back to webhooks"}
+    </a>
+  </Layout>
+);

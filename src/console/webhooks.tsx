@@ -140,9 +140,11 @@ export const WebhooksPage: FC<{
   filter: string | null;
   next: string | null;
   values: WebhookFormValues;
+  /** The create form's one-time nonce (src/services/console-forms.ts). */
+  nonce: string;
   error?: WebhookFormError | undefined;
   flash?: string | undefined;
-}> = ({ actor, endpoints, organizationNames, platform, filter, next, values, error, flash }) => (
+}> = ({ actor, endpoints, organizationNames, platform, filter, next, values, nonce, error, flash }) => (
   <Layout title="Webhooks" section="webhooks" actor={actor} focus={flash ? "heading" : undefined}>
     <h1>Webhooks</h1>
     <p class="lead">
@@ -155,6 +157,7 @@ export const WebhooksPage: FC<{
     <Writable>
       <form method="post" action="/console/webhooks" class="card stack">
         <h2>Add endpoint</h2>
+        <input type="hidden" name="nonce" value={nonce} />
         <WebhookFields idPrefix="new" values={values} error={error} />
         <PlatformOnly>
           <div>

@@ -59,6 +59,9 @@ async function state(): Promise<string> {
   return `${await snapshot()}\n${JSON.stringify(endpoints.results)}`;
 }
 
+/** A fresh one-time form nonce (the create and roll forms carry one; each is sent once). */
+const nonce = () => Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) => "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[byte % 62]).join("");
+
 const endpointIdIn = (html: string) => /href="\/console\/webhooks\/(wh_[0-9A-Za-z]+)"/.exec(html)?.[1];
 
 describe("/console/webhooks", () => {
@@ -86,6 +89,7 @@ describe("/console/webhooks", () => {
     const browser = await signedInBrowser();
     const url = hookUrl("created");
     const response = await browser.post("/console/webhooks", {
+      nonce: nonce(),
       url,
       description: "Leak alerts",
       "event.credential.leaked": "on",
@@ -128,7 +132,7 @@ describe("/console/webhooks", () => {
 
     // All events wins over single boxes; a platform admin names an organization.
     const org = await createOrg();
-    const scoped = await browser.post("/console/webhooks", { url: hookUrl("org"), events_all: "on", "event.api.created": "on", organization_id: org.id });
+    const scoped = await browser.post("/console/webhooks", { nonce: nonce(), url: hookUrl("org"), events_all: "on", "event.api.created": "on", organization_id: org.id });
     expect(scoped.status).toBe(201);
     const scopedId = endpointIdIn(await scoped.text());
     expect(await json(await call(`/admin/v1/webhooks/${scopedId}`))).toMatchObject({ events: ["*"], organization_id: org.id });
@@ -167,8 +171,8 @@ describe("/console/webhooks", () => {
     expect(confirm.status).toBe(200);
     const choices = [...(await confirm.text()).matchAll(/<option value="(\d+)"/g)].map((match) => match[1]);
     expect(choices).toEqual(["0", "3600", "86400", "604800"]);
-    expect((await browser.post(`${path}/roll`, { expires_in: "5" })).status).toBe(400);
-    const rolled = await browser.post(`${path}/roll`, { expires_in: "3600" });
+    expect((await browser.post(`${path}/roll`, { expires_in: "5", nonce: nonce() })).status).toBe(400);
+    const rolled = await browser.post(`${path}/roll`, { expires_in: "3600", nonce: nonce() });
     expect(rolled.status).toBe(200);
     const rolledHtml = await rolled.text();
     const secret = shownSecret(rolledHtml, "webhook_secret");
@@ -236,7 +240,7 @@ describe("/console/webhooks", () => {
     ];
     const before = await state();
     for (const [fields, id, message] of cases) {
-      const response = await browser.post("/console/webhooks", fields);
+      const response = await browser.post("/console/webhooks", { nonce: nonce(), ...fields });
       const label = JSON.stringify(fields).slice(0, 80);
       expect(response.status, label).toBe(400);
       const html = (await response.text()).replaceAll("&quot;", '"');
@@ -290,7 +294,7 @@ describe("/console/webhooks", () => {
       [`/console/webhooks/${theirs.id}/disable`, {}],
       [`/console/webhooks/${theirs.id}/enable`, {}],
       [`/console/webhooks/${theirs.id}/test`, {}],
-      [`/console/webhooks/${theirs.id}/roll`, { expires_in: "0" }],
+      [`/console/webhooks/${theirs.id}/roll`, { expires_in: "0", nonce: nonce() }],
       [`/console/webhooks/${theirs.id}/delete`, {}],
     ] as const) {
       expect((await postForm(path, fields, { cookie: viewer })).status, path).toBe(403);
@@ -326,20 +330,48 @@ describe("/console/webhooks", () => {
         [`/console/webhooks/${foreign.id}`, { url: hookUrl(), events_all: "on" }],
         [`/console/webhooks/${foreign.id}/disable`, {}],
         [`/console/webhooks/${foreign.id}/test`, {}],
-        [`/console/webhooks/${foreign.id}/roll`, { expires_in: "0" }],
+        [`/console/webhooks/${foreign.id}/roll`, { expires_in: "0", nonce: nonce() }],
         [`/console/webhooks/${foreign.id}/delete`, {}],
       ] as const) {
         expect((await postForm(path, fields, { cookie: admin })).status, path).toBe(404);
       }
     }
     // It may not name another organization; without one, the endpoint is its own.
-    const refused = await postForm("/console/webhooks", { url: hookUrl(), events_all: "on", organization_id: b.id }, { cookie: admin });
+    const refused = await postForm("/console/webhooks", { nonce: nonce(), url: hookUrl(), events_all: "on", organization_id: b.id }, { cookie: admin });
     expect(refused.status).toBe(400);
     expect(textOf(await refused.text())).toContain("for your own organization only");
     expect(await state()).toBe(before);
-    const made = await postForm("/console/webhooks", { url: hookUrl("own"), "event.webhook.test": "on" }, { cookie: admin });
+    const made = await postForm("/console/webhooks", { nonce: nonce(), url: hookUrl("own"), "event.webhook.test": "on" }, { cookie: admin });
     expect(made.status).toBe(201);
     const id = endpointIdIn(await made.text());
     expect((await json(await call(`/admin/v1/webhooks/${id}`))).organization_id).toBe(a.id);
+  });
+});
+
+describe("a create or roll form sent twice", () => {
+  it("makes one endpoint and rolls once: the second send changes nothing and shows no secret", async () => {
+    const browser = await signedInBrowser();
+    const url = hookUrl("twice");
+    const fields = { nonce: nonce(), url, "event.webhook.test": "on" };
+    const first = await browser.post("/console/webhooks", fields);
+    expect(first.status).toBe(201);
+    const again = await browser.post("/console/webhooks", fields);
+    expect(again.status).toBe(409);
+    const page = await again.text();
+    expect(textOf(page)).toContain("This form was sent already");
+    expect(page).not.toContain("whsec_");
+    const rows = await env.DB.prepare("SELECT id, sealed_secret FROM webhook_endpoints WHERE url = ?").bind(url).all<{ id: string; sealed_secret: string }>();
+    expect(rows.results).toHaveLength(1);
+
+    const id = rows.results[0]!.id;
+    const roll = { expires_in: "3600", nonce: nonce() };
+    expect((await browser.post(`/console/webhooks/${id}/roll`, roll)).status).toBe(200);
+    const after = await env.DB.prepare("SELECT sealed_secret, sealed_previous_secret FROM webhook_endpoints WHERE id = ?").bind(id).first();
+    const replay = await browser.post(`/console/webhooks/${id}/roll`, roll);
+    expect(replay.status).toBe(409);
+    expect(await replay.text()).not.toContain("whsec_");
+    // The receiver's secret is still the previous one, in its grace: not lost to a roll nobody saw.
+    expect(await env.DB.prepare("SELECT sealed_secret, sealed_previous_secret FROM webhook_endpoints WHERE id = ?").bind(id).first()).toEqual(after);
+    expect(after!.sealed_previous_secret).toBe(rows.results[0]!.sealed_secret);
   });
 });

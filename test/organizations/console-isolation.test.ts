@@ -60,7 +60,7 @@ const posts = (a: Tenant): [string, Record<string, string>][] => [
   [`/console/webhooks/${a.webhook.id}/disable`, {}],
   [`/console/webhooks/${a.webhook.id}/enable`, {}],
   [`/console/webhooks/${a.webhook.id}/test`, {}],
-  [`/console/webhooks/${a.webhook.id}/roll`, { expires_in: "0" }],
+  [`/console/webhooks/${a.webhook.id}/roll`, { expires_in: "0", nonce: "C".repeat(32) }],
   [`/console/webhooks/${a.webhook.id}/delete`, {}],
   [`/console/credentials/${a.credential.id}/delete`, {}],
   [`/console/accounts/${a.account.id}/delete`, {}],

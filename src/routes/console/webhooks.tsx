@@ -1,6 +1,6 @@
 import type { Context, Hono } from "hono";
 import { MAX_BODY_BYTES, MAX_ID_LENGTH } from "../../config";
-import { DeleteWebhookPage, RollWebhookSecretPage, WEBHOOK_GRACE_CHOICES, WebhookSecretPage } from "../../console/webhook-confirmations";
+import { DeleteWebhookPage, RollWebhookSecretPage, WEBHOOK_GRACE_CHOICES, WebhookFormSentPage, WebhookSecretPage } from "../../console/webhook-confirmations";
 import { type DeliveryFilter, WebhookPage, endpointHref } from "../../console/webhook-page";
 import {
   MAX_WEBHOOK_DESCRIPTION,
@@ -16,8 +16,10 @@ import type { AppEnv } from "../../http/types";
 import { getOrganization } from "../../services/organizations";
 import { EVENT_TYPES, type EventType } from "../../services/webhook-events";
 import * as webhooks from "../../services/webhooks";
+import { claimFormOnce } from "../../services/console-forms";
+import { randomBase62 } from "../../services/secrets";
 import { decodeCursor } from "../../storage/pagination";
-import { PAGE_SIZE, consoleAudit, fieldMessage, form, listedOrganization, oneOf, refusalOf, strictQuery } from "./forms";
+import { NONCE, PAGE_SIZE, consoleAudit, fieldMessage, form, listedOrganization, oneOf, refusalOf, strictQuery } from "./forms";
 
 /**
  * The Webhooks screen (contract "Webhooks", "Console"): the endpoints and the create form (the
@@ -110,6 +112,7 @@ async function webhooksPage(c: Context<AppEnv>, extra: { values?: WebhookFormVal
       filter={platform ? organization : null}
       next={page.next_cursor}
       values={extra.values ?? emptyWebhookValues()}
+      nonce={randomBase62(32)}
       error={extra.error}
       flash={extra.flash}
     />,
@@ -155,8 +158,10 @@ export function registerWebhookRoutes(ui: Hono<AppEnv>) {
 
   // Create an endpoint; the answer shows its signing secret once
   ui.post("/webhooks", async (c) => {
-    const values = readValues(await form(c, MAX_BODY_BYTES));
+    const body = await form(c, MAX_BODY_BYTES);
+    const values = readValues(body);
     const again = (error: WebhookFormError) => webhooksPage(c, { values, error }, 400);
+    if (!NONCE.test(body.nonce ?? "")) return again({ field: "form", message: "Form: it expired; load the page again." });
     const input = checkedInput(values);
     if ("field" in input) return again(input);
     const own = c.get("adminOrganization");
@@ -165,6 +170,8 @@ export function registerWebhookRoutes(ui: Hono<AppEnv>) {
       return again({ field: "organization_id", message: "Organization ID: this console adds endpoints for your own organization only." });
     }
     if (values.organization_id.length > MAX_ID_LENGTH) return again({ field: "organization_id", message: "Organization ID: no organization has this ID." });
+    // Sent once: a second send of this very form makes no second endpoint (and no unseen secret).
+    if (!(await claimFormOnce(c.env, c.get("actor"), body.nonce!))) return c.html(<WebhookFormSentPage actor={c.get("actor")} rolled={false} />, 409);
     let created: webhooks.EndpointWithSecret;
     try {
       created = await webhooks.createEndpoint(c.env, consoleAudit(c), { ...input, organization_id: own ?? (values.organization_id || null) });
@@ -217,15 +224,17 @@ export function registerWebhookRoutes(ui: Hono<AppEnv>) {
   // Confirm rolling the signing secret, with a grace period for the old one
   ui.get("/webhooks/:id/roll", async (c) => {
     strictQuery(c, []);
-    return c.html(<RollWebhookSecretPage actor={c.get("actor")} endpoint={await endpointOf(c, c.req.param("id"))} />);
+    return c.html(<RollWebhookSecretPage actor={c.get("actor")} endpoint={await endpointOf(c, c.req.param("id"))} nonce={randomBase62(32)} />);
   });
   // Roll the signing secret; the answer shows the new one once
   ui.post("/webhooks/:id/roll", async (c) => {
     const id = c.req.param("id");
     const body = await form(c);
     const grace = WEBHOOK_GRACE_CHOICES.find((choice) => String(choice.seconds) === body.expires_in);
-    if (!grace) throw new ApiError("invalid_request", "Choose a grace period.");
+    if (!grace || !NONCE.test(body.nonce ?? "")) throw new ApiError("invalid_request", "Choose a grace period.");
     await endpointOf(c, id);
+    // Sent once: a second send would roll again, and the receiver's secret would be lost to one nobody saw.
+    if (!(await claimFormOnce(c.env, c.get("actor"), body.nonce!))) return c.html(<WebhookFormSentPage actor={c.get("actor")} rolled endpointId={id} />, 409);
     const rolled = await webhooks.rollSecret(c.env, consoleAudit(c), id, grace.seconds);
     return c.html(<WebhookSecretPage actor={c.get("actor")} endpoint={rolled} graceLabel={grace.seconds === 0 ? null : grace.label} />);
   });
