@@ -56,7 +56,7 @@ export async function testSecret(
   secret: string,
 ): Promise<TestResult> {
   if (credential.type === "oauth_client") {
-    const client = await verifyClient(env, { ctx, ip: null, ipBlocked: false }, credential.client_id ?? "", secret);
+    const client = await verifyClient(env, { ctx, ip: null, ipBlocked: false, claims: true }, credential.client_id ?? "", secret);
     if (!client.valid) return { ok: false, reason: REASONS[client.code] ?? "The secret did not work." };
     const issued = await issueAccessToken(env, client.identity, client.identity.scopes);
     const verified = await verifyAccessToken(env, issued.access_token);

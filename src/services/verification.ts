@@ -98,6 +98,12 @@ export interface SecretCheck {
   resource?: string;
   /** The caller's address (CF-Connecting-IP), for credentials with an allowlist; null: unknown. */
   ip: string | null;
+  /**
+   * The answer carries the credential's custom claims (and the hook's subject): the token
+   * endpoint, and API keys (always). Client authentication for introspection and revocation
+   * needs none, so it reads nothing more for them.
+   */
+  claims?: boolean;
 }
 
 /**
@@ -131,8 +137,8 @@ async function verifySecret(
   if (!entry.account_active || entry.organization_active === false) return fail("inactive", "inactive");
   recordUsage(env, check.ctx, entry.id, match === "previous" ? { kind: "used", previousSecretGraceEnds: entry.previous_secret_expires_at! } : { kind: "used" });
   const target = await targetFor(env, check.ctx, entry, check.resource, api);
-  // The API's mapping (and the hook's subject) only for an API the credential may use.
-  const { claims, subject } = target === null ? { claims: {}, subject: null } : await claimsFor(env, check.ctx, entry, api, target.aud);
+  // The API's mapping (and the hook's subject) only when asked for, and for an API the credential may use.
+  const { claims, subject } = target === null || !check.claims ? { claims: {}, subject: null } : await claimsFor(env, check.ctx, entry, api, target.aud);
   return {
     valid: true,
     identity: {
@@ -183,7 +189,7 @@ export async function verifyClientAssertion(
 export async function verifyApiKey(env: Env, check: SecretCheck, apiKey: string): Promise<Verified<Identity>> {
   if (!isWellFormed("api_key", apiKey)) return invalid("malformed");
   const digest = await sha256Hex(apiKey);
-  const result = await verifySecret(env, check, { by: "digest", digest }, "api_key", (entry) => secretMatches(entry, digest));
+  const result = await verifySecret(env, { ...check, claims: true }, { by: "digest", digest }, "api_key", (entry) => secretMatches(entry, digest));
   if (!result.valid) return result;
   // With an audience, the key passes only if it has a grant on that API.
   if (result.identity.target === null) {

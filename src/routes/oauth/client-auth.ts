@@ -97,9 +97,11 @@ export function clientAuthentication(c: Context<AppEnv>, form: Map<string, strin
  * the client exists, else against the caller's IP (429 once over). Nothing is refused before it
  * is checked, so a correct secret always gets through.
  */
-export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication, resource?: string) {
+export async function authenticateClient(c: Context<AppEnv>, auth: ClientAuthentication, forToken?: { resource: string | undefined }) {
   const ip = clientIp(c.req.raw.headers);
-  const check = { ctx: c.executionCtx, ip, ipBlocked: isBlocked(ipKey(ip)), ...(resource === undefined ? {} : { resource }) };
+  // The token endpoint wants the API (`resource`) and the credential's custom claims; introspection and revocation neither.
+  const resource = forToken?.resource;
+  const check = { ctx: c.executionCtx, ip, ipBlocked: isBlocked(ipKey(ip)), claims: forToken !== undefined, ...(resource === undefined ? {} : { resource }) };
   const result =
     auth.method === "private_key_jwt" ? await verifyClientAssertion(c.env, check, auth.assertion) : await verifyClient(c.env, check, auth.clientId, auth.clientSecret);
   // A client_id sent beside an assertion must be the assertion's own (RFC 7521 §4.2).

@@ -96,7 +96,7 @@ export function registerTokenRoute(app: Hono<AppEnv>) {
     const resource = resourceOf(form);
     prefetchSigningKeys(c.env); // a new isolate reads its keys alongside the credential
     // One bulk KV read: the credential's entry and, with a resource, the API's.
-    const authenticating = authenticateClient(c, auth, resource);
+    const authenticating = authenticateClient(c, auth, { resource });
     const proof = startProof(c, authenticating);
     const client = await authenticating;
     if (client.target === null) throw new ApiError("invalid_target", "This client has no grant on that API, or no API has that identifier.");
