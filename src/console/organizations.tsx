@@ -1,7 +1,7 @@
 import type { FC } from "hono/jsx";
 import type { Organization } from "../services/organizations";
 import type { UsageBucket } from "../services/usage-reports";
-import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, SearchField, StatusBadge, When, withQuery } from "./layout";
+import { ColumnHeads, ConfirmForm, EmptyRow, Field, FilterButtons, Layout, Name, Notice, Pager, SearchField, StatusBadge, When, withQuery } from "./layout";
 import { MetadataList, type MetadataRow, MetadataSection, type RowsError } from "./metadata-editor";
 import { CardSection, Submit } from "./parts";
 import { UsageChart } from "./usage";
@@ -73,13 +73,7 @@ export const OrganizationsPage: FC<{
         )}
       </tbody>
     </table>
-    {next ? (
-      <nav class="pager" aria-label="Pages">
-        <a class="button" href={withQuery("/console/organizations", { q, cursor: next })}>
-          Older
-        </a>
-      </nav>
-    ) : null}
+    <Pager path="/console/organizations" filters={{ q }} newer={null} older={next} />
   </Layout>
 );
 

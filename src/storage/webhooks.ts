@@ -97,13 +97,17 @@ export function insertEventAfterAudit(db: D1Database, id: string, type: string, 
     .bind(id, type, at, JSON.stringify(data));
 }
 
+/** The signed body of an event: {"type", "timestamp", "organization_id", "data"} (contract "Webhooks"). */
+const payloadOf = (event: { type: string; at: string; organization_id: string | null; data: unknown }) =>
+  JSON.stringify({ type: event.type, timestamp: event.at, organization_id: event.organization_id, data: event.data });
+
 /** An event written only while `guard` (a SQL condition with its own values) holds and an enabled endpoint subscribes. */
 export function insertEventIf(
   db: D1Database,
   event: { id: string; type: string; organization_id: string | null; at: string; data: unknown; dedupe_key?: string },
   guard: { sql: string; values: unknown[] },
 ): D1PreparedStatement {
-  const payload = JSON.stringify({ type: event.type, timestamp: event.at, organization_id: event.organization_id, data: event.data });
+  const payload = payloadOf(event);
   return db
     .prepare(
       `INSERT OR IGNORE INTO webhook_events (id, type, organization_id, payload, dedupe_key, created_at)
@@ -120,7 +124,7 @@ export function insertEvent(
   db: D1Database,
   event: { id: string; type: string; organization_id: string | null; at: string; data: unknown; endpoint_id?: string | null; dedupe_key?: string | null },
 ): D1PreparedStatement {
-  const payload = JSON.stringify({ type: event.type, timestamp: event.at, organization_id: event.organization_id, data: event.data });
+  const payload = payloadOf(event);
   return db
     .prepare("INSERT OR IGNORE INTO webhook_events (id, type, organization_id, payload, endpoint_id, dedupe_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
     .bind(event.id, event.type, event.organization_id, payload, event.endpoint_id ?? null, event.dedupe_key ?? null, event.at);
