@@ -12,7 +12,7 @@ export const CLAIM_NAME = /^[a-z][a-z0-9_]{0,39}$/;
 /** Claims Keymint sets, or that a JWT library interprets: never a custom claim's name. */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set(["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "client_id", "cid", "cnf", "org_id", "act", "azp"]);
 
-export type ClaimValue = string | number | boolean;
+type ClaimValue = string | number | boolean;
 /** Metadata, and a set of custom claims: the same shape, the same limits. */
 export type Metadata = Record<string, ClaimValue>;
 export type Claims = Metadata;
@@ -41,7 +41,7 @@ export function isClaimSource(source: string): boolean {
 /** Metadata and claim mappings as D1 stores them: `{}` and null both clear one, stored as NULL. */
 export const storedObject = (value: Record<string, unknown> | null | undefined) => (value == null || Object.keys(value).length === 0 ? null : JSON.stringify(value));
 
-export const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
+const jsonBytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value)).length;
 
 /** Why a value is not metadata (or a set of claims), or null when it is. Reserved names are the caller's rule. */
 export function metadataProblem(value: Record<string, unknown>, what = "metadata"): string | null {
@@ -63,7 +63,7 @@ export function metadataProblem(value: Record<string, unknown>, what = "metadata
 }
 
 /** What the owners of a credential offer a mapping: ids, names, external_id and metadata. */
-export interface ClaimSources {
+interface ClaimSources {
   organization: { id: string; name: string; external_id: string | null; metadata: Metadata | null };
   account: { id: string; name: string; metadata: Metadata | null };
   credential: { id: string; name: string; metadata: Metadata | null };

@@ -85,7 +85,7 @@ interface ClaimsHookService {
 }
 
 /** The issuance hook's verdict: claims to merge, or a denial with its reason. */
-export type HookVerdict = { ok: true; claims: Claims } | { ok: false; deny: string } | { ok: false; unavailable: true };
+type HookVerdict = { ok: true; claims: Claims } | { ok: false; deny: string } | { ok: false; unavailable: true };
 
 /**
  * A denial's reason as the token error's description: printable ASCII (anything else becomes a
@@ -96,12 +96,12 @@ function denialReason(deny: unknown): string {
   return text || "access denied";
 }
 
-export interface HookSettings {
+interface HookSettings {
   timeoutMs: number;
   onError: "deny" | "omit";
 }
 
-export function hookSettings(env: Env): HookSettings {
+function hookSettings(env: Env): HookSettings {
   const timeout = Number(env.CLAIMS_HOOK_TIMEOUT_MS);
   return {
     timeoutMs: env.CLAIMS_HOOK_TIMEOUT_MS && Number.isInteger(timeout) && timeout > 0 ? timeout : CLAIMS_HOOK_TIMEOUT_MS_DEFAULT,

@@ -25,13 +25,13 @@ export interface DeliveryMessage {
 }
 
 /** Seconds to wait after attempt n (1-based) before attempt n+1: Standard Webhooks' suggested schedule. */
-export const RETRY_DELAYS = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+const RETRY_DELAYS = [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
 const TIMEOUT_MS = 10_000;
 const FAILING_DAYS = 5;
 /** A queue message's delay is at most 12 hours. */
 const MAX_DELAY_SECONDS = 43_200;
 
-export function retryDelays(env: Env): number[] {
+function retryDelays(env: Env): number[] {
   const given = (env.WEBHOOK_RETRY_SCHEDULE ?? "").trim();
   if (given === "") return RETRY_DELAYS;
   const delays = given.split(",").map((part) => Number(part.trim()));
@@ -55,7 +55,7 @@ async function post(url: string, headers: Record<string, string>, body: string):
 }
 
 /** Makes one attempt and records it; returns false when there was nothing to deliver (the event or endpoint is gone, or disabled). */
-export async function deliver(env: Env, message: DeliveryMessage): Promise<boolean> {
+async function deliver(env: Env, message: DeliveryMessage): Promise<boolean> {
   const [event, endpoint] = await Promise.all([getEvent(env.DB, message.event_id), getEndpoint(env.DB, message.endpoint_id)]);
   if (!event || !endpoint || endpoint.status !== "enabled") return false;
   const sentAt = new Date();

@@ -29,7 +29,7 @@ export interface Endpoint {
 
 export type EndpointWithSecret = Endpoint & { secret: string };
 
-export function toEndpoint(row: EndpointRow): Endpoint {
+function toEndpoint(row: EndpointRow): Endpoint {
   return {
     id: row.id,
     url: row.url,
